@@ -1,0 +1,3 @@
+"""opsconsole: a terminal ops console for data platforms."""
+
+__version__ = "0.1.0"
