@@ -1,0 +1,63 @@
+"""Command line: ``opsconsole`` (the TUI), ``check``, ``run`` and friends.
+
+Subcommands live in their own modules and register here; only the TUI path
+imports Textual, and only after arguments are parsed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Callable
+
+from opsconsole import __version__
+from opsconsole.errors import ConfigError
+
+# name -> (module:function that adds its arguments, module:function that runs it)
+SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
+    "check": ("opsconsole.headless", "add_check_arguments", "run_check"),
+}
+
+
+def _resolve(module: str, attr: str) -> Callable[..., object]:
+    import importlib
+
+    return getattr(importlib.import_module(module), attr)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opsconsole", description=__doc__.splitlines()[0])
+    parser.add_argument("--version", action="version", version=f"opsconsole {__version__}")
+    parser.add_argument("--config", metavar="PATH", help="profiles file (default: ./profiles.yaml, "
+                        "then the user config dir, then the packaged default)")
+    parser.add_argument("--profile", "-p", metavar="NAME", help="profile to open (default: the file's default)")
+    parser.add_argument("--theme", metavar="NAME", help="colour theme")
+    parser.add_argument("--read-only", action="store_true", help="remove every mutating action")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (module, add_args, _run) in SUBCOMMANDS.items():
+        adder = _resolve(module, add_args)
+        sp = sub.add_parser(name, help=(adder.__doc__ or "").strip().splitlines()[0] if adder.__doc__ else None)
+        adder(sp)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        if args.command:
+            module, _add, run = SUBCOMMANDS[args.command]
+            return int(_resolve(module, run)(args) or 0)
+        from opsconsole.config import load_profile
+
+        profile = load_profile(args.profile, args.config)
+        from opsconsole.ui.app import OpsConsoleApp
+
+        app = OpsConsoleApp(profile, config_path=args.config, read_only=args.read_only, theme=args.theme)
+        app.run()
+        return int(app.return_code or 0)
+    except ConfigError as exc:
+        print(f"opsconsole: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
