@@ -1,0 +1,193 @@
+"""Append-only audit log of every runbook step: who ran what, where, and how it ended.
+
+One JSON object per line (JSONL), written *before* a step runs and again *after*
+it ends, each line flushed and fsync'ed before the step proceeds. A crash or a
+``kill -9`` in the middle of a procedure therefore loses nothing already
+recorded: the last record says which step was started and never finished.
+
+Secrets never reach the file: parameters whose name says they are secret, values
+that are :class:`opsconsole.config.Secret`, and any known secret value found in
+a message are replaced by ``••••``. Outputs are not stored, only a SHA-256
+digest and their size, so the log stays small and cannot leak what a command
+printed.
+
+Default location: ``$OPSCONSOLE_DATA_DIR/audit.jsonl`` or the platform's user
+data dir (XDG on Linux).
+"""
+
+from __future__ import annotations
+
+import getpass
+import hashlib
+import json
+import os
+import re
+import socket
+from dataclasses import asdict, dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Iterable, Mapping
+
+from opsconsole.config import Secret
+
+REDACTED = "••••"
+SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|access[_-]?key|credential|private[_-]?key",
+                         re.IGNORECASE)
+
+
+def data_dir() -> Path:
+    """The user data directory (audit log, incidents, diagnostics, locks)."""
+    env = os.environ.get("OPSCONSOLE_DATA_DIR")
+    if env:
+        return Path(env)
+    from platformdirs import user_data_dir
+
+    return Path(user_data_dir("opsconsole"))
+
+
+def default_path() -> Path:
+    return data_dir() / "audit.jsonl"
+
+
+def current_user() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:  # noqa: BLE001 - no login name in some containers
+        return f"uid:{os.getuid()}"
+
+
+@dataclass(frozen=True, slots=True)
+class AuditEvent:
+    """One line of the audit log."""
+
+    ts: str
+    """When the line was written (ISO 8601, UTC)."""
+    run_id: str
+    phase: str
+    """``run-start``, ``start`` (before a step), ``end`` (after it) or ``run-end``."""
+    procedure: str
+    profile: str = ""
+    who: str = ""
+    host: str = ""
+    pid: int = 0
+    step: str = ""
+    step_index: int | None = None
+    ref: str = ""
+    """``type.action``, ``type.probe`` or ``shell``."""
+    driver: str = ""
+    params: Mapping[str, Any] = field(default_factory=dict)
+    target: str = ""
+    flags: tuple[str, ...] = ()
+    dry_run: bool = False
+    start: str = ""
+    end: str = ""
+    outcome: str = ""
+    message: str = ""
+    exit_code: int | None = None
+    output_digest: str = ""
+    output_bytes: int = 0
+
+    def to_json(self) -> str:
+        data = asdict(self)
+        data["flags"] = list(self.flags)
+        return json.dumps(data, ensure_ascii=False, default=str, separators=(",", ":"))
+
+    @classmethod
+    def from_json(cls, line: str) -> AuditEvent:
+        data = json.loads(line)
+        known = {f for f in cls.__dataclass_fields__}
+        data = {k: v for k, v in data.items() if k in known}
+        data["flags"] = tuple(data.get("flags") or ())
+        return cls(**data)
+
+
+def now_iso() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def digest(output: str | bytes) -> str:
+    """``sha256:<hex>`` of an output, or ``""`` for no output."""
+    if not output:
+        return ""
+    raw = output.encode("utf-8", "replace") if isinstance(output, str) else output
+    return "sha256:" + hashlib.sha256(raw).hexdigest()
+
+
+def redact_text(text: str, secrets: Iterable[str]) -> str:
+    for s in secrets:
+        if s and len(s) >= 4:
+            text = text.replace(s, REDACTED)
+    return text
+
+
+def redact(params: Mapping[str, Any], secrets: Iterable[str] = (), secret_names: Iterable[str] = ()) -> dict[str, Any]:
+    """A copy of ``params`` safe to write down."""
+    secrets = [s for s in secrets if s]
+    names = set(secret_names)
+    result: dict[str, Any] = {}
+    for key, value in params.items():
+        if isinstance(value, Secret) or ((key in names or SECRET_NAME.search(key)) and value not in (None, "")):
+            result[key] = REDACTED
+        elif isinstance(value, Mapping):
+            result[key] = redact(value, secrets, names)
+        elif isinstance(value, str):
+            result[key] = redact_text(value, secrets)
+        elif isinstance(value, (list, tuple)):
+            result[key] = [redact_text(v, secrets) if isinstance(v, str) else
+                           (REDACTED if isinstance(v, Secret) else v) for v in value]
+        else:
+            result[key] = value
+    return result
+
+
+class AuditLog:
+    """Writer and reader of one audit file.
+
+    Every :meth:`write` opens the file in append mode, writes one line, flushes
+    and fsyncs, then closes: slower than a kept-open buffered file, but a record
+    that :meth:`write` returned from is on disk, which is the point of an audit
+    log. ``O_APPEND`` keeps lines from two processes (TUI and headless) whole.
+    """
+
+    def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
+        self.path = Path(path) if path is not None else default_path()
+        self.who = current_user()
+        self.host = socket.gethostname()
+
+    def write(self, event: AuditEvent) -> None:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = (event.to_json() + "\n").encode("utf-8")
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def event(self, **fields: Any) -> AuditEvent:
+        """Build an event stamped with this log's user, host, pid and the current time."""
+        fields.setdefault("who", self.who)
+        fields.setdefault("host", self.host)
+        fields.setdefault("pid", os.getpid())
+        fields.setdefault("ts", now_iso())
+        return AuditEvent(**fields)
+
+    def read(self, limit: int | None = None) -> list[AuditEvent]:
+        """Events in file order (the last ``limit`` if given).
+
+        A torn last line (the process died mid-write) is skipped, not fatal:
+        everything before it is still readable.
+        """
+        if not self.path.exists():
+            return []
+        events: list[AuditEvent] = []
+        with self.path.open("r", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                line = line.strip()
+                if not line:
+                    continue
+                try:
+                    events.append(AuditEvent.from_json(line))
+                except (ValueError, TypeError):
+                    continue
+        return events[-limit:] if limit else events

@@ -1,0 +1,379 @@
+"""Driver for the embedded demo pipeline (the default profile).
+
+It starts the demo engine process if none runs on the data dir, then measures
+it the way the real drivers measure real platforms: an HTTP health probe of the
+ingestion API, the Iceberg catalog and table metadata through pyiceberg, the
+staging layer through a read-only DuckDB connection, and the query and run logs
+the engine wrote. Every figure on screen comes from those reads.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, ClassVar
+
+from opsconsole.demo.layout import FAULTS, RAW_TABLE, DemoPaths, default_data_dir, pid_alive, tail_jsonl
+from opsconsole.drivers.base import Driver, OptionSpec, describe
+from opsconsole.errors import DriverUnavailable
+from opsconsole.model import (
+    ActionResult,
+    ActionSpec,
+    Health,
+    JobRun,
+    LagSample,
+    Pane,
+    QueryRecord,
+    ServiceStatus,
+    TableStats,
+)
+
+
+def _now() -> datetime:
+    return datetime.now(timezone.utc)
+
+
+def _ts(ms: int | None) -> datetime | None:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc) if ms else None
+
+
+class DemoDriver(Driver):
+    """Watches (and, for walkthroughs, perturbs) the embedded demo pipeline."""
+
+    kind = "demo"
+    description = "Embedded Iceberg + DuckDB pipeline running on this machine"
+    panes = frozenset({Pane.SERVICES, Pane.QUERIES, Pane.TABLES, Pane.LAG, Pane.JOBS})
+    options = (
+        OptionSpec("data_dir", str, default="", help="where the demo keeps its files (default: user data dir)"),
+        OptionSpec("batch_interval", (int, float), default=5, help="seconds between ingested batches"),
+        OptionSpec("batch_size", int, default=20, help="events per batch"),
+        OptionSpec("transform_interval", (int, float), default=10, help="seconds between DuckDB transforms"),
+        OptionSpec("autostart", bool, default=True, help="start the engine if it is not running"),
+    )
+    actions: ClassVar[tuple[ActionSpec, ...]] = (
+        ActionSpec("compact", "Compact raw.orders",
+                   "Rewrites all data files of raw.orders into one file in a new snapshot; rows are unchanged and "
+                   "older snapshots still reference the old files until they expire.", dangerous=True,
+                   params=("table",)),
+        ActionSpec("fault-stop-ingestion", "Fault: stop ingestion",
+                   "Stops the webhook source: no new events reach the ingestion API until faults are cleared."),
+        ActionSpec("fault-stop-http", "Fault: stop the ingestion API",
+                   "Shuts the ingestion HTTP service down; webhooks fail and are retried after faults are cleared."),
+        ActionSpec("fault-hold-lock", "Fault: hold the DuckDB write lock",
+                   "The transform keeps its read-write connection to staging.duckdb open, locking out readers."),
+        ActionSpec("fault-flood-small-files", "Fault: flood small files",
+                   "The next 60 events are written to raw.orders as 60 one-row files (60 snapshots)."),
+        ActionSpec("clear-faults", "Clear all faults", "Removes every fault flag; the pipeline resumes."),
+    )
+
+    def __init__(self, name: str, options: Any, *, timeout: float = 10.0) -> None:
+        super().__init__(name, options, timeout=timeout)
+        data_dir = self.config.get("data_dir") or ""
+        self.paths = DemoPaths(Path(data_dir).expanduser() if data_dir else default_data_dir())
+        self._process: subprocess.Popen[bytes] | None = None
+        self._catalog: Any = None
+        self._http: Any = None
+
+    # ------------------------------------------------------------------ lifecycle
+    async def connect(self) -> None:
+        if self.config.get("autostart", True):
+            self.ensure_engine()
+
+    def engine_pid(self) -> int | None:
+        state = self.paths.read_state()
+        pid = int(state["pid"]) if state and state.get("pid") else None
+        return pid if pid and pid_alive(pid) else None
+
+    def ensure_engine(self) -> None:
+        """Start the engine process unless one already runs on this data dir."""
+        if self._process is not None and self._process.poll() is None:
+            return
+        if self.engine_pid() is not None:
+            return
+        self.paths.ensure()
+        log = self.paths.engine_log.open("ab")
+        cmd = [sys.executable, "-m", "opsconsole.demo.engine", "--data-dir", str(self.paths.root),
+               "--batch-interval", str(self.config.get("batch_interval", 5)),
+               "--batch-size", str(self.config.get("batch_size", 20)),
+               "--transform-interval", str(self.config.get("transform_interval", 10)),
+               "--parent-pid", str(os.getpid())]
+        self._process = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
+                                         start_new_session=True)
+        log.close()
+
+    async def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until the engine has written its state (used by the headless check)."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            state = self.paths.read_state()
+            if state and state.get("pid") and pid_alive(int(state["pid"])) and \
+                    (self._process is None or int(state["pid"]) == self._process.pid):
+                return True
+            await asyncio.sleep(0.1)
+        return False
+
+    async def close(self) -> None:
+        if self._http is not None:
+            await self._http.aclose()
+            self._http = None
+        if self._process is not None and self._process.poll() is None:
+            self._process.terminate()
+            try:
+                await asyncio.to_thread(self._process.wait, 5)
+            except subprocess.TimeoutExpired:
+                self._process.kill()
+        self._process = None
+        await super().close()
+
+    # ------------------------------------------------------------------ helpers
+    def _load_raw(self) -> Any:
+        if self._catalog is None:
+            from pyiceberg.catalog.sql import SqlCatalog
+
+            self._catalog = SqlCatalog("demo", **self.paths.catalog_properties())
+        return self._catalog.load_table(RAW_TABLE)
+
+    def _staging_counts(self) -> dict[str, Any]:
+        """Row counts of the staging layer, read-only (fails while the write lock is held)."""
+        import duckdb
+
+        last_error: Exception | None = None
+        for _attempt in range(3):  # the transform holds the lock for a few ms every interval
+            try:
+                con = duckdb.connect(str(self.paths.staging_db), read_only=True)
+            except duckdb.Error as exc:
+                last_error = exc
+                time.sleep(0.1)
+                continue
+            try:
+                out: dict[str, Any] = {}
+                for table in ("stg_orders", "daily_revenue"):
+                    out[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                loaded_ms = con.execute("SELECT epoch_ms(max(loaded_at)) FROM stg_orders").fetchone()[0]
+                out["max_loaded"] = _ts(loaded_ms)
+                return out
+            finally:
+                con.close()
+        raise DriverUnavailable(_lock_message(last_error))
+
+    # ------------------------------------------------------------------ panes
+    async def health(self) -> list[ServiceStatus]:
+        now = _now()
+        state = self.paths.read_state()
+        pid = self.engine_pid()
+        rows: list[ServiceStatus] = []
+        if pid is None:
+            rows.append(ServiceStatus("demo-engine", Health.CRITICAL, "engine process not running",
+                                      checked_at=now, source=self.name))
+        else:
+            faults = self.paths.active_faults()
+            rows.append(ServiceStatus("demo-engine", Health.WARNING if faults else Health.OK,
+                                      f"pid {pid}" + (f"; faults: {', '.join(faults)}" if faults else ""),
+                                      checked_at=now, source=self.name))
+        rows.append(await self._probe_api(state, now))
+        rows.append(await self._probe_catalog(now))
+        rows.append(await self._probe_staging(now))
+        rows.append(self._transform_status(now))
+        return rows
+
+    async def _probe_api(self, state: dict[str, Any] | None, now: datetime) -> ServiceStatus:
+        import httpx
+
+        if not state or not state.get("port"):
+            return ServiceStatus("ingestion-api", Health.UNKNOWN, "engine starting", checked_at=now, source=self.name)
+        if self._http is None:
+            self._http = httpx.AsyncClient(timeout=2.0)
+        url = f"http://127.0.0.1:{state['port']}/health"
+        t0 = time.perf_counter()
+        try:
+            response = await self._http.get(url)
+            latency = (time.perf_counter() - t0) * 1000
+        except httpx.HTTPError as exc:
+            return ServiceStatus("ingestion-api", Health.CRITICAL, f"unreachable: {describe(exc)} ({url})",
+                                 checked_at=now, source=self.name)
+        if response.status_code != 200:
+            return ServiceStatus("ingestion-api", Health.CRITICAL, f"HTTP {response.status_code} from {url}",
+                                 latency_ms=latency, checked_at=now, source=self.name)
+        body = response.json()
+        return ServiceStatus("ingestion-api", Health.OK,
+                             f"{body.get('received', 0)} events received, {body.get('buffered', 0)} buffered",
+                             latency_ms=latency, checked_at=now, source=self.name, extra={"url": url})
+
+    async def _probe_catalog(self, now: datetime) -> ServiceStatus:
+        t0 = time.perf_counter()
+        try:
+            table = await self.run_sync(self._load_raw, what="load Iceberg table")
+        except DriverUnavailable as exc:
+            return ServiceStatus("iceberg-catalog", Health.CRITICAL, str(exc), checked_at=now, source=self.name)
+        latency = (time.perf_counter() - t0) * 1000
+        snapshot = table.current_snapshot()
+        age = max(0.0, (now - _ts(snapshot.timestamp_ms)).total_seconds()) if snapshot else None
+        stale_after = 3 * float(self.config.get("batch_interval", 5))
+        if age is None:
+            return ServiceStatus("iceberg-catalog", Health.OK, "raw.orders has no snapshot yet", latency_ms=latency,
+                                 checked_at=now, source=self.name)
+        health = Health.OK if age <= stale_after else Health.WARNING
+        return ServiceStatus("iceberg-catalog", health, f"raw.orders last commit {age:.0f}s ago",
+                             latency_ms=latency, checked_at=now, source=self.name,
+                             extra={"last_commit_age_s": age})
+
+    async def _probe_staging(self, now: datetime) -> ServiceStatus:
+        t0 = time.perf_counter()
+        try:
+            counts = await self.run_sync(self._staging_counts, what="read staging.duckdb")
+        except DriverUnavailable as exc:
+            return ServiceStatus("staging-duckdb", Health.CRITICAL, str(exc).split(": ", 1)[-1], checked_at=now,
+                                 source=self.name)
+        return ServiceStatus("staging-duckdb", Health.OK, f"{counts['stg_orders']} rows in stg_orders",
+                             latency_ms=(time.perf_counter() - t0) * 1000, checked_at=now, source=self.name)
+
+    def _transform_status(self, now: datetime) -> ServiceStatus:
+        runs = tail_jsonl(self.paths.runs_log, 20)
+        if not runs:
+            return ServiceStatus("transform", Health.UNKNOWN, "no run yet", checked_at=now, source=self.name)
+        last = runs[-1]
+        ok = [r for r in runs if r.get("state") == "success"]
+        if last.get("state") != "success":
+            return ServiceStatus("transform", Health.CRITICAL, f"last run failed: {last.get('error', '')}",
+                                 checked_at=now, source=self.name)
+        age = max(0.0, (now - datetime.fromisoformat(ok[-1]["started_at"])).total_seconds())
+        limit = 3 * float(self.config.get("transform_interval", 10))
+        return ServiceStatus("transform", Health.OK if age <= limit else Health.WARNING,
+                             f"last success {age:.0f}s ago, {ok[-1].get('rows_in', 0)} rows in",
+                             checked_at=now, source=self.name)
+
+    async def query_history(self, limit: int = 200) -> list[QueryRecord]:
+        entries = await self.run_sync(tail_jsonl, self.paths.queries_log, limit, what="read query log")
+        return [QueryRecord(query_id=e["query_id"], text=e["sql"], status=e.get("status", ""),
+                            started_at=datetime.fromisoformat(e["started_at"]), duration_ms=e.get("duration_ms"),
+                            rows=e.get("rows"), user="demo-transform", warehouse="staging.duckdb",
+                            error=e.get("error", ""), source=self.name)
+                for e in reversed(entries)]
+
+    async def table_stats(self) -> list[TableStats]:
+        table = await self.run_sync(self._load_raw, what="load Iceberg table")
+        stats = [_iceberg_stats(table, RAW_TABLE, self.name)]
+        counts = await self.run_sync(self._staging_counts, what="read staging.duckdb")
+        size = self.paths.staging_db.stat().st_size if self.paths.staging_db.exists() else None
+        for name in ("stg_orders", "daily_revenue"):
+            stats.append(TableStats(name=f"staging.{name}", file_count=None, row_count=int(counts[name]),
+                                    size_bytes=size, last_commit=counts.get("max_loaded") if name == "stg_orders"
+                                    else None, layer="staging", source=self.name))
+        return stats
+
+    async def lag(self) -> list[LagSample]:
+        now = _now()
+        table = await self.run_sync(self._load_raw, what="load Iceberg table")
+        raw = _iceberg_stats(table, RAW_TABLE, self.name)
+        counts = await self.run_sync(self._staging_counts, what="read staging.duckdb")
+        staged = int(counts["stg_orders"])
+        samples = [LagSample("raw→staging", float(max(0, (raw.row_count or 0) - staged)), "rows",
+                             upstream=float(raw.row_count or 0), downstream=float(staged), measured_at=now,
+                             detail="rows in raw.orders not yet in stg_orders", source=self.name)]
+        runs = [r for r in tail_jsonl(self.paths.runs_log, 50) if r.get("state") == "success"]
+        current = table.current_snapshot()
+        if current is not None and runs and runs[-1].get("raw_snapshot_ms"):
+            behind = max(0.0, (current.timestamp_ms - int(runs[-1]["raw_snapshot_ms"])) / 1000)
+            samples.append(LagSample("raw→staging time", behind, "seconds", measured_at=now,
+                                     detail="age of the newest raw commit staging has not processed",
+                                     source=self.name))
+        if raw.last_commit is not None:
+            samples.append(LagSample("raw freshness", max(0.0, (now - raw.last_commit).total_seconds()), "seconds",
+                                     measured_at=now, detail="since the last commit to raw.orders",
+                                     source=self.name))
+        return samples
+
+    async def job_runs(self) -> list[JobRun]:
+        runs = await self.run_sync(tail_jsonl, self.paths.runs_log, 100, what="read run log")
+        return [JobRun(job=r.get("job", "transform"), run_id=r["run_id"], state=r.get("state", "unknown"),
+                       started_at=datetime.fromisoformat(r["started_at"]), duration_s=r.get("duration_s"),
+                       detail=r.get("error") or f"{r.get('rows_in', 0)} rows in", source=self.name)
+                for r in reversed(runs)]
+
+    # ------------------------------------------------------------------ actions
+    async def _set_fault(self, fault: str) -> ActionResult:
+        self.paths.ensure()
+        self.paths.fault_flag(fault).touch()
+        return ActionResult(True, f"fault {fault} set; it shows within one poll")
+
+    async def action_fault_stop_ingestion(self) -> ActionResult:
+        return await self._set_fault("stop-ingestion")
+
+    async def action_fault_stop_http(self) -> ActionResult:
+        return await self._set_fault("stop-http")
+
+    async def action_fault_hold_lock(self) -> ActionResult:
+        return await self._set_fault("hold-lock")
+
+    async def action_fault_flood_small_files(self) -> ActionResult:
+        return await self._set_fault("flood-small-files")
+
+    async def action_clear_faults(self) -> ActionResult:
+        cleared = []
+        for fault in FAULTS:
+            flag = self.paths.fault_flag(fault)
+            if flag.exists():
+                flag.unlink()
+                cleared.append(fault)
+        return ActionResult(True, f"cleared: {', '.join(cleared) or 'nothing was set'}")
+
+    async def action_compact(self, table: str = RAW_TABLE) -> ActionResult:
+        if table != RAW_TABLE:
+            return ActionResult(False, f"the demo has one Iceberg table, {RAW_TABLE}; got {table!r}")
+
+        def compact() -> str:
+            from pyiceberg.exceptions import CommitFailedException
+
+            for attempt in range(5):
+                tbl = self._load_raw()
+                before = _iceberg_stats(tbl, RAW_TABLE, self.name)
+                try:
+                    tbl.overwrite(tbl.scan().to_arrow())
+                except CommitFailedException:
+                    if attempt == 4:
+                        raise
+                    continue
+                after = _iceberg_stats(self._load_raw(), RAW_TABLE, self.name)
+                return (f"{RAW_TABLE}: {before.file_count} files -> {after.file_count}, "
+                        f"{after.row_count} rows kept")
+            raise AssertionError("unreachable")
+
+        message = await self.run_sync(compact, timeout=max(self.timeout, 60), what="compact")
+        return ActionResult(True, message)
+
+
+def _iceberg_stats(table: Any, name: str, source: str) -> TableStats:
+    """Cheap stats from the current snapshot's summary (no manifest scan)."""
+    snapshot = table.current_snapshot()
+    summary = snapshot.summary if snapshot is not None else None
+
+    def figure(key: str) -> int | None:
+        if summary is None:
+            return 0
+        value = summary.get(key)
+        return int(value) if value is not None else None
+
+    return TableStats(name=name, file_count=figure("total-data-files"), snapshot_count=len(table.snapshots()),
+                      size_bytes=figure("total-files-size"), row_count=figure("total-records"),
+                      last_commit=_ts(snapshot.timestamp_ms) if snapshot else None, layer="raw", source=source)
+
+
+def _lock_message(exc: Exception | None) -> str:
+    """Turn DuckDB's lock error into 'locked by pid N (command)'."""
+    text = str(exc or "unknown error")
+    import re
+
+    match = re.search(r"PID (\d+)", text)
+    if match:
+        pid = int(match.group(1))
+        try:
+            cmd = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode().strip()
+        except OSError:
+            cmd = "?"
+        return f"staging.duckdb locked by pid {pid} ({cmd[:80]})"
+    return f"staging.duckdb unavailable: {text.splitlines()[0]}"

@@ -1,0 +1,222 @@
+"""Iceberg table maintenance as plain functions of a pyiceberg ``Table``.
+
+The Iceberg driver and the embedded demo both need the same figures and the
+same maintenance (seed 002: file counts, compaction when files > 100, snapshot
+expiry, time-travel rollback). Keeping them here, free of driver options and
+catalogs, lets both share one tested implementation. Every function is
+synchronous and may do I/O: callers run them on a worker thread.
+
+pyiceberg is never imported at module level (only for type checking), so
+importing this module costs nothing on the first frame.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING
+
+from opsconsole.model import TableStats
+
+if TYPE_CHECKING:
+    from pyiceberg.table import Table
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotInfo:
+    """One snapshot of a table's history, newest first in :func:`snapshots`."""
+
+    snapshot_id: int
+    committed_at: datetime
+    operation: str
+    """``append``, ``overwrite``, ``delete`` or ``replace``."""
+    parent_id: int | None
+    records: int | None
+    """``total-records`` of the table as of this snapshot."""
+    data_files: int | None
+    is_current: bool
+    is_ancestor: bool
+    """On the current branch's history, so :func:`rollback` can return to it."""
+
+
+@dataclass(frozen=True, slots=True)
+class CompactionResult:
+    """What a compaction did: file counts before and after, attempts needed."""
+
+    files_before: int
+    files_after: int
+    records: int
+    attempts: int
+    snapshot_id: int | None
+
+
+def _summary_int(summary: object, key: str) -> int | None:
+    """An integer property of a snapshot summary, or None if absent/garbled."""
+    if summary is None:
+        return None
+    try:
+        value = summary[key]  # type: ignore[index]
+    except (KeyError, TypeError):
+        return None
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        return None
+
+
+def _ts(ms: int) -> datetime:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+
+
+def table_stats(table: Table, name: str, layer: str = "", source: str = "") -> TableStats:
+    """Figures of one table from metadata alone.
+
+    Reads the current snapshot's summary (``total-data-files``,
+    ``total-records``, ``total-files-size``) instead of scanning manifests, so
+    a poll costs one metadata read however large the table is. A table with no
+    snapshot yet is empty: zero files, zero rows.
+    """
+    snapshot = table.current_snapshot()
+    history = table.metadata.snapshots
+    if snapshot is None:
+        return TableStats(name=name, file_count=0, snapshot_count=len(history), size_bytes=0, row_count=0,
+                          last_commit=None, layer=layer, source=source)
+    summary = snapshot.summary
+    return TableStats(
+        name=name,
+        file_count=_summary_int(summary, "total-data-files"),
+        snapshot_count=len(history),
+        size_bytes=_summary_int(summary, "total-files-size"),
+        row_count=_summary_int(summary, "total-records"),
+        last_commit=_ts(snapshot.timestamp_ms),
+        layer=layer,
+        source=source,
+    )
+
+
+def row_count(table: Table) -> int:
+    """Rows of the current snapshot (from its summary; 0 for an empty table)."""
+    snapshot = table.current_snapshot()
+    if snapshot is None:
+        return 0
+    count = _summary_int(snapshot.summary, "total-records")
+    if count is None:  # a writer that does not maintain totals: count for real
+        return table.scan().to_arrow().num_rows
+    return count
+
+
+def _ancestor_ids(table: Table) -> set[int]:
+    ids: set[int] = set()
+    snapshot = table.current_snapshot()
+    while snapshot is not None:
+        ids.add(snapshot.snapshot_id)
+        snapshot = table.snapshot_by_id(snapshot.parent_snapshot_id) if snapshot.parent_snapshot_id else None
+    return ids
+
+
+def snapshots(table: Table) -> list[SnapshotInfo]:
+    """The table's snapshot history, newest first (what time travel can reach)."""
+    current = table.current_snapshot()
+    current_id = current.snapshot_id if current is not None else None
+    ancestors = _ancestor_ids(table)
+    rows = []
+    for snap in table.metadata.snapshots:
+        summary = snap.summary
+        operation = summary.operation.value if summary is not None else ""
+        rows.append(SnapshotInfo(
+            snapshot_id=snap.snapshot_id,
+            committed_at=_ts(snap.timestamp_ms),
+            operation=str(operation),
+            parent_id=snap.parent_snapshot_id,
+            records=_summary_int(summary, "total-records"),
+            data_files=_summary_int(summary, "total-data-files"),
+            is_current=snap.snapshot_id == current_id,
+            is_ancestor=snap.snapshot_id in ancestors,
+        ))
+    rows.sort(key=lambda s: (s.committed_at, s.snapshot_id), reverse=True)
+    return rows
+
+
+def compact(table: Table, *, retries: int = 3, backoff_s: float = 0.2) -> CompactionResult:
+    """Rewrite all data files of the table into as few files as possible.
+
+    pyiceberg has no rewrite-data-files procedure, so compaction is an
+    overwrite of the table with its own scan: one new snapshot whose rows are
+    identical, written at the table's target file size. The whole table passes
+    through this process's memory. The commit is optimistic: if another writer
+    committed in between, pyiceberg raises ``CommitFailedException`` and we
+    refresh and rewrite again (up to ``retries`` more times), so no concurrent
+    append is ever lost.
+    """
+    from pyiceberg.exceptions import CommitFailedException
+
+    attempts = 0
+    while True:
+        attempts += 1
+        table.refresh()
+        snapshot = table.current_snapshot()
+        before = _summary_int(snapshot.summary, "total-data-files") if snapshot is not None else 0
+        if snapshot is None or (before is not None and before <= 1):
+            records = row_count(table)
+            return CompactionResult(before or 0, before or 0, records, attempts,
+                                    snapshot.snapshot_id if snapshot is not None else None)
+        data = table.scan(snapshot_id=snapshot.snapshot_id).to_arrow()
+        try:
+            table.overwrite(data)
+        except CommitFailedException:
+            if attempts > retries:
+                raise
+            time.sleep(backoff_s * attempts)
+            continue
+        after = table.current_snapshot()
+        files_after = _summary_int(after.summary, "total-data-files") if after is not None else None
+        return CompactionResult(
+            files_before=before or 0,
+            files_after=files_after or 0,
+            records=data.num_rows,
+            attempts=attempts,
+            snapshot_id=after.snapshot_id if after is not None else None,
+        )
+
+
+def expire_snapshots(table: Table, older_than: datetime) -> int:
+    """Drop snapshots committed before ``older_than`` from the table's metadata.
+
+    The current snapshot and branch/tag heads are always kept (pyiceberg
+    protects them). Returns how many snapshots were removed. pyiceberg does not
+    delete the data files the expired snapshots referenced: storage is freed
+    only by an orphan-file cleanup.
+    """
+    if older_than.tzinfo is None:
+        raise ValueError("older_than must be timezone-aware")
+    table.refresh()
+    before = len(table.metadata.snapshots)
+    cutoff_ms = int(older_than.timestamp() * 1000)
+    if not any(s.timestamp_ms < cutoff_ms for s in table.metadata.snapshots):
+        return 0
+    table.maintenance.expire_snapshots().older_than(older_than).commit()
+    table.refresh()
+    return before - len(table.metadata.snapshots)
+
+
+def rollback(table: Table, snapshot_id: int) -> SnapshotInfo:
+    """Make an earlier snapshot of the current history the table's current state.
+
+    Rows committed after that snapshot vanish from queries. Only ancestors of
+    the current snapshot are allowed (what Iceberg's ``rollback_to_snapshot``
+    procedure allows); anything else raises ``ValueError`` naming the
+    snapshots that are.
+    """
+    table.refresh()
+    history = snapshots(table)
+    target = next((s for s in history if s.snapshot_id == snapshot_id), None)
+    if target is None or not target.is_ancestor:
+        reachable = ", ".join(str(s.snapshot_id) for s in history if s.is_ancestor) or "none"
+        why = "is not in the table's history" if target is None else "is not an ancestor of the current snapshot"
+        raise ValueError(f"snapshot {snapshot_id} {why}; snapshots you can roll back to: {reachable}")
+    if target.is_current:
+        return target
+    table.manage_snapshots().rollback_to_snapshot(snapshot_id).commit()
+    table.refresh()
+    return next(s for s in snapshots(table) if s.snapshot_id == snapshot_id)

@@ -1,0 +1,389 @@
+"""Load runbooks from YAML: the packaged library plus the user's own folder.
+
+Runbooks are data so that an on-call engineer can read, review and extend them
+without touching Python. Because a mistake in a procedure is discovered at the
+worst possible moment, files are validated strictly when loaded, and every error
+names the file, line and key (the same contract as ``profiles.yaml``).
+
+Search order: the packaged ``opsconsole/runbooks/library/*.yaml``, then
+``<user config dir>/runbooks/*.yaml``; a user runbook with the id of a packaged
+one replaces it, so a team can adapt a procedure without forking opsconsole.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from opsconsole.config import _line, _load_yaml, user_config_dir
+from opsconsole.drivers import REGISTRY
+from opsconsole.drivers.base import PANE_METHODS
+from opsconsole.errors import ConfigError
+from opsconsole.runbooks.model import Condition, ParamType, Runbook, RunbookParam, RunbookStep, StepKind
+
+PACKAGED_DIR = Path(__file__).resolve().parent / "library"
+REF_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
+ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+CONDITION_PATTERN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(==|!=|<=|>=|<|>|\bin\b)\s*(.+?)\s*$")
+BUILTIN_REFS = frozenset({"profile"})
+"""Names every runbook may reference without declaring them."""
+
+RUNBOOK_KEYS = {"id", "title", "summary", "symptoms", "severity", "platform", "seed", "profiles", "alerts",
+                "params", "steps"}
+PARAM_KEYS = {"type", "required", "default", "choices", "pattern", "help", "secret"}
+STEP_KEYS = {"id", "title", "action", "probe", "shell", "params", "driver", "select", "expect", "match", "until",
+             "timeout", "interval", "cwd", "mutating", "confirm", "dangerous", "irreversible", "target", "effect",
+             "on_failure", "optional"}
+SEVERITIES = ("critical", "warning", "info")
+PANE_METHOD_NAMES = frozenset(PANE_METHODS.values())
+
+
+@dataclass(frozen=True)
+class Library:
+    """All runbooks available to this user, by id."""
+
+    runbooks: dict[str, Runbook]
+
+    def get(self, runbook_id: str) -> Runbook:
+        try:
+            return self.runbooks[runbook_id]
+        except KeyError:
+            raise ConfigError(f"unknown procedure {runbook_id!r}; known procedures: "
+                              f"{', '.join(sorted(self.runbooks))}") from None
+
+    def all(self) -> list[Runbook]:
+        return sorted(self.runbooks.values(), key=lambda r: r.id)
+
+    def for_alert(self, rule: str) -> list[Runbook]:
+        """Runbooks that declare they answer an alert rule."""
+        return [r for r in self.all() if rule in r.alerts]
+
+    def for_driver_types(self, types: Iterable[str]) -> list[Runbook]:
+        """Runbooks whose required (non-optional) drivers a profile provides."""
+        have = set(types)
+        return [r for r in self.all()
+                if all(s.optional or not s.driver_type or s.driver_type in have for s in r.steps)
+                and (r.driver_types & have or not r.driver_types)]
+
+
+def user_runbook_dir() -> Path:
+    return user_config_dir() / "runbooks"
+
+
+def load_library(extra_dirs: Iterable[Path] | None = None, *, include_user: bool = True) -> Library:
+    """Load the packaged runbooks, then the user's (and any extra) directories."""
+    dirs: list[Path] = [PACKAGED_DIR]
+    if include_user:
+        dirs.append(user_runbook_dir())
+    dirs.extend(Path(d) for d in extra_dirs or ())
+    result: dict[str, Runbook] = {}
+    for directory in dirs:
+        seen: dict[str, str] = {}
+        if not directory.is_dir():
+            continue
+        for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
+            for rb in load_file(path):
+                if rb.id in seen:
+                    raise ConfigError(f"duplicate runbook id {rb.id!r} (also in {seen[rb.id]})", path=str(path),
+                                      key=rb.id)
+                seen[rb.id] = str(path)
+                result[rb.id] = rb
+    return Library(result)
+
+
+def load_file(path: Path | str) -> list[Runbook]:
+    """Parse one YAML file holding a runbook or ``runbooks: [...]``."""
+    path = str(path)
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
+    data = _load_yaml(text, path)
+    if isinstance(data, dict) and "runbooks" in data:
+        extra = set(data) - {"runbooks", "version"}
+        if extra:
+            key = sorted(extra)[0]
+            raise ConfigError(f"unknown key {key!r} (allowed: runbooks, version)", path=path,
+                              line=_line(data, key), key=key)
+        items = data["runbooks"]
+        if not isinstance(items, list):
+            raise ConfigError("'runbooks' must be a list", path=path, line=_line(data, "runbooks"), key="runbooks")
+    elif isinstance(data, dict):
+        items = [data]
+    else:
+        raise ConfigError("a runbook file holds a runbook mapping or 'runbooks: [...]'", path=path, line=1)
+    return [parse_runbook(item, path, idx) for idx, item in enumerate(items)]
+
+
+# --------------------------------------------------------------------------- parsing
+class _Ctx:
+    """Where we are in a file, for error messages."""
+
+    def __init__(self, path: str, where: str) -> None:
+        self.path = path
+        self.where = where
+
+    def fail(self, message: str, mapping: Any = None, key: str | None = None) -> ConfigError:
+        line = _line(mapping, key) if key is not None and mapping is not None else getattr(mapping, "line", None)
+        full = f"{self.where}.{key}" if key else self.where
+        return ConfigError(message, path=self.path, line=line, key=full)
+
+
+def _require_type(ctx: _Ctx, mapping: Any, key: str, expected: type | tuple[type, ...], what: str) -> Any:
+    value = mapping[key]
+    types = expected if isinstance(expected, tuple) else (expected,)
+    ok = isinstance(value, types) and not (isinstance(value, bool) and bool not in types)
+    if float in types and isinstance(value, int) and not isinstance(value, bool):
+        ok = True
+    if not ok:
+        raise ctx.fail(f"expected {what}, got {type(value).__name__} {value!r}", mapping, key)
+    return value
+
+
+def _check_keys(ctx: _Ctx, mapping: dict, allowed: set[str]) -> None:
+    for key in mapping:
+        if key not in allowed:
+            raise ctx.fail(f"unknown key {key!r} (allowed: {', '.join(sorted(allowed))})", mapping, key)
+
+
+def _str_list(ctx: _Ctx, mapping: dict, key: str) -> tuple[str, ...]:
+    if key not in mapping:
+        return ()
+    value = mapping[key]
+    if isinstance(value, str):
+        return (value,)
+    if not isinstance(value, list) or not all(isinstance(v, (str, int, float)) for v in value):
+        raise ctx.fail("expected a list of strings", mapping, key)
+    return tuple(str(v) for v in value)
+
+
+def parse_runbook(raw: Any, path: str, index: int = 0) -> Runbook:
+    ctx = _Ctx(path, f"runbooks[{index}]")
+    if not isinstance(raw, dict):
+        raise ConfigError("a runbook must be a mapping", path=path, key=ctx.where)
+    _check_keys(ctx, raw, RUNBOOK_KEYS)
+    for key in ("id", "title", "steps"):
+        if key not in raw:
+            raise ctx.fail(f"missing required key {key!r}", raw)
+    rb_id = _require_type(ctx, raw, "id", str, "a string")
+    if not ID_PATTERN.match(rb_id):
+        raise ctx.fail(f"runbook id {rb_id!r} must be lower-case letters, digits and dashes", raw, "id")
+    ctx.where = rb_id
+    title = _require_type(ctx, raw, "title", str, "a string")
+    severity = raw.get("severity", "warning")
+    if severity not in SEVERITIES:
+        raise ctx.fail(f"severity must be one of {', '.join(SEVERITIES)}, got {severity!r}", raw, "severity")
+    for key in ("summary", "platform", "seed"):
+        if key in raw:
+            _require_type(ctx, raw, key, (str, int), "a string")
+
+    params = _parse_params(ctx, raw)
+    declared = {p.name for p in params} | BUILTIN_REFS
+
+    steps_raw = raw["steps"]
+    if not isinstance(steps_raw, list) or not steps_raw:
+        raise ctx.fail("'steps' must be a non-empty list", raw, "steps")
+    steps: list[RunbookStep] = []
+    ids: set[str] = set()
+    for i, step_raw in enumerate(steps_raw):
+        step = _parse_step(_Ctx(path, f"{rb_id}.steps[{i}]"), step_raw, i, declared)
+        if step.id in ids:
+            raise _Ctx(path, f"{rb_id}.steps[{i}]").fail(f"duplicate step id {step.id!r}", step_raw, "id")
+        ids.add(step.id)
+        steps.append(step)
+    return Runbook(id=rb_id, title=title, steps=tuple(steps), summary=str(raw.get("summary", "")).strip(),
+                   symptoms=_str_list(ctx, raw, "symptoms"), severity=severity,
+                   platform=str(raw.get("platform", "")), seed=str(raw.get("seed", "")),
+                   profiles=_str_list(ctx, raw, "profiles"), alerts=_str_list(ctx, raw, "alerts"),
+                   params=params, source=path)
+
+
+def _parse_params(ctx: _Ctx, raw: dict) -> tuple[RunbookParam, ...]:
+    params_raw = raw.get("params") or {}
+    if not isinstance(params_raw, dict):
+        raise ctx.fail("'params' must be a mapping of name -> spec", raw, "params")
+    result = []
+    for name, spec in params_raw.items():
+        pctx = _Ctx(ctx.path, f"{ctx.where}.params.{name}")
+        if not re.match(r"^[A-Za-z_][A-Za-z0-9_]*$", name):
+            raise ctx.fail(f"parameter name {name!r} must be an identifier", params_raw, name)
+        if spec is None:
+            spec = {}
+        if not isinstance(spec, dict):
+            raise ctx.fail("a parameter must be a mapping (type, default, required, choices, pattern, help)",
+                           params_raw, name)
+        _check_keys(pctx, spec, PARAM_KEYS)
+        try:
+            ptype = ParamType(spec.get("type", "str"))
+        except ValueError:
+            raise pctx.fail(f"type must be one of {', '.join(t.value for t in ParamType)}", spec, "type") from None
+        choices = spec.get("choices", [])
+        if not isinstance(choices, list):
+            raise pctx.fail("choices must be a list", spec, "choices")
+        pattern = spec.get("pattern")
+        if pattern is not None:
+            try:
+                re.compile(str(pattern))
+            except re.error as exc:
+                raise pctx.fail(f"invalid regular expression: {exc}", spec, "pattern") from None
+        for key in ("required", "secret"):
+            if key in spec:
+                _require_type(pctx, spec, key, bool, "true or false")
+        param = RunbookParam(name=name, type=ptype, required=bool(spec.get("required", False)),
+                             default=spec.get("default"), choices=tuple(choices),
+                             pattern=None if pattern is None else str(pattern), help=str(spec.get("help", "")),
+                             secret=bool(spec.get("secret", False)))
+        if param.default is not None:
+            from opsconsole.runbooks.params import coerce
+
+            try:
+                coerce(param, param.default)
+            except ValueError as exc:
+                raise pctx.fail(f"default: {exc}", spec, "default") from None
+        result.append(param)
+    return tuple(result)
+
+
+def parse_condition(text: str) -> Condition:
+    """Parse ``field op value`` (``health == ok``, ``file_count <= 100``, ``state in RUNNING,ACTIVE``)."""
+    m = CONDITION_PATTERN.match(text)
+    if not m:
+        raise ValueError(f"cannot parse condition {text!r} (write e.g. 'health == ok' or 'file_count <= 100')")
+    field_, op, value = m.groups()
+    return Condition(field=field_, op=op.strip(), value=_scalar(value, op.strip()))
+
+
+def _scalar(text: str, op: str) -> Any:
+    if op == "in":
+        return tuple(_scalar(part.strip(), "==") for part in text.strip("[]").split(","))
+    text = text.strip().strip("'\"")
+    for cast in (int, float):
+        try:
+            return cast(text)
+        except ValueError:
+            pass
+    if text.lower() in {"none", "null"}:
+        return None
+    if text.lower() in {"true", "false"}:
+        return text.lower() == "true"
+    return text
+
+
+def _refs(value: Any) -> set[str]:
+    if isinstance(value, str):
+        return set(REF_PATTERN.findall(value))
+    if isinstance(value, (list, tuple)):
+        return set().union(*(_refs(v) for v in value)) if value else set()
+    if isinstance(value, dict):
+        return set().union(*(_refs(v) for v in value.values())) if value else set()
+    return set()
+
+
+def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookStep:
+    if not isinstance(raw, dict):
+        raise ConfigError("a step must be a mapping", path=ctx.path, key=ctx.where)
+    _check_keys(ctx, raw, STEP_KEYS)
+    kinds = [k for k in ("action", "probe", "shell") if k in raw]
+    if len(kinds) != 1:
+        raise ctx.fail("a step needs exactly one of 'action', 'probe' or 'shell'"
+                       + (f" (found {', '.join(kinds)})" if kinds else ""), raw)
+    kind = StepKind(kinds[0])
+    step_id = raw.get("id", f"step-{index + 1}")
+    if not isinstance(step_id, str) or not ID_PATTERN.match(step_id):
+        raise ctx.fail(f"step id {step_id!r} must be lower-case letters, digits and dashes", raw, "id")
+    ctx.where = ctx.where.rsplit(".steps[", 1)[0] + f".steps.{step_id}"
+
+    driver_type: str | None = None
+    name = ""
+    command: tuple[str, ...] | str = ()
+    if kind is StepKind.SHELL:
+        value = raw["shell"]
+        if isinstance(value, str) and value.strip():
+            command = value
+        elif isinstance(value, list) and value and all(isinstance(v, (str, int, float)) for v in value):
+            command = tuple(str(v) for v in value)
+        else:
+            raise ctx.fail("shell must be a command string or a non-empty argv list", raw, "shell")
+    else:
+        ref = raw[kind.value]
+        if not isinstance(ref, str) or "." not in ref:
+            raise ctx.fail(f"{kind.value} must be '<driver type>.<name>' (e.g. docker.restart), got {ref!r}",
+                           raw, kind.value)
+        driver_type, _, name = ref.partition(".")
+        if driver_type not in REGISTRY:
+            raise ctx.fail(f"unknown driver type {driver_type!r}; known drivers: {', '.join(sorted(REGISTRY))}",
+                           raw, kind.value)
+        if kind is StepKind.PROBE and name not in PANE_METHOD_NAMES:
+            raise ctx.fail(f"probe must name a pane method ({', '.join(sorted(PANE_METHOD_NAMES))}), got {name!r}",
+                           raw, kind.value)
+
+    params = raw.get("params") or {}
+    if not isinstance(params, dict):
+        raise ctx.fail("params must be a mapping", raw, "params")
+    if params and kind is not StepKind.ACTION:
+        raise ctx.fail("params are only for action steps", raw, "params")
+    select = raw.get("select") or {}
+    if not isinstance(select, dict):
+        raise ctx.fail("select must be a mapping of field -> value or glob", raw, "select")
+
+    expect: Condition | None = None
+    if "expect" in raw:
+        if kind is not StepKind.PROBE:
+            raise ctx.fail("expect is only for probe steps", raw, "expect")
+        try:
+            expect = parse_condition(str(raw["expect"]))
+        except ValueError as exc:
+            raise ctx.fail(str(exc), raw, "expect") from None
+        match = raw.get("match", "all")
+        if match not in ("all", "any", "none"):
+            raise ctx.fail("match must be all, any or none", raw, "match")
+        expect = Condition(expect.field, expect.op, expect.value, match)
+    elif "match" in raw:
+        raise ctx.fail("match needs expect", raw, "match")
+    until = False
+    if "until" in raw:
+        until = _require_type(ctx, raw, "until", bool, "true or false")
+        if until and expect is None:
+            raise ctx.fail("until: true needs an 'expect' condition to wait for", raw, "until")
+    timeout = None
+    if "timeout" in raw:
+        timeout = float(_require_type(ctx, raw, "timeout", (int, float), "seconds"))
+        if timeout <= 0:
+            raise ctx.fail("timeout must be positive", raw, "timeout")
+    elif until:
+        raise ctx.fail("a wait-until probe needs a timeout (seconds)", raw, "until")
+    interval = 5.0
+    if "interval" in raw:
+        interval = float(_require_type(ctx, raw, "interval", (int, float), "seconds"))
+        if interval <= 0:
+            raise ctx.fail("interval must be positive", raw, "interval")
+    flags = {}
+    for key in ("confirm", "dangerous", "irreversible", "optional"):
+        flags[key] = bool(_require_type(ctx, raw, key, bool, "true or false")) if key in raw else False
+    mutating = None
+    if "mutating" in raw:
+        mutating = _require_type(ctx, raw, "mutating", bool, "true or false")
+    if kind is StepKind.PROBE and mutating:
+        raise ctx.fail("a probe only reads; it cannot be mutating", raw, "mutating")
+    on_failure = raw.get("on_failure", "continue" if kind is StepKind.PROBE and not until else "stop")
+    if on_failure not in ("stop", "continue"):
+        raise ctx.fail("on_failure must be stop or continue", raw, "on_failure")
+    for key in ("title", "driver", "target", "effect", "cwd"):
+        if key in raw:
+            _require_type(ctx, raw, key, str, "a string")
+    for key in ("params", "select", "target", "shell", "cwd", "title", "effect"):
+        if key in raw:
+            unknown = _refs(raw[key]) - declared
+            if unknown:
+                raise ctx.fail(f"${{{sorted(unknown)[0]}}} is not a declared parameter "
+                               f"(declare it under the runbook's params)", raw, key)
+    title = raw.get("title") or (name if kind is not StepKind.SHELL else "shell command")
+    return RunbookStep(id=step_id, title=str(title), kind=kind, driver_type=driver_type, name=name,
+                       params=dict(params), driver=raw.get("driver"), select=dict(select), expect=expect,
+                       until=until, timeout=timeout, interval=interval, command=command, cwd=raw.get("cwd"),
+                       mutating=mutating, confirm=flags["confirm"], dangerous=flags["dangerous"],
+                       irreversible=flags["irreversible"], target=raw.get("target"),
+                       effect=str(raw.get("effect", "")), on_failure=on_failure, optional=flags["optional"],
+                       line=getattr(raw, "line", None))

@@ -1,0 +1,170 @@
+"""Kafka consumer lag against a real Kafka-protocol broker (Tansu, scripts/peers/kafka.sh).
+
+Records are produced one per request: Tansu under-reports the high-water mark
+after batched produces, and the figures asserted here must be exact.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime, timedelta, timezone
+
+import pytest
+
+from opsconsole.drivers.kafka import KafkaLagDriver, partition_key
+from opsconsole.errors import DriverUnavailable
+from opsconsole.lag_trend import LagHistory, is_growing, rate_per_second
+from opsconsole.model import Health
+from tests.conftest import require_peer
+
+# -- pure trend logic ---------------------------------------------------------------
+
+
+def test_growing_needs_strict_increase_over_the_whole_window() -> None:
+    assert is_growing([1, 5, 9], window=3)
+    assert not is_growing([1, 5, 5], window=3), "a flat step is not growth"
+    assert not is_growing([9, 5, 7], window=3), "a shrinking backlog is not growth"
+    assert not is_growing([5, 9], window=3), "two samples cannot show a trend of three"
+    assert is_growing([100, 1, 2, 3], window=3), "only the last samples count"
+
+
+def test_history_reports_rate_and_forgets_vanished_keys() -> None:
+    history = LagHistory(window=3)
+    t0 = datetime(2024, 1, 1, tzinfo=timezone.utc)
+    trends = [history.record("g/t[0]", v, t0 + timedelta(seconds=10 * i)) for i, v in enumerate([10, 30, 50])]
+    assert [t.detail for t in trends] == ["", "", "growing"]
+    assert trends[-1].rate_per_s == pytest.approx(2.0)
+    history.record("g/t[1]", 1, t0)
+    history.retain(["g/t[1]"])
+    assert history.values("g/t[0]") == []
+    assert history.values("g/t[1]") == [1.0]
+    assert rate_per_second([(t0, 1.0), (t0, 5.0)]) is None
+
+
+# -- against the real broker ---------------------------------------------------------
+
+
+@pytest.fixture
+def bootstrap() -> str:
+    return require_peer("OPSC_KAFKA_BOOTSTRAP", "Kafka-protocol broker (scripts/peers/kafka.sh)")
+
+
+async def _create_topic(bootstrap: str, topic: str, partitions: int) -> None:
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
+    finally:
+        await admin.close()
+
+
+async def _produce(bootstrap: str, topic: str, partition: int, count: int) -> None:
+    from aiokafka import AIOKafkaProducer
+
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap)
+    await producer.start()
+    try:
+        for i in range(count):  # one record per request (see module docstring)
+            await producer.send_and_wait(topic, f"event-{i}".encode(), partition=partition)
+    finally:
+        await producer.stop()
+
+
+async def _commit(bootstrap: str, group: str, offsets: dict[tuple[str, int], int]) -> None:
+    """Commit offsets for a group the way a consumer does after processing."""
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+
+    topics = sorted({t for t, _ in offsets})
+    consumer = AIOKafkaConsumer(*topics, bootstrap_servers=bootstrap, group_id=group,
+                                enable_auto_commit=False, auto_offset_reset="earliest")
+    await consumer.start()
+    try:
+        await consumer.getmany(timeout_ms=2000)
+        await consumer.commit({TopicPartition(t, p): o for (t, p), o in offsets.items()})
+    finally:
+        await consumer.stop()
+
+
+def _driver(bootstrap: str, **options: object) -> KafkaLagDriver:
+    return KafkaLagDriver("redpanda", {"bootstrap": bootstrap, **options}, timeout=10)
+
+
+async def test_lag_per_partition_is_end_minus_committed(bootstrap: str) -> None:
+    topic, group = f"orders-{uuid.uuid4().hex[:8]}", f"flink-raw-{uuid.uuid4().hex[:8]}"
+    await _create_topic(bootstrap, topic, 2)
+    await _produce(bootstrap, topic, 0, 7)
+    await _produce(bootstrap, topic, 1, 3)
+    await _commit(bootstrap, group, {(topic, 0): 2, (topic, 1): 3})
+    driver = _driver(bootstrap, groups=[group], topics=[topic])
+    try:
+        rows = {s.name: s for s in await driver.lag()}
+    finally:
+        await driver.close()
+    p0, p1 = rows[partition_key(group, topic, 0)], rows[partition_key(group, topic, 1)]
+    assert (p0.upstream, p0.downstream, p0.lag) == (7, 2, 5)
+    assert (p1.upstream, p1.downstream, p1.lag) == (3, 3, 0)
+    assert p0.unit == "messages" and p0.source == "redpanda" and p0.measured_at is not None
+    assert len(rows) == 2
+
+
+async def test_lag_discovers_groups_and_skips_partitions_never_committed(bootstrap: str) -> None:
+    topic, group = f"clicks-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
+    await _create_topic(bootstrap, topic, 2)
+    await _produce(bootstrap, topic, 0, 4)
+    await _commit(bootstrap, group, {(topic, 0): 1})
+    driver = _driver(bootstrap)  # no filters: every group, every topic
+    try:
+        names = {s.name: s.lag for s in await driver.lag()}
+    finally:
+        await driver.close()
+    assert names[partition_key(group, topic, 0)] == 3
+    assert partition_key(group, topic, 1) not in names
+
+
+async def test_lag_that_keeps_growing_is_marked_and_clears_when_consumer_catches_up(bootstrap: str) -> None:
+    topic, group = f"events-{uuid.uuid4().hex[:8]}", f"stuck-{uuid.uuid4().hex[:8]}"
+    await _create_topic(bootstrap, topic, 1)
+    await _produce(bootstrap, topic, 0, 1)
+    await _commit(bootstrap, group, {(topic, 0): 1})
+    driver = _driver(bootstrap, groups=[group], topics=[topic], trend_samples=3)
+    key = partition_key(group, topic, 0)
+    try:
+        seen = []
+        for _ in range(3):  # the consumer is stuck while the producer goes on
+            await _produce(bootstrap, topic, 0, 2)
+            sample = next(s for s in await driver.lag() if s.name == key)
+            seen.append((sample.lag, sample.detail))
+        assert seen == [(2, ""), (4, ""), (6, "growing")]
+        await _commit(bootstrap, group, {(topic, 0): 7})
+        sample = next(s for s in await driver.lag() if s.name == key)
+        assert (sample.lag, sample.detail) == (0, "")
+        assert driver.history.values(key) == [2, 4, 6, 0]
+    finally:
+        await driver.close()
+
+
+async def test_health_reports_the_broker_and_its_topics(bootstrap: str) -> None:
+    topic = f"health-{uuid.uuid4().hex[:8]}"
+    await _create_topic(bootstrap, topic, 1)
+    driver = _driver(bootstrap)
+    try:
+        (row,) = await driver.health()
+    finally:
+        await driver.close()
+    assert row.health is Health.OK
+    assert "1 broker(s)" in row.detail and "topic(s)" in row.detail
+    assert row.latency_ms is not None and row.latency_ms > 0
+
+
+async def test_unreachable_broker_is_critical_and_lag_raises_a_typed_error() -> None:
+    driver = KafkaLagDriver("kafka", {"bootstrap": "127.0.0.1:1"}, timeout=2)
+    try:
+        (row,) = await driver.health()
+        assert row.health is Health.CRITICAL
+        assert "127.0.0.1:1" in row.detail
+        with pytest.raises(DriverUnavailable, match="127.0.0.1:1"):
+            await driver.lag()
+    finally:
+        await driver.close()
