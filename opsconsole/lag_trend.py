@@ -16,6 +16,7 @@ from collections import deque
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from itertools import pairwise
 
 DEFAULT_WINDOW = 3
 """Samples that must each exceed the previous one to call lag "growing".
@@ -38,7 +39,7 @@ def is_growing(values: Sequence[float], window: int = DEFAULT_WINDOW) -> bool:
     if window < 2 or len(values) < window:
         return False
     tail = list(values)[-window:]
-    return all(later > earlier for earlier, later in zip(tail, tail[1:], strict=False))
+    return all(later > earlier for earlier, later in pairwise(tail))
 
 
 def rate_per_second(points: Sequence[tuple[datetime, float]]) -> float | None:

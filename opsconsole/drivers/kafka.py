@@ -15,9 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable
-from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, ClassVar, Mapping, TypeVar
+from collections.abc import Awaitable, Mapping
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec, describe
@@ -127,7 +127,7 @@ class KafkaLagDriver(Driver):
 
         try:
             return await asyncio.wait_for(coro, self.timeout)
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             await self._reset()
             raise DriverTimeout(f"{self.name}: {what} timed out after {self.timeout:g}s "
                                 f"(is the broker at {self.config['bootstrap']} up?)") from exc
@@ -138,7 +138,7 @@ class KafkaLagDriver(Driver):
             await self._reset()
             raise AuthError(f"{self.name}: {what} refused: {describe(exc)} (check sasl_username/sasl_password)") \
                 from exc
-        except Exception as exc:  # noqa: BLE001 - aiokafka raises many untyped errors
+        except Exception as exc:
             await self._reset()
             raise DriverUnavailable(f"{self.name}: {what} failed at {self.config['bootstrap']}: {describe(exc)}") \
                 from exc
@@ -147,7 +147,7 @@ class KafkaLagDriver(Driver):
     async def health(self) -> list[ServiceStatus]:
         """One row for the cluster: reachable, brokers, topics and groups seen."""
         started = time.perf_counter()
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         try:
             async with self._lock:
                 admin, _ = await self._call(self._clients(), "connect")
@@ -195,7 +195,7 @@ class KafkaLagDriver(Driver):
             self.history.retain(())
             return []
         end_offsets = await self._call(consumer.end_offsets(partitions), "fetch end offsets")
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         samples: list[LagSample] = []
         for group in groups:
             # Explicit partitions: "all partitions" (topics=null) is not understood by every broker.
@@ -220,5 +220,5 @@ async def _quietly(coro: Awaitable[Any]) -> None:
     """Close a client without letting a second failure hide the first."""
     try:
         await asyncio.wait_for(coro, 5)
-    except Exception:  # noqa: BLE001 - best effort on shutdown
+    except Exception:
         pass
