@@ -12,9 +12,10 @@ the query.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Sequence
+from typing import Any
 
 INTERNAL_SCHEMAS = frozenset({"information_schema", "pg_catalog"})
 
