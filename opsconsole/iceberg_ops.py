@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from opsconsole.model import TableStats
@@ -66,7 +66,7 @@ def _summary_int(summary: object, key: str) -> int | None:
 
 
 def _ts(ms: int) -> datetime:
-    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc)
+    return datetime.fromtimestamp(ms / 1000, tz=UTC)
 
 
 def table_stats(table: Table, name: str, layer: str = "", source: str = "") -> TableStats:
@@ -147,9 +147,11 @@ def compact(table: Table, *, retries: int = 3, backoff_s: float = 0.2) -> Compac
     through this process's memory. The commit is optimistic: if another writer
     committed in between, pyiceberg raises ``CommitFailedException`` and we
     refresh and rewrite again (up to ``retries`` more times), so no concurrent
-    append is ever lost.
+    append is ever lost. (pyiceberg 0.10+ retries the commit itself and then
+    raises ``ValidationException`` when the concurrent commit added files our
+    scan did not see; that is the same conflict and is retried the same way.)
     """
-    from pyiceberg.exceptions import CommitFailedException
+    from pyiceberg.exceptions import CommitFailedException, ValidationException
 
     attempts = 0
     while True:
@@ -164,7 +166,7 @@ def compact(table: Table, *, retries: int = 3, backoff_s: float = 0.2) -> Compac
         data = table.scan(snapshot_id=snapshot.snapshot_id).to_arrow()
         try:
             table.overwrite(data)
-        except CommitFailedException:
+        except (CommitFailedException, ValidationException):
             if attempts > retries:
                 raise
             time.sleep(backoff_s * attempts)

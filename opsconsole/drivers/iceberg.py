@@ -1,0 +1,358 @@
+"""Iceberg lakehouse driver: table files, snapshots, layer lag and maintenance.
+
+Seed 002 watches Iceberg tables through Trino (``SELECT COUNT(*) FROM
+t.files``) and maintains them with Spark jobs. The console talks to the
+catalog directly with pyiceberg instead (REST or SQL catalog, S3 or local
+storage), so it needs neither engine: figures come from snapshot summaries
+(cheap, see :mod:`opsconsole.iceberg_ops`), maintenance runs in process.
+
+The catalog is created lazily on a worker thread and dropped whenever a call
+fails, so a catalog database or REST server that went away is reconnected on
+the next poll instead of leaving a dead connection pool behind.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import threading
+import time
+from collections.abc import Mapping
+from datetime import UTC, datetime, timedelta
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit, urlunsplit
+
+from opsconsole.config import reveal
+from opsconsole.drivers.base import Driver, OptionSpec
+from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
+from opsconsole.model import ActionResult, ActionSpec, Health, LagSample, Pane, ServiceStatus, TableStats
+
+if TYPE_CHECKING:
+    from pyiceberg.catalog import Catalog
+    from pyiceberg.table import Table
+
+TABLE_NAME = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)+$")
+
+
+def redact_uri(uri: str) -> str:
+    """A catalog URI safe to show: any password in it replaced by ``***``."""
+    try:
+        parts = urlsplit(uri)
+    except ValueError:
+        return "<unparsable uri>"
+    if parts.password is None:
+        return uri
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class IcebergDriver(Driver):
+    """Iceberg tables of one catalog: Tables, Lag and catalog health."""
+
+    kind = "iceberg"
+    description = "Apache Iceberg tables through pyiceberg (REST or SQL catalog; S3 or local storage)."
+    panes = frozenset({Pane.SERVICES, Pane.TABLES, Pane.LAG})
+    options = (
+        OptionSpec("catalog_uri", str, required=True,
+                   help="REST catalog URL (http://...) or SQLAlchemy URL of a SQL catalog "
+                        "(postgresql+psycopg2://..., sqlite:///...); put passwords in catalog_password"),
+        OptionSpec("catalog_type", str, default="auto", help="rest, sql, or auto (from the URI scheme)"),
+        OptionSpec("catalog_name", str, default="iceberg", help="catalog name (SQL catalogs keep it in every row)"),
+        OptionSpec("catalog_password", str, default="", secret=True,
+                   help="password added to a SQL catalog URI"),
+        OptionSpec("catalog_token", str, default="", secret=True, help="bearer token for a REST catalog"),
+        OptionSpec("warehouse", str, default="", help="warehouse location: s3://bucket/ or file:///path"),
+        OptionSpec("s3_endpoint", str, default="", help="S3-compatible endpoint (MinIO, moto); empty = AWS"),
+        OptionSpec("s3_access_key", str, default=""),
+        OptionSpec("s3_secret_key", str, default="", secret=True),
+        OptionSpec("s3_region", str, default="us-east-1"),
+        OptionSpec("tables", list, default=[],
+                   help="namespace.table names to watch; empty = every table of every namespace"),
+        OptionSpec("layers", dict, default={},
+                   help="layer name -> table, in pipeline order (raw, staging, ...); "
+                        "consecutive layers are compared as row lag"),
+        OptionSpec("max_tables", int, default=200, help="cap on discovered tables per poll"),
+        OptionSpec("compact_max_bytes", int, default=1 << 30,
+                   help="refuse to compact tables larger than this (compaction rewrites through memory)"),
+    )
+    actions = (
+        ActionSpec("snapshots", "List snapshots",
+                   effect="Read-only: lists the table's snapshots (id, time, operation, rows, files).",
+                   mutating=False, params=("table",)),
+        ActionSpec("compact", "Compact table",
+                   effect="Rewrites every data file of the table into as few files as possible in a new "
+                          "snapshot; rows are unchanged and older snapshots still reference the old files "
+                          "(roll back is possible until they are expired). The whole table is read into "
+                          "this machine's memory.",
+                   mutating=True, dangerous=True, params=("table",)),
+        ActionSpec("expire_snapshots", "Expire old snapshots",
+                   effect="Removes snapshots older than N days from the table's metadata: time travel and "
+                          "rollback to them become impossible. Current rows are unchanged; data files are "
+                          "not deleted (storage is freed only by an orphan-file cleanup).",
+                   mutating=True, dangerous=True, irreversible=True, params=("table", "older_than_days")),
+        ActionSpec("rollback", "Roll back to snapshot",
+                   effect="Makes an earlier snapshot the table's current state: every row committed after "
+                          "it disappears from queries, and writes made after the rollback build on the "
+                          "older state.",
+                   mutating=True, dangerous=True, irreversible=True, params=("table", "snapshot_id")),
+    )
+
+    def __init__(self, name: str, options: Mapping[str, Any], *, timeout: float = 10.0) -> None:
+        super().__init__(name, options, timeout=timeout)
+        self._catalog: Catalog | None = None
+        self._catalog_lock = threading.Lock()
+        """Polls load tables on several threads; only one may create the catalog."""
+        layers = self.config.get("layers") or {}
+        if not isinstance(layers, Mapping) or not all(isinstance(v, str) for v in layers.values()):
+            raise DriverError(f"{name}: option layers must map layer names to namespace.table strings")
+        self._layers: dict[str, str] = {str(k): v for k, v in layers.items()}
+        self._layer_of: dict[str, str] = {table: layer for layer, table in self._layers.items()}
+        tables = self.config.get("tables") or []
+        self._tables: list[str] = [str(t) for t in tables]
+
+    # ------------------------------------------------------------------ catalog
+    @property
+    def catalog_type(self) -> str:
+        kind = str(self.config.get("catalog_type") or "auto").lower()
+        if kind == "auto":
+            scheme = urlsplit(str(self.config["catalog_uri"])).scheme.lower()
+            return "rest" if scheme in {"http", "https"} else "sql"
+        if kind not in {"rest", "sql"}:
+            raise DriverError(f"{self.name}: catalog_type must be rest, sql or auto, not {kind!r}")
+        return kind
+
+    def _catalog_properties(self) -> dict[str, str]:
+        """pyiceberg catalog properties; secrets are revealed here, at the point of use."""
+        props: dict[str, str] = {}
+        uri = str(self.config["catalog_uri"])
+        password = reveal(self.config.get("catalog_password") or "")
+        if password and self.catalog_type == "sql":
+            parts = urlsplit(uri)
+            user = parts.username or ""
+            host = parts.netloc.rsplit("@", 1)[-1]
+            uri = urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
+        props["uri"] = uri
+        token = reveal(self.config.get("catalog_token") or "")
+        if token and self.catalog_type == "rest":
+            props["token"] = token
+        if self.config.get("warehouse"):
+            props["warehouse"] = str(self.config["warehouse"])
+        if self.config.get("s3_endpoint"):
+            props["s3.endpoint"] = str(self.config["s3_endpoint"])
+            props["s3.force-virtual-addressing"] = "false"  # MinIO/moto serve path-style URLs
+        if self.config.get("s3_access_key"):
+            props["s3.access-key-id"] = str(reveal(self.config["s3_access_key"]))
+        secret = reveal(self.config.get("s3_secret_key") or "")
+        if secret:
+            props["s3.secret-access-key"] = secret
+        if self.config.get("s3_region"):
+            props["s3.region"] = str(self.config["s3_region"])
+        # Fail fast instead of retrying for minutes against a storage that is down.
+        props["s3.connect-timeout"] = str(min(self.timeout, 5.0))
+        props["s3.request-timeout"] = str(self.timeout)
+        if self.catalog_type == "sql":
+            # A console observes a catalog; it must never create schema in someone's database.
+            props["init_catalog_tables"] = "false"
+        return props
+
+    def _load_catalog(self) -> Catalog:
+        with self._catalog_lock:
+            return self._load_catalog_locked()
+
+    def _load_catalog_locked(self) -> Catalog:
+        if self._catalog is None:
+            name = str(self.config.get("catalog_name") or "iceberg")
+            props = self._catalog_properties()
+            if self.catalog_type == "sql":
+                from pyiceberg.catalog.sql import SqlCatalog
+
+                self._catalog = SqlCatalog(name, **props)
+            else:
+                from pyiceberg.catalog.rest import RestCatalog
+
+                self._catalog = RestCatalog(name, **props)
+        return self._catalog
+
+    def _drop_catalog(self) -> None:
+        """Forget the catalog (and its connection pool) after a failure."""
+        catalog, self._catalog = self._catalog, None
+        engine = getattr(catalog, "engine", None)
+        if engine is not None:
+            try:
+                engine.dispose()
+            except Exception:
+                pass
+
+    async def _call(self, fn: Any, *args: Any, what: str, timeout: float | None = None) -> Any:
+        """Run a catalog call on the pool; on failure drop the catalog so the next call reconnects."""
+        try:
+            return await self.run_sync(fn, *args, what=what, timeout=timeout)
+        except DriverUnavailable as exc:
+            self._drop_catalog()
+            raise DriverUnavailable(self._scrub(str(exc))) from exc
+
+    def _scrub(self, text: str) -> str:
+        """Remove secrets an SDK error message might echo back."""
+        for key in ("catalog_password", "catalog_token", "s3_secret_key"):
+            value = reveal(self.config.get(key) or "")
+            if value:
+                text = text.replace(value, "***")
+        return text
+
+    def _load_table(self, ident: str) -> Table:
+        from pyiceberg.exceptions import NoSuchTableError
+
+        try:
+            return self._load_catalog().load_table(ident)
+        except NoSuchTableError as exc:
+            raise DriverError(f"{self.name}: table {ident} does not exist in catalog "
+                              f"{self.config.get('catalog_name')!r}") from exc
+
+    def _watched(self) -> list[str]:
+        """Tables to report: configured ones (tables + layers), or every table found."""
+        names = list(dict.fromkeys([*self._tables, *self._layers.values()]))
+        if names:
+            return names
+        catalog = self._load_catalog()
+        found: list[str] = []
+        limit = int(self.config.get("max_tables") or 200)
+        for ns in catalog.list_namespaces():
+            for ident in catalog.list_tables(ns):
+                found.append(".".join(ident))
+                if len(found) >= limit:
+                    return found
+        return found
+
+    def _layer(self, ident: str) -> str:
+        return self._layer_of.get(ident, ident.rsplit(".", 1)[0])
+
+    # ------------------------------------------------------------------ panes
+    async def health(self) -> list[ServiceStatus]:
+        """One row for the catalog: CRITICAL when it cannot be listed (IcebergCatalogDown)."""
+        started = time.perf_counter()
+        where = redact_uri(str(self.config["catalog_uri"]))
+        try:
+            await self._call(lambda: self._load_catalog().list_namespaces(), what="list namespaces")
+        except DriverError as exc:
+            return [ServiceStatus(name=f"{self.name} catalog", health=Health.CRITICAL,
+                                  detail=f"{self.catalog_type} catalog {where} unreachable: {exc}",
+                                  checked_at=datetime.now(UTC), source=self.name)]
+        latency = (time.perf_counter() - started) * 1000
+        return [ServiceStatus(name=f"{self.name} catalog", health=Health.OK,
+                              detail=f"{self.catalog_type} catalog {where}", latency_ms=latency,
+                              checked_at=datetime.now(UTC), source=self.name,
+                              extra={"catalog_type": self.catalog_type})]
+
+    async def table_stats(self) -> list[TableStats]:
+        """File count, size, rows, snapshots and last commit of every watched table."""
+        from opsconsole import iceberg_ops
+
+        idents = await self._call(self._watched, what="list tables")
+
+        def one(ident: str) -> TableStats:
+            return iceberg_ops.table_stats(self._load_table(ident), ident, self._layer(ident), self.name)
+
+        return list(await asyncio.gather(*(self._call(one, i, what=f"load {i}") for i in idents)))
+
+    async def lag(self) -> list[LagSample]:
+        """Rows present upstream but not yet downstream, for each consecutive layer pair."""
+        from opsconsole import iceberg_ops
+
+        pairs = list(zip(self._layers.items(), list(self._layers.items())[1:], strict=False))
+        if not pairs:
+            return []
+        idents = list(dict.fromkeys(t for layer_pair in pairs for _, t in layer_pair))
+
+        def count(ident: str) -> int:
+            return iceberg_ops.row_count(self._load_table(ident))
+
+        counts = dict(zip(idents, await asyncio.gather(
+            *(self._call(count, i, what=f"count {i}") for i in idents)), strict=True))
+        now = datetime.now(UTC)
+        return [LagSample(name=f"{up_layer} -> {down_layer}", lag=float(counts[up] - counts[down]), unit="rows",
+                          upstream=float(counts[up]), downstream=float(counts[down]), measured_at=now,
+                          detail=f"{up}: {counts[up]} rows, {down}: {counts[down]} rows", source=self.name)
+                for (up_layer, up), (down_layer, down) in pairs]
+
+    # ------------------------------------------------------------------ actions
+    def _check_table(self, table: Any) -> str:
+        ident = str(table or "").strip()
+        if not TABLE_NAME.match(ident):
+            raise DriverError(f"{self.name}: expected a table as namespace.table, got {table!r}")
+        return ident
+
+    async def action_snapshots(self, table: str) -> ActionResult:
+        from opsconsole import iceberg_ops
+
+        ident = self._check_table(table)
+        rows = await self._call(lambda: iceberg_ops.snapshots(self._load_table(ident)), what=f"snapshots {ident}")
+        lines = [f"{'snapshot_id':>20}  {'committed (UTC)':19}  {'operation':9}  {'rows':>10}  {'files':>6}  "]
+        for s in rows:
+            mark = "current" if s.is_current else ("" if s.is_ancestor else "not on current history")
+            lines.append(f"{s.snapshot_id:>20}  {s.committed_at:%Y-%m-%d %H:%M:%S}  {s.operation:9}  "
+                         f"{'' if s.records is None else s.records:>10}  "
+                         f"{'' if s.data_files is None else s.data_files:>6}  {mark}")
+        return ActionResult(ok=True, message=f"{ident}: {len(rows)} snapshots", output="\n".join(lines))
+
+    async def action_compact(self, table: str) -> ActionResult:
+        from opsconsole import iceberg_ops
+
+        ident = self._check_table(table)
+        limit = int(self.config.get("compact_max_bytes") or 0)
+        stats = await self._call(lambda: iceberg_ops.table_stats(self._load_table(ident), ident),
+                                 what=f"load {ident}")
+        if limit and stats.size_bytes is not None and stats.size_bytes > limit:
+            raise ActionRefused(f"{ident} holds {stats.size_bytes} bytes, more than compact_max_bytes={limit}: "
+                                f"compaction reads the whole table into memory; run the seed's Spark "
+                                f"compaction job instead or raise the limit")
+        # Compaction rewrites the table: allow it far longer than a poll.
+        result = await self._call(lambda: iceberg_ops.compact(self._load_table(ident)), what=f"compact {ident}",
+                                  timeout=max(self.timeout, 600.0))
+        if result.files_before == result.files_after:
+            return ActionResult(ok=True, message=f"{ident}: nothing to compact ({result.files_before} data files)")
+        return ActionResult(ok=True, message=f"{ident}: {result.files_before} -> {result.files_after} data files, "
+                                             f"{result.records} rows rewritten in snapshot {result.snapshot_id}"
+                                             + (f" after {result.attempts} attempts" if result.attempts > 1 else ""))
+
+    async def action_expire_snapshots(self, table: str, older_than_days: int | float | str = 7) -> ActionResult:
+        from opsconsole import iceberg_ops
+
+        ident = self._check_table(table)
+        try:
+            days = float(older_than_days)
+        except (TypeError, ValueError):
+            raise DriverError(f"{self.name}: older_than_days must be a number, got {older_than_days!r}") from None
+        if days < 0:
+            raise DriverError(f"{self.name}: older_than_days must be >= 0, got {days:g}")
+        cutoff = datetime.now(UTC) - timedelta(days=days)
+        removed = await self._call(lambda: iceberg_ops.expire_snapshots(self._load_table(ident), cutoff),
+                                   what=f"expire snapshots {ident}", timeout=max(self.timeout, 120.0))
+        return ActionResult(ok=True, message=f"{ident}: expired {removed} snapshots older than {days:g} days "
+                                             f"(before {cutoff:%Y-%m-%d %H:%M} UTC)")
+
+    async def action_rollback(self, table: str, snapshot_id: int | str) -> ActionResult:
+        from opsconsole import iceberg_ops
+
+        ident = self._check_table(table)
+        try:
+            target = int(snapshot_id)
+        except (TypeError, ValueError):
+            raise DriverError(f"{self.name}: snapshot_id must be an integer, got {snapshot_id!r}") from None
+
+        def run() -> Any:
+            try:
+                return iceberg_ops.rollback(self._load_table(ident), target)
+            except ValueError as exc:
+                raise DriverError(f"{self.name}: {ident}: {exc}") from exc
+
+        snap = await self._call(run, what=f"rollback {ident}", timeout=max(self.timeout, 120.0))
+        return ActionResult(ok=True, message=f"{ident}: current snapshot is now {snap.snapshot_id} "
+                                             f"({snap.records} rows, committed {snap.committed_at:%Y-%m-%d %H:%M:%S}"
+                                             f" UTC)")
+
+    async def close(self) -> None:
+        self._drop_catalog()
+        await super().close()
+
+
+__all__ = ["IcebergDriver", "redact_uri"]
