@@ -23,10 +23,11 @@ import json
 import os
 import re
 import socket
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterable, Mapping
+from typing import Any
 
 from opsconsole.config import Secret
 
@@ -52,7 +53,7 @@ def default_path() -> Path:
 def current_user() -> str:
     try:
         return getpass.getuser()
-    except Exception:  # noqa: BLE001 - no login name in some containers
+    except Exception:
         return f"uid:{os.getuid()}"
 
 
@@ -102,7 +103,7 @@ class AuditEvent:
 
 
 def now_iso() -> str:
-    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
 def digest(output: str | bytes) -> str:

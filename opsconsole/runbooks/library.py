@@ -13,9 +13,10 @@ one replaces it, so a team can adapt a procedure without forking opsconsole.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any
 
 from opsconsole.config import _line, _load_yaml, user_config_dir
 from opsconsole.drivers import REGISTRY
@@ -373,7 +374,7 @@ def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookS
     for key in ("title", "driver", "target", "effect", "cwd"):
         if key in raw:
             _require_type(ctx, raw, key, str, "a string")
-    for key in ("params", "select", "target", "shell", "cwd", "title", "effect"):
+    for key in ("params", "select", "target", "shell", "cwd", "title", "effect", "expect", "driver"):
         if key in raw:
             unknown = _refs(raw[key]) - declared
             if unknown:

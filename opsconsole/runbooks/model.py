@@ -9,14 +9,15 @@ the UI and the audit log share one vocabulary without importing each other.
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 from opsconsole.model import ActionSpec
 
 
-class StepKind(str, enum.Enum):
+class StepKind(enum.StrEnum):
     """What a step does."""
 
     ACTION = "action"
@@ -27,7 +28,7 @@ class StepKind(str, enum.Enum):
     """Runs a command, streaming its output; the exit code decides the outcome."""
 
 
-class ParamType(str, enum.Enum):
+class ParamType(enum.StrEnum):
     STR = "str"
     INT = "int"
     FLOAT = "float"
@@ -177,7 +178,7 @@ class PlannedStep:
         return self.confirm or self.dangerous or self.irreversible
 
 
-class StepStatus(str, enum.Enum):
+class StepStatus(enum.StrEnum):
     """Events of a run. ``STARTED``/``OUTPUT`` are progress; the others end a step."""
 
     STARTED = "started"

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import shlex
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from opsconsole.runbooks.model import ParamType, Runbook, RunbookParam
 
