@@ -293,9 +293,9 @@ params:
 steps:
   - id: echo
     shell: "echo start; echo ${word}; echo done >&2; exit 3"
-    cwd: "%s"
+    cwd: "TMP"
     mutating: false
-""" % tmp_path
+""".replace("TMP", str(tmp_path))
     engine = RunbookEngine({"kit1": kit}, profile="p", audit=AuditLog(tmp_path / "a.jsonl"))
     results = await collect(engine, runbook(text))
     lines = [r.output for r in results if r.status is StepStatus.OUTPUT]
