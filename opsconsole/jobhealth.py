@@ -33,9 +33,9 @@ reused by the alerts and the headless CLI:
 from __future__ import annotations
 
 import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime
 
 from opsconsole.model import Health, HealthScore, JobRun
 
@@ -67,12 +67,12 @@ class DurationAnomaly:
 
 
 def _chronological(runs: Iterable[JobRun]) -> list[JobRun]:
-    epoch = datetime.min.replace(tzinfo=timezone.utc)
+    epoch = datetime.min.replace(tzinfo=UTC)
 
     def key(run: JobRun) -> datetime:
         if run.started_at is None:
             return epoch
-        return run.started_at if run.started_at.tzinfo else run.started_at.replace(tzinfo=timezone.utc)
+        return run.started_at if run.started_at.tzinfo else run.started_at.replace(tzinfo=UTC)
 
     return sorted(runs, key=key)
 

@@ -19,9 +19,9 @@ Definitions (where the seed was silent):
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
-from typing import Iterable, Sequence
+from datetime import UTC, datetime, timedelta
 
 from opsconsole.model import QueryRecord
 
@@ -60,7 +60,7 @@ def percentile(values: Sequence[float], q: float) -> float | None:
 
 
 def _as_utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment.astimezone(timezone.utc)
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
 
 
 def bucket_start(moment: datetime, width: timedelta) -> datetime:
@@ -69,7 +69,7 @@ def bucket_start(moment: datetime, width: timedelta) -> datetime:
     if seconds <= 0:
         raise ValueError("bucket width must be positive")
     epoch = _as_utc(moment).timestamp()
-    return datetime.fromtimestamp(math.floor(epoch / seconds) * seconds, tz=timezone.utc)
+    return datetime.fromtimestamp(math.floor(epoch / seconds) * seconds, tz=UTC)
 
 
 def summarize(records: Iterable[QueryRecord]) -> tuple[int, int, float, float | None, float | None]:

@@ -1,0 +1,507 @@
+"""Databricks workspace driver: app, SQL warehouse, statements, query history, clusters, jobs.
+
+One driver type whose options choose the facets a platform needs (seed 000's
+Ontos app + warehouse, seed 001's clusters, seed 004's job health). It talks to
+the workspace through the real databricks-sdk (auth like the ``databricks``
+CLI), imported lazily on the driver's worker thread. Long operations (app
+restart, warehouse start, cluster restart, SQL statements) are polled from the
+event loop with ``asyncio.sleep`` rather than the SDK's blocking waiters, so
+they hold no thread while waiting, report each state change, and can be
+cancelled (a cancelled statement is cancelled on the warehouse too).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import time
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import UTC, datetime, timedelta
+from typing import Any, TypeVar
+
+from opsconsole import jobhealth, query_stats
+from opsconsole.drivers import databricks_rows as rows
+from opsconsole.drivers import databricks_sql as dsql
+from opsconsole.drivers.base import Driver, OptionSpec
+from opsconsole.drivers.databricks_client import guarded, make_client
+from opsconsole.drivers.databricks_options import ACTIONS, OPTIONS, WAREHOUSE_SIZES, facet_of
+from opsconsole.errors import ActionRefused, DriverError, DriverTimeout
+from opsconsole.model import ActionResult, ActionSpec, HealthScore, JobRun, Pane, QueryRecord, ServiceStatus
+
+T = TypeVar("T")
+Progress = Callable[[str], None] | None
+TERMINAL_STATEMENT = frozenset({"SUCCEEDED", "FAILED", "CANCELED", "CLOSED"})
+
+
+class DatabricksDriver(Driver):
+    """A Databricks workspace seen through the facets its profile enables."""
+
+    kind = "databricks"
+    description = "Databricks workspace: app, SQL warehouse and statements, query history, clusters, job health"
+    panes = frozenset({Pane.SERVICES, Pane.QUERIES, Pane.JOBS})
+    options: tuple[OptionSpec, ...] = OPTIONS
+    actions: tuple[ActionSpec, ...] = ACTIONS
+
+    def __init__(self, name: str, options: Mapping[str, Any], *, timeout: float = 10.0) -> None:
+        super().__init__(name, options, timeout=timeout)
+        self._client: Any = None
+        self._client_lock: asyncio.Lock | None = None
+        self._running: dict[str, str] = {}
+        """Statements this driver started and still waits on: id -> SQL."""
+        self.app = self._opt("app")
+        self.warehouse_id = self._opt("warehouse_id")
+        self.catalog = self._opt("catalog")
+        self.schema = self._opt("schema")
+        self.clusters = bool(self.config.get("clusters"))
+        self.jobs = bool(self.config.get("jobs"))
+        # Offer only what this profile's facets can do (the class lists everything).
+        enabled = {"app": bool(self.app), "warehouse": bool(self.warehouse_id), "clusters": self.clusters}
+        self.panes = frozenset({Pane.SERVICES}  # type: ignore[misc]
+                               | ({Pane.QUERIES} if self.warehouse_id else set())
+                               | ({Pane.JOBS} if self.jobs else set()))
+        self.actions = tuple(a for a in ACTIONS if enabled[facet_of(a.name)])  # type: ignore[misc]
+
+    # ------------------------------------------------------------------ plumbing
+    def _opt(self, key: str) -> str | None:
+        value = self.config.get(key)
+        text = "" if value is None else str(value).strip()
+        return text or None
+
+    def _num(self, key: str, default: float) -> float:
+        value = self.config.get(key)
+        return float(default if value is None else value)
+
+    async def _workspace(self) -> Any:
+        """The WorkspaceClient, built once on the worker thread (SDK import + host probe)."""
+        if self._client is None:
+            if self._client_lock is None:
+                self._client_lock = asyncio.Lock()
+            async with self._client_lock:
+                if self._client is None:
+                    self._client = await self.run_sync(
+                        guarded(lambda: make_client(self.config, self.timeout), "connect"),
+                        what="connect to workspace", timeout=max(self.timeout * 2, 20.0))
+        return self._client
+
+    async def _call(self, what: str, fn: Callable[[Any], T], timeout: float | None = None) -> T:
+        """Run ``fn(workspace_client)`` on the worker thread; errors come back typed."""
+        client = await self._workspace()
+        return await self.run_sync(guarded(lambda: fn(client), f"{self.name}: {what}"), what=what, timeout=timeout)
+
+    def _need(self, facet: str) -> None:
+        missing = {"app": not self.app, "warehouse": not self.warehouse_id, "clusters": not self.clusters}
+        if missing.get(facet):
+            option = {"app": "app", "warehouse": "warehouse_id", "clusters": "clusters: true"}[facet]
+            raise ActionRefused(f"{self.name}: no {facet} configured (set {option} in profiles.yaml)")
+
+    async def _watch(self, what: str, probe: Callable[[], Awaitable[str]], done: Callable[[str], bool],
+                     log: list[str], progress: Progress, started: float) -> str:
+        """Poll ``probe`` every ``poll_interval`` until ``done(state)`` (like the seed's ``watch -n 5``).
+
+        Each state change is logged with the elapsed time and passed to ``progress``.
+        """
+        deadline = time.monotonic() + self._num("action_timeout", 1200)
+        interval = self._num("poll_interval", 5)
+        last = None
+        while True:
+            state = await probe()
+            if state != last:
+                line = f"{time.monotonic() - started:6.1f}s  {what}: {state}"
+                log.append(line)
+                if progress:
+                    progress(line)
+                last = state
+            if done(state):
+                return state
+            if time.monotonic() > deadline:
+                raise DriverTimeout(f"{self.name}: {what} still {state} after {self._num('action_timeout', 1200):g}s")
+            await asyncio.sleep(interval)
+
+    # ------------------------------------------------------------------ Services pane
+    async def health(self) -> list[ServiceStatus]:
+        """One row per facet; a facet that fails becomes an UNKNOWN row unless all fail."""
+        facets: list[tuple[str, Awaitable[list[ServiceStatus]]]] = []
+        if self.app:
+            facets.append((f"app {self.app}", self._app_rows()))
+        if self.warehouse_id:
+            facets.append((f"warehouse {self.warehouse_id}", self._warehouse_rows()))
+        if self.clusters:
+            facets.append(("clusters", self._cluster_rows()))
+        if self.jobs:
+            facets.append(("jobs", self._job_rows()))
+        if not facets:
+            facets.append(("workspace", self._workspace_rows()))
+        results = await asyncio.gather(*(f for _, f in facets), return_exceptions=True)
+        found: list[ServiceStatus] = []
+        failures: list[tuple[str, BaseException]] = []
+        for (label, _), result in zip(facets, results, strict=True):
+            if isinstance(result, BaseException):
+                if not isinstance(result, Exception):
+                    raise result
+                failures.append((label, result))
+            else:
+                found.extend(result)
+        if failures and not found:
+            raise failures[0][1]
+        now = datetime.now(UTC)
+        found.extend(ServiceStatus(name=label, health=rows.Health.UNKNOWN, detail=str(exc), checked_at=now,
+                                   source=self.name) for label, exc in failures)
+        return found
+
+    async def _timed(self, what: str, fn: Callable[[Any], T]) -> tuple[T, float]:
+        """Result and round-trip milliseconds of one call (client set-up excluded)."""
+        await self._workspace()
+        start = time.perf_counter()
+        value = await self._call(what, fn)
+        return value, (time.perf_counter() - start) * 1000.0
+
+    async def _workspace_rows(self) -> list[ServiceStatus]:
+        me, ms = await self._timed("current user", lambda w: w.current_user.me().as_dict())
+        return [ServiceStatus(name="workspace", health=rows.Health.OK, detail=f"signed in as {me.get('userName', '?')}",
+                              latency_ms=ms, checked_at=datetime.now(UTC), source=self.name,
+                              extra={"kind": "workspace"})]
+
+    async def _app_rows(self) -> list[ServiceStatus]:
+        app, ms = await self._timed(f"get app {self.app}", lambda w: w.apps.get(self.app).as_dict())
+        return [rows.app_status(app, source=self.name, checked_at=datetime.now(UTC), latency_ms=ms)]
+
+    async def _warehouse_rows(self) -> list[ServiceStatus]:
+        wh, ms = await self._timed(f"get warehouse {self.warehouse_id}",
+                                   lambda w: w.warehouses.get(self.warehouse_id).as_dict())
+        return [rows.warehouse_status(wh, source=self.name, checked_at=datetime.now(UTC), latency_ms=ms)]
+
+    async def _list_clusters(self) -> list[dict[str, Any]]:
+        return await self._call("list clusters", lambda w: [c.as_dict() for c in w.clusters.list()])
+
+    async def _cluster_rows(self) -> list[ServiceStatus]:
+        now = datetime.now(UTC)
+        return [rows.cluster_status(c, source=self.name, checked_at=now) for c in await self._list_clusters()]
+
+    async def _job_rows(self) -> list[ServiceStatus]:
+        runs = await self.job_runs()
+        anomalies = jobhealth.duration_anomalies(runs)
+        now = datetime.now(UTC)
+        result = []
+        for score in jobhealth.health_scores(runs):
+            mine = [a for a in anomalies if a.job == score.job]
+            detail = (f"score {score.score:.0f} · success {score.success_rate:.0%} · stability {score.stability:.2f}"
+                      f" · trend {score.trend} · {score.runs} runs")
+            if mine:
+                worst = mine[0]
+                detail += (f" · {len(mine)} duration anomal{'y' if len(mine) == 1 else 'ies'} "
+                           f"(run {worst.run_id}: {worst.duration_s:.0f}s vs usual {worst.baseline_s:.0f}s)")
+            result.append(ServiceStatus(
+                name=f"job {score.job}", health=jobhealth.score_health(score, len(mine)), detail=detail,
+                checked_at=now, source=self.name,
+                extra={"kind": "job", "score": score.score, "success_rate": score.success_rate,
+                       "stability": score.stability, "trend": score.trend, "anomalies": len(mine)}))
+        return result
+
+    # ------------------------------------------------------------------ Queries pane
+    async def query_history(self, limit: int = 200, *, warehouse_id: str | None = None,
+                            since: datetime | None = None, until: datetime | None = None) -> list[QueryRecord]:
+        """Most recent queries first from the Query History API, filtered by warehouse and start time."""
+        wid = warehouse_id or self.warehouse_id
+        start = since or datetime.now(UTC) - timedelta(hours=self._num("history_hours", 24))
+        limit = max(1, int(limit))
+
+        def fetch(w: Any) -> list[dict[str, Any]]:
+            from databricks.sdk.service.sql import QueryFilter, TimeRange
+
+            window = TimeRange(start_time_ms=int(start.timestamp() * 1000),
+                               end_time_ms=int(until.timestamp() * 1000) if until else None)
+            flt = QueryFilter(warehouse_ids=[wid] if wid else None, query_start_time_range=window)
+            found: list[dict[str, Any]] = []
+            token = None
+            while len(found) < limit:
+                page = w.query_history.list(filter_by=flt, max_results=min(limit - len(found), 1000),
+                                            page_token=token)
+                found.extend(q.as_dict() for q in page.res or [])
+                token = page.next_page_token
+                if not token or not page.has_next_page:
+                    break
+            return found[:limit]
+
+        infos = await self._call("query history", fetch)
+        return [rows.query_record(q, source=self.name) for q in infos]
+
+    async def query_buckets(self, width: timedelta = timedelta(hours=1)) -> list[query_stats.BucketStats]:
+        """Error rate and p95 per bucket of the recent history (seed 000's monitoring views)."""
+        return query_stats.per_bucket(await self.query_history(limit=1000), width)
+
+    # ------------------------------------------------------------------ Jobs pane
+    async def job_runs(self) -> list[JobRun]:
+        """Runs started in the last ``jobs_days`` days, most recent first (at most ``jobs_max_runs``)."""
+        if not self.jobs:
+            return []
+        since = datetime.now(UTC) - timedelta(days=self._num("jobs_days", 7))
+        cap = int(self._num("jobs_max_runs", 500))
+
+        def fetch(w: Any) -> list[dict[str, Any]]:
+            runs = w.jobs.list_runs(start_time_from=int(since.timestamp() * 1000), limit=25, expand_tasks=False)
+            return [r.as_dict() for r in itertools.islice(runs, cap)]
+
+        return [rows.job_run(r, source=self.name) for r in await self._call("list job runs", fetch)]
+
+    async def job_health(self) -> list[HealthScore]:
+        """Per-job health score 0-100, worst first (seed 004)."""
+        return jobhealth.health_scores(await self.job_runs())
+
+    async def job_anomalies(self) -> list[jobhealth.DurationAnomaly]:
+        """Runs with unusual durations, most extreme first (seed 004)."""
+        return jobhealth.duration_anomalies(await self.job_runs())
+
+    # ------------------------------------------------------------------ app actions
+    async def _app_state(self) -> str:
+        app = await self._call(f"get app {self.app}", lambda w: w.apps.get(self.app).as_dict())
+        return (app.get("compute_status") or {}).get("state") or "UNKNOWN"
+
+    async def action_app_restart(self, progress: Progress = None) -> ActionResult:
+        """Stop then start the app, watching compute status until ACTIVE (the API has no restart)."""
+        self._need("app")
+        log: list[str] = []
+        started = time.monotonic()
+        if await self._app_state() not in ("STOPPED", "ERROR"):
+            await self._call(f"stop app {self.app}", lambda w: w.apps.stop(self.app).response.as_dict())
+            state = await self._watch("compute", self._app_state, lambda s: s in ("STOPPED", "ERROR"), log, progress,
+                                     started)
+            if state != "STOPPED":
+                return ActionResult(False, f"app {self.app} did not stop: compute {state}", "\n".join(log))
+        await self._call(f"start app {self.app}", lambda w: w.apps.start(self.app).response.as_dict())
+        state = await self._watch("compute", self._app_state, lambda s: s in ("ACTIVE", "ERROR", "STOPPED"), log,
+                                 progress, started)
+        ok = state == "ACTIVE"
+        took = time.monotonic() - started
+        return ActionResult(ok, f"app {self.app} is {state} after {took:.0f}s", "\n".join(log))
+
+    async def action_app_deploy(self, source_code_path: str, progress: Progress = None) -> ActionResult:
+        """Deploy the app from a workspace source path and wait for the deployment's outcome."""
+        self._need("app")
+        path = str(source_code_path or "").strip()
+        if not path.startswith("/") or any(ord(c) < 32 for c in path):
+            raise ActionRefused(f"source_code_path {source_code_path!r} must be an absolute workspace path "
+                                "(e.g. /Workspace/Users/me/Apps/ontos-ml-workbench)")
+
+        def deploy(w: Any) -> dict[str, Any]:
+            from databricks.sdk.service.apps import AppDeployment, AppDeploymentMode
+
+            spec = AppDeployment(source_code_path=path, mode=AppDeploymentMode.SNAPSHOT)
+            return w.apps.deploy(app_name=self.app, app_deployment=spec).response.as_dict()
+
+        started = time.monotonic()
+        dep = await self._call(f"deploy app {self.app}", deploy)
+        dep_id = dep["deployment_id"]
+        messages: dict[str, str] = {}
+
+        async def probe() -> str:
+            cur = await self._call("get deployment", lambda w: w.apps.get_deployment(self.app, dep_id).as_dict())
+            status = cur.get("status") or {}
+            messages["last"] = status.get("message") or ""
+            return status.get("state") or "UNKNOWN"
+
+        log: list[str] = []
+        state = await self._watch(f"deployment {dep_id}", probe, lambda s: s in ("SUCCEEDED", "FAILED", "CANCELLED"),
+                                  log, progress, started)
+        detail = f": {messages['last']}" if state != "SUCCEEDED" and messages.get("last") else ""
+        return ActionResult(state == "SUCCEEDED", f"deployment {dep_id} of {path} {state}{detail}", "\n".join(log))
+
+    # ------------------------------------------------------------------ warehouse actions
+    async def _warehouse(self) -> dict[str, Any]:
+        return await self._call("get warehouse", lambda w: w.warehouses.get(self.warehouse_id).as_dict())
+
+    async def action_warehouse_start(self, progress: Progress = None) -> ActionResult:
+        """Start the warehouse and wait until RUNNING (serverless cold start is 30-60 s per seed 000)."""
+        self._need("warehouse")
+        started = time.monotonic()
+        log: list[str] = []
+        if (await self._warehouse()).get("state") == "RUNNING":
+            return ActionResult(True, f"warehouse {self.warehouse_id} is already RUNNING")
+        await self._call("start warehouse", lambda w: w.warehouses.start(self.warehouse_id).response)
+
+        async def probe() -> str:
+            return str((await self._warehouse()).get("state") or "UNKNOWN")
+
+        state = await self._watch("warehouse", probe, lambda s: s in ("RUNNING", "DELETED", "DELETING"),
+                                  log, progress, started)
+        return ActionResult(state == "RUNNING", f"warehouse {self.warehouse_id} is {state}", "\n".join(log))
+
+    async def action_warehouse_edit(self, cluster_size: str | None = None, min_num_clusters: Any = None,
+                                    max_num_clusters: Any = None) -> ActionResult:
+        """Change size and/or scaling bounds, within the API's allowed values (checked before sending)."""
+        self._need("warehouse")
+        current = await self._warehouse()
+        size = current.get("cluster_size")
+        if cluster_size not in (None, ""):
+            sizes = {s.lower(): s for s in WAREHOUSE_SIZES}
+            size = sizes.get(str(cluster_size).strip().lower())
+            if size is None:
+                raise ActionRefused(f"cluster_size {cluster_size!r} is not one of {', '.join(WAREHOUSE_SIZES)}")
+        lo = dsql.as_int(min_num_clusters, "min_num_clusters", 1) if min_num_clusters not in (None, "") \
+            else int(current.get("min_num_clusters") or 1)
+        hi = dsql.as_int(max_num_clusters, "max_num_clusters", 1) if max_num_clusters not in (None, "") \
+            else int(current.get("max_num_clusters") or lo)
+        if hi > 40:
+            raise ActionRefused(f"max_num_clusters must be at most 40, got {hi}")
+        if lo > hi:
+            raise ActionRefused(f"min_num_clusters ({lo}) must not exceed max_num_clusters ({hi})")
+        before = (current.get("cluster_size"), current.get("min_num_clusters"), current.get("max_num_clusters"))
+        if before == (size, lo, hi):
+            return ActionResult(True, "warehouse already has this size and scaling; nothing changed")
+
+        def edit(w: Any) -> None:
+            w.warehouses.edit(self.warehouse_id, name=current.get("name"), cluster_size=size, min_num_clusters=lo,
+                              max_num_clusters=hi, auto_stop_mins=current.get("auto_stop_mins"))
+
+        await self._call("edit warehouse", edit)
+        return ActionResult(True, f"warehouse {self.warehouse_id}: size {before[0]} -> {size}, "
+                                  f"clusters {before[1]}-{before[2]} -> {lo}-{hi}")
+
+    async def action_warehouse_test(self) -> ActionResult:
+        """``SELECT 1`` through the Statement Execution API, timing the round trip."""
+        started = time.monotonic()
+        result = await self._statement("SELECT 1", "test connection")
+        if result.ok:
+            return ActionResult(True, f"SELECT 1 answered in {time.monotonic() - started:.2f}s", result.output)
+        return result
+
+    # ------------------------------------------------------------------ statements
+    async def _statement(self, sql: str, what: str, progress: Progress = None) -> ActionResult:
+        """Execute one statement asynchronously, poll it, cancel it on the warehouse if we give up."""
+        self._need("warehouse")
+
+        def submit(w: Any) -> dict[str, Any]:
+            from databricks.sdk.service.sql import ExecuteStatementRequestOnWaitTimeout
+
+            return w.statement_execution.execute_statement(
+                statement=sql, warehouse_id=self.warehouse_id, catalog=self.catalog, schema=self.schema,
+                wait_timeout="0s", on_wait_timeout=ExecuteStatementRequestOnWaitTimeout.CONTINUE).as_dict()
+
+        started = time.monotonic()
+        resp = await self._call(what, submit)
+        sid = resp["statement_id"]
+        self._running[sid] = sql
+        deadline = started + self._num("statement_timeout", 900)
+        delay = min(0.25, self._num("poll_interval", 5))
+        last = None
+        try:
+            while (state := (resp.get("status") or {}).get("state")) not in TERMINAL_STATEMENT:
+                if state != last and progress:
+                    progress(f"{time.monotonic() - started:6.1f}s  {what}: {state}")
+                last = state
+                if time.monotonic() > deadline:
+                    raise DriverTimeout(f"{self.name}: {what} still {state} after "
+                                        f"{self._num('statement_timeout', 900):g}s; cancelled")
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, self._num("poll_interval", 5))
+                resp = await self._call(what, lambda w: w.statement_execution.get_statement(sid).as_dict())
+        except (asyncio.CancelledError, DriverError):
+            await self._cancel(sid)
+            raise
+        finally:
+            self._running.pop(sid, None)
+        took = time.monotonic() - started
+        if state == "SUCCEEDED":
+            cols = [c.get("name", "") for c in ((resp.get("manifest") or {}).get("schema") or {}).get("columns", [])]
+            data = (resp.get("result") or {}).get("data_array") or []
+            return ActionResult(True, f"{what} succeeded in {took:.1f}s (statement {sid})",
+                                dsql.format_result(cols, data))
+        error = (resp.get("status") or {}).get("error") or {}
+        return ActionResult(False, f"{what} {state}: {error.get('message') or 'no message'}", sql)
+
+    async def _cancel(self, sid: str) -> None:
+        """Best effort: ask the warehouse to stop a statement we no longer wait for."""
+        try:
+            await asyncio.shield(self._call("cancel statement",
+                                            lambda w: w.statement_execution.cancel_execution(sid)))
+        except (DriverError, asyncio.CancelledError):
+            pass
+
+    async def action_statements_cancel(self) -> ActionResult:
+        """Cancel every statement this console is still waiting on."""
+        ids = list(self._running)
+        for sid in ids:
+            await self._call("cancel statement", lambda w, sid=sid: w.statement_execution.cancel_execution(sid))
+        return ActionResult(True, f"asked the warehouse to cancel {len(ids)} statement(s)", "\n".join(ids))
+
+    def _table(self, table: str) -> str:
+        return dsql.qualified(table, self.catalog, self.schema)
+
+    async def action_table_optimize(self, table: str, zorder: str = "", progress: Progress = None) -> ActionResult:
+        return await self._statement(dsql.optimize(self._table(table), zorder), f"OPTIMIZE {table}", progress)
+
+    async def action_table_vacuum(self, table: str, retain_hours: Any = 168, progress: Progress = None) -> ActionResult:
+        return await self._statement(dsql.vacuum(self._table(table), retain_hours), f"VACUUM {table}", progress)
+
+    async def action_table_analyze(self, table: str, progress: Progress = None) -> ActionResult:
+        return await self._statement(dsql.analyze(self._table(table)), f"ANALYZE {table}", progress)
+
+    async def action_table_history(self, table: str, limit: Any = 20) -> ActionResult:
+        return await self._statement(dsql.describe_history(self._table(table), limit), f"DESCRIBE HISTORY {table}")
+
+    async def action_table_restore(self, table: str, version: Any = None, timestamp: Any = None,
+                                   progress: Progress = None) -> ActionResult:
+        sql = dsql.restore(self._table(table), version, timestamp)
+        return await self._statement(sql, f"RESTORE {table}", progress)
+
+    async def action_grants_show(self, securable: str = "TABLE", name: str = "") -> ActionResult:
+        kind = dsql.securable(securable)
+        target = self._securable_name(kind, name)
+        return await self._statement(dsql.show_grants(kind, target), f"SHOW GRANTS ON {kind} {name}")
+
+    async def action_grant(self, privileges: str, principal: str, securable: str = "TABLE",
+                           name: str = "") -> ActionResult:
+        kind = dsql.securable(securable)
+        sql = dsql.grant(privileges, kind, self._securable_name(kind, name), principal)
+        return await self._statement(sql, f"GRANT on {kind} {name}")
+
+    def _securable_name(self, kind: str, name: str) -> str:
+        depth = {"CATALOG": 1, "SCHEMA": 2}.get(kind, 3)
+        parts = dsql.split_name(name or (self.catalog if depth == 1 else f"{self.catalog}.{self.schema}"),
+                                what=kind.lower())
+        if depth == 1 or (depth == 2 and len(parts) == 2) or (depth == 3 and len(parts) == 3):
+            return ".".join(dsql.quote(p) for p in parts)
+        if depth == 2 and len(parts) == 1 and self.catalog:
+            return ".".join(dsql.quote(p) for p in (self.catalog, parts[0]))
+        return dsql.qualified(name, self.catalog, self.schema, what=kind.lower())
+
+    async def action_table_backup(self, table: str, target: str = "", progress: Progress = None) -> ActionResult:
+        """CTAS snapshot ``<schema>_backups.<table>_backup_<yyyymmdd>`` unless a target is given (seed 000)."""
+        source = self._table(table)
+        if not target:
+            short = dsql.split_name(table)[-1]
+            backup_schema = self._opt("backup_schema") or f"{self.schema}_backups"
+            target = f"{self.catalog}.{backup_schema}.{short}_backup_{datetime.now(UTC):%Y%m%d}"
+        return await self._statement(dsql.backup(source, self._table(target)), f"backup {table} -> {target}",
+                                     progress)
+
+    # ------------------------------------------------------------------ cluster actions
+    async def action_cluster_restart(self, cluster: str, progress: Progress = None) -> ActionResult:
+        """Restart a running cluster (or start a terminated one) and wait until RUNNING."""
+        self._need("clusters")
+        known = await self._list_clusters()
+        match = [c for c in known if cluster in (c.get("cluster_id"), c.get("cluster_name"))]
+        if len(match) != 1:
+            names = ", ".join(sorted(str(c.get("cluster_name")) for c in known)) or "none"
+            raise ActionRefused(f"cluster {cluster!r} {'is ambiguous' if match else 'not found'} (clusters: {names})")
+        cid, state = match[0]["cluster_id"], match[0].get("state")
+        started = time.monotonic()
+        log: list[str] = []
+        if state == "RUNNING":
+            await self._call("restart cluster", lambda w: w.clusters.restart(cid).response)
+        elif state == "TERMINATED":
+            await self._call("start cluster", lambda w: w.clusters.start(cid).response)
+        else:
+            raise ActionRefused(f"cluster {cluster} is {state}; wait until it is RUNNING or TERMINATED")
+
+        async def probe() -> str:
+            detail = await self._call("get cluster", lambda w: w.clusters.get(cid).as_dict())
+            live, size = rows.cluster_workers(detail)
+            return f"{detail.get('state')} ({live}/{size} workers)" if detail.get("state") == "RUNNING" \
+                else str(detail.get("state"))
+
+        final = await self._watch(f"cluster {cluster}", probe,
+                                  lambda s: s.startswith("RUNNING") or s in ("ERROR", "TERMINATED", "UNKNOWN"),
+                                  log, progress, started)
+        ok = final.startswith("RUNNING")
+        return ActionResult(ok, f"cluster {cluster} is {final} after {time.monotonic() - started:.0f}s",
+                            "\n".join(log))
