@@ -53,8 +53,8 @@ async def test_clean_database_is_healthy_with_real_figures(db: Path, tmp_path: P
         rows = by_name(await driver.health())
     finally:
         await driver.close()
-    assert rows["database"].health is Health.OK
-    assert rows["database"].extra["tables"] == 3
+    assert rows["duckdb"].health is Health.OK
+    assert rows["duckdb"].extra["tables"] == 3
     for check in ("freshness", "completeness", "duplicates", "coverage", "anomalies"):
         assert rows[check].health is Health.OK, rows[check]
         assert rows[check].source == "quality"
@@ -137,7 +137,7 @@ async def test_missing_database_file_is_critical(tmp_path: Path) -> None:
             await driver.table_stats()
     finally:
         await driver.close()
-    assert [(r.name, r.health) for r in rows] == [("database", Health.CRITICAL)]
+    assert [(r.name, r.health) for r in rows] == [("duckdb", Health.CRITICAL)]
     assert "absent.db" in rows[0].detail
 
 
@@ -151,7 +151,7 @@ async def test_locked_database_names_the_holder(db: Path, tmp_path: Path) -> Non
                 await driver.lag()
     finally:
         await driver.close()
-    assert [r.name for r in rows] == ["database"]  # no quality figures from a database we could not read
+    assert [r.name for r in rows] == ["duckdb"]  # no quality figures from a database we could not read
     row = rows[0]
     assert row.health is Health.CRITICAL
     assert row.extra["holder_pid"] == holder.pid
@@ -167,7 +167,7 @@ async def test_read_only_holder_does_not_block_the_console(db: Path, tmp_path: P
             rows = by_name(await driver.health())
     finally:
         await driver.close()
-    assert rows["database"].health is Health.OK
+    assert rows["duckdb"].health is Health.OK
     assert rows["completeness"].health is Health.OK
 
 
@@ -188,7 +188,7 @@ async def test_stop_lock_holder_then_checkpoint_keeps_committed_data(db: Path, t
         assert f"pid {holder.pid}" in result.message
         assert os.path.exists(str(db) + ".wal")  # nothing deleted the WAL
         rows = by_name(await driver.health())
-        assert rows["database"].health is Health.OK
+        assert rows["duckdb"].health is Health.OK
         checkpoint = await driver.run_action("checkpoint", {})
         assert checkpoint.ok, checkpoint.message
     finally:

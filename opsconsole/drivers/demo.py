@@ -81,8 +81,10 @@ class DemoDriver(Driver):
 
     # ------------------------------------------------------------------ lifecycle
     async def connect(self) -> None:
+        """Start the engine if needed and give it a moment to come up (runs in a worker)."""
         if self.config.get("autostart", True):
             self.ensure_engine()
+            await self.wait_ready(timeout=self.timeout * 0.9)
 
     def engine_pid(self) -> int | None:
         state = self.paths.read_state()

@@ -252,7 +252,7 @@ class DuckDBPipelineDriver(Driver):
         if self._paused() and self._snapshot is None:
             run = self._run
             assert run is not None
-            return [ServiceStatus("database", Health.OK, f"not opened: pipeline {run.step} is running and needs "
+            return [ServiceStatus("duckdb", Health.OK, f"not opened: pipeline {run.step} is running and needs "
                                   f"the write lock", source=self.name, extra={"path": self.database})]
         snap = await self.snapshot()
         rows = [self._database_row(snap)]
@@ -266,17 +266,17 @@ class DuckDBPipelineDriver(Driver):
     def _database_row(self, snap: _Snapshot) -> ServiceStatus:
         extra: dict[str, Any] = {"path": snap.path, "locked": snap.holder is not None}
         if not snap.exists:
-            return ServiceStatus("database", Health.CRITICAL, f"file not found: {snap.path}", source=self.name,
+            return ServiceStatus("duckdb", Health.CRITICAL, f"file not found: {snap.path}", source=self.name,
                                  checked_at=snap.taken_at, extra=extra)
         extra.update(size_bytes=snap.size_bytes, wal_bytes=snap.wal_bytes)
         if snap.holder is not None:
             h = snap.holder
             extra.update(holder_pid=h.pid, holder_command=h.command, holder_mode=h.mode)
-            return ServiceStatus("database", Health.CRITICAL,
+            return ServiceStatus("duckdb", Health.CRITICAL,
                                  f"locked by {h.describe()}; stop it (stop_lock_holder) - never delete the .wal",
                                  source=self.name, checked_at=snap.taken_at, extra=extra)
         if snap.error:
-            return ServiceStatus("database", Health.CRITICAL, f"cannot open read-only: {snap.error}",
+            return ServiceStatus("duckdb", Health.CRITICAL, f"cannot open read-only: {snap.error}",
                                  source=self.name, checked_at=snap.taken_at, extra=extra)
         extra["tables"] = len(snap.tables)
         detail = f"{len(snap.tables)} tables, {_size(snap.size_bytes)}"
@@ -284,7 +284,7 @@ class DuckDBPipelineDriver(Driver):
             detail += f" + {_size(snap.wal_bytes)} WAL"
         if self._paused():
             detail += f"; figures from {snap.taken_at.astimezone():%H:%M:%S} (run in progress)"
-        return ServiceStatus("database", Health.OK, detail, source=self.name, checked_at=snap.taken_at, extra=extra)
+        return ServiceStatus("duckdb", Health.OK, detail, source=self.name, checked_at=snap.taken_at, extra=extra)
 
     def _freshness_hours(self, snap: _Snapshot) -> dict[str, tuple[float, str]]:
         """source -> (hours since its last load, where the time came from)."""

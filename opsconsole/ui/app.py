@@ -1,0 +1,201 @@
+"""The Textual application: profiles, themes, actions; panes live in their own modules."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from textual import work
+from textual.app import App
+from textual.binding import Binding
+
+from opsconsole.config import Profile, load, load_profile
+from opsconsole.drivers.base import Driver, describe
+from opsconsole.errors import ConfigError
+from opsconsole.model import ActionSpec, Health
+from opsconsole.poller import build_drivers
+from opsconsole.ui.dashboard_screen import DashboardScreen
+from opsconsole.ui.screens import ConfirmScreen, HelpScreen, PickScreen, TypedConfirmScreen
+
+HEALTH_VARIABLES = {
+    Health.OK: "health-ok",
+    Health.WARNING: "health-warning",
+    Health.CRITICAL: "health-critical",
+    Health.UNKNOWN: "health-unknown",
+}
+DEFAULT_THEME = "textual-dark"
+
+
+class OpsConsoleApp(App[int]):
+    """opsconsole's TUI for one profile at a time."""
+
+    CSS_PATH = "app.tcss"
+    TITLE = "opsconsole"
+    ENABLE_COMMAND_PALETTE = True
+    BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-ctrl-c")]
+
+    def __init__(self, profile: Profile, *, config_path: str | None = None, read_only: bool = False,
+                 theme: str | None = None) -> None:
+        super().__init__()
+        self.profile = profile
+        self.config_path = config_path
+        self.force_read_only = read_only
+        self.requested_theme = theme or profile.theme
+        self._health_styles: dict[Health, str] = {}
+
+    # ------------------------------------------------------------------ theme
+    def get_theme_variable_defaults(self) -> dict[str, str]:
+        return {"health-ok": "#4EBF71", "health-warning": "#E0B400", "health-critical": "#F0524F",
+                "health-unknown": "#8A8F98", "lag-high": "#E0B400"}
+
+    def health_style(self, health: Health) -> str:
+        """A Rich style string for a health state under the current theme."""
+        if not self._health_styles:
+            variables = self.get_css_variables()
+            self._health_styles = {h: variables.get(v, "") for h, v in HEALTH_VARIABLES.items()}
+        return self._health_styles.get(health, "")
+
+    def _watch_theme(self, theme_name: str) -> None:
+        self._health_styles = {}
+
+    @property
+    def thresholds(self) -> dict[str, Any]:
+        return dict(self.profile.alerts)
+
+    @property
+    def read_only(self) -> bool:
+        return self.force_read_only or self.profile.read_only
+
+    # ------------------------------------------------------------------ lifecycle
+    def on_mount(self) -> None:
+        if self.requested_theme:
+            if self.requested_theme in self.available_themes:
+                self.theme = self.requested_theme
+            else:
+                self.notify(f"unknown theme {self.requested_theme!r}; using {DEFAULT_THEME}. Themes: "
+                            + ", ".join(sorted(self.available_themes)), severity="error", timeout=10)
+        self.push_screen(DashboardScreen(self.profile, build_drivers(self.profile), read_only=self.read_only))
+
+    @property
+    def dashboard(self) -> DashboardScreen | None:
+        for screen in reversed(self.screen_stack):
+            if isinstance(screen, DashboardScreen):
+                return screen
+        return None
+
+    async def action_quit(self) -> None:
+        """Quit cleanly: stop polling, close drivers (and the demo engine we started)."""
+        dashboard = self.dashboard
+        if dashboard is not None:
+            await dashboard.close_drivers()
+        self.exit(0)
+
+    # ------------------------------------------------------------------ help / profiles
+    def action_help(self) -> None:
+        rows: list[tuple[str, str]] = []
+        screen = self.dashboard
+        seen = set()
+        for bindings in (screen.BINDINGS if screen else [], self.BINDINGS):
+            for b in bindings:
+                if isinstance(b, Binding) and b.description and b.key not in seen:
+                    if b.action == "app.actions" and not self._allowed_actions():
+                        continue
+                    seen.add(b.key)
+                    rows.append((b.key_display or b.key, b.description))
+        rows += [("1-7", "focus a pane"), ("tab", "next pane"), ("ctrl+p", "command palette")]
+        text = f"profile {self.profile.name}: {self.profile.title} ({self.profile.source})"
+        self.push_screen(HelpScreen(rows, text))
+
+    def action_pick_profile(self) -> None:
+        try:
+            from opsconsole.config import discover
+
+            names = load(self.profile.source if self.config_path is None else discover(self.config_path)).names
+        except ConfigError as exc:
+            self.notify(str(exc), severity="error", timeout=10)
+            return
+        options = [(n, f"{'● ' if n == self.profile.name else '  '}{n}") for n in names]
+        self.push_screen(PickScreen("Switch profile", options), self._switch_profile)
+
+    def _switch_profile(self, name: str | None) -> None:
+        if not name or name == self.profile.name:
+            return
+        try:
+            profile = load_profile(name, self.config_path or self.profile.source)
+            drivers = build_drivers(profile)
+        except ConfigError as exc:
+            self.notify(str(exc), title="cannot switch profile", severity="error", timeout=15)
+            return
+        old = self.dashboard
+        self.profile = profile
+        self._replace_dashboard(old, DashboardScreen(profile, drivers, read_only=self.read_only))
+
+    @work(group="switch", exit_on_error=False)
+    async def _replace_dashboard(self, old: DashboardScreen | None, new: DashboardScreen) -> None:
+        if old is not None:
+            await old.close_drivers()
+        await self.switch_screen(new)
+
+    # ------------------------------------------------------------------ actions
+    def _allowed_actions(self) -> list[tuple[Driver, ActionSpec]]:
+        screen = self.dashboard
+        if screen is None:
+            return []
+        return [(d, spec) for d in screen.drivers for spec in d.actions
+                if not (self.read_only and spec.mutating)]
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        if action == "actions":
+            return bool(self._allowed_actions())
+        return True
+
+    def action_actions(self) -> None:
+        allowed = self._allowed_actions()
+        if not allowed:
+            self.notify("no actions available" + (" in read-only mode" if self.read_only else ""))
+            return
+        options = [(f"{d.name}|{spec.name}", f"{spec.title}  [{d.name}]" + ("  ⚠" if spec.dangerous else ""))
+                   for d, spec in allowed]
+        self.push_screen(PickScreen("Run an action", options, note="Each asks before it changes anything "
+                                    "dangerous. esc cancels."), self._chosen_action)
+
+    def _chosen_action(self, choice: str | None) -> None:
+        if not choice:
+            return
+        driver_name, _, action_name = choice.partition("|")
+        screen = self.dashboard
+        if screen is None:
+            return
+        driver = next(d for d in screen.drivers if d.name == driver_name)
+        spec = driver.action(action_name)
+        if self.read_only and spec.mutating:  # belt and braces: the list already hides these
+            self.notify(f"{spec.title} refused: read-only mode", severity="error")
+            return
+        if spec.irreversible:
+            self.push_screen(TypedConfirmScreen(spec.title, spec.effect, driver.name),
+                             lambda ok: ok and self._run_action(driver, spec))
+        elif spec.dangerous:
+            self.push_screen(ConfirmScreen(spec.title, spec.effect),
+                             lambda ok: ok and self._run_action(driver, spec))
+        else:
+            self._run_action(driver, spec)
+
+    @work(group="action", exit_on_error=False)
+    async def _run_action(self, driver: Driver, spec: ActionSpec) -> None:
+        screen = self.dashboard
+        log = screen.activity if screen else None
+        if log:
+            log.record(f"action {driver.name}.{spec.name} started: {spec.effect}")
+        try:
+            result = await asyncio.wait_for(driver.run_action(spec.name, {}), max(driver.timeout * 6, 60))
+        except Exception as exc:  # noqa: BLE001 - reported, never fatal
+            message = f"{spec.title} failed: {describe(exc)}"
+            self.notify(message, severity="error", timeout=10)
+            if log:
+                log.record(f"action {driver.name}.{spec.name} FAILED: {describe(exc)}")
+            return
+        self.notify(result.message, title=spec.title, severity="information" if result.ok else "error")
+        if log:
+            log.record(f"action {driver.name}.{spec.name} {'ok' if result.ok else 'FAILED'}: {result.message}")
+        if screen:
+            screen.action_refresh_all()

@@ -1,0 +1,188 @@
+"""A pane that polls one kind of data from the profile's drivers.
+
+Polling habits from Dolphie and k9s: the interval timer only *starts* a worker;
+a poll still running when the next tick comes is not doubled up but reported
+(the pane turns stale with its age); workers never exit the app on error; rows
+are updated in place by key so the cursor and scroll survive a refresh.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from datetime import datetime, timezone
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.message import Message
+from textual.timer import Timer
+from textual.widgets import DataTable, Static
+from textual.worker import Worker, WorkerState
+
+from opsconsole.drivers.base import Driver
+from opsconsole.model import Pane, PaneResult
+from opsconsole.poller import poll
+from opsconsole.ui.format import age, clip
+
+Cell = str | Text
+
+
+class PaneStatus(Static):
+    """One line under the pane title: fresh / stale (age, error) / polling."""
+
+
+class DashboardPane(Vertical, can_focus=False):
+    """Base of the data panes: a title, a status line and a DataTable."""
+
+    pane: ClassVar[Pane]
+    title: ClassVar[str]
+    columns: ClassVar[Sequence[tuple[str, str, int | None]]] = ()
+    """(key, label, width or None for auto)."""
+
+    class Polled(Message):
+        """A poll finished; the app re-evaluates alerts from all panes' latest results."""
+
+        def __init__(self, pane: DashboardPane, result: PaneResult) -> None:
+            super().__init__()
+            self.pane = pane
+            self.result = result
+
+        @property
+        def control(self) -> DashboardPane:
+            return self.pane
+
+    def __init__(self, drivers: Sequence[Driver], interval: float, *, index: int) -> None:
+        super().__init__(id=f"pane-{self.pane.value}", classes="dashboard-pane")
+        self.drivers = list(drivers)
+        self.interval = interval
+        self.index = index
+        self.border_title = f"[{index}] {self.title}"
+        self.result: PaneResult | None = None
+        self.last_ok: datetime | None = None
+        self.stale_reason: str = ""
+        self.poll_started: float | None = None
+        self._timer: Timer | None = None
+        self._worker: Worker[PaneResult] | None = None
+
+    def compose(self) -> ComposeResult:
+        yield PaneStatus("waiting for first poll…", classes="pane-status")
+        table: DataTable[Cell] = DataTable(cursor_type="row", zebra_stripes=False, id=f"table-{self.pane.value}")
+        for key, label, width in self.columns:
+            table.add_column(label, key=key, width=width)
+        yield table
+
+    @property
+    def table(self) -> DataTable[Cell]:
+        return self.query_one(DataTable)
+
+    def on_mount(self) -> None:
+        self._timer = self.set_interval(self.interval, self.refresh_data, name=f"poll-{self.pane.value}")
+        self.call_after_refresh(self.refresh_data)
+
+    def pause(self) -> None:
+        if self._timer is not None:
+            self._timer.pause()
+
+    def resume(self) -> None:
+        if self._timer is not None:
+            self._timer.resume()
+
+    # ------------------------------------------------------------------ polling
+    def refresh_data(self) -> None:
+        """Start a poll unless one is still running (then say it is slow)."""
+        if self._worker is not None and self._worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
+            running_for = time.monotonic() - (self.poll_started or time.monotonic())
+            self.stale_reason = f"poll still running after {running_for:.0f}s (backend hung?)"
+            self._show_status()
+            return
+        self.poll_started = time.monotonic()
+        self._worker = self._poll()
+
+    @work(group="poll", exclusive=False, exit_on_error=False, name="poll")
+    async def _poll(self) -> PaneResult:
+        return await poll(self.pane, self.drivers)
+
+    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
+        if event.worker is not self._worker:
+            return
+        event.stop()
+        if event.state == WorkerState.SUCCESS:
+            result: PaneResult = event.worker.result  # type: ignore[assignment]
+            self.apply(result)
+            self.post_message(self.Polled(self, result))
+        elif event.state == WorkerState.ERROR:
+            self.stale_reason = f"poll failed: {event.worker.error!r}"
+            self._show_status()
+
+    def apply(self, result: PaneResult) -> None:
+        self.result = result
+        if result.errors:
+            self.stale_reason = "; ".join(result.errors.values())
+            if result.rows:
+                self.last_ok = result.polled_at
+        else:
+            self.stale_reason = ""
+            self.last_ok = result.polled_at
+        with self.app.batch_update():
+            self.update_rows(result.rows)
+        self._show_status()
+
+    @property
+    def is_stale(self) -> bool:
+        return bool(self.stale_reason)
+
+    def _show_status(self) -> None:
+        status = self.query_one(PaneStatus)
+        now = datetime.now(timezone.utc)
+        if self.stale_reason:
+            self.add_class("stale")
+            seen = f"last good {age(self.last_ok, now)} ago" if self.last_ok else "never reached"
+            label = "UNREACHABLE" if not (self.result and self.result.rows) else "STALE"
+            status.update(Text(f"{label} · {seen} · {clip(self.stale_reason, 300)}"))
+        else:
+            self.remove_class("stale")
+            n = len(self.result.rows) if self.result else 0
+            took = f"{self.result.duration_ms:.0f} ms" if self.result else ""
+            status.update(Text(f"fresh · {n} rows · polled {now:%H:%M:%S} in {took} · every {self.interval:g}s"))
+
+    # ------------------------------------------------------------------ rows
+    def row_key(self, row: Any) -> str:
+        return f"{getattr(row, 'source', '')}:{getattr(row, 'name', '')}"
+
+    def cells(self, row: Any) -> list[Cell]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update_rows(self, rows: Sequence[Any]) -> None:
+        """Update cells in place when the row set is unchanged; rebuild otherwise."""
+        table = self.table
+        keys = [self.row_key(r) for r in rows]
+        existing = [k.value for k in table.rows]
+        column_keys = [c[0] for c in self.columns]
+        if keys == existing:
+            for key, row in zip(keys, rows, strict=True):
+                for col, value in zip(column_keys, self.cells(row), strict=True):
+                    if table.get_cell(key, col) != value:
+                        table.update_cell(key, col, value)
+            return
+        cursor = table.cursor_row
+        table.clear()
+        seen: set[str] = set()
+        for key, row in zip(keys, rows, strict=True):
+            if key in seen:
+                continue
+            seen.add(key)
+            table.add_row(*self.cells(row), key=key)
+        if table.row_count:
+            table.move_cursor(row=min(cursor, table.row_count - 1))
+
+    def selected_row(self) -> Any | None:
+        if not self.result or not self.table.row_count:
+            return None
+        key = self.table.coordinate_to_cell_key(self.table.cursor_coordinate).row_key.value
+        for row in self.result.rows:
+            if self.row_key(row) == key:
+                return row
+        return None

@@ -1,0 +1,128 @@
+"""The concrete data panes: Services, Queries, Tables, Lag, Jobs."""
+
+from __future__ import annotations
+
+from collections import defaultdict, deque
+from datetime import datetime, timezone
+from typing import Any
+
+from rich.text import Text
+
+from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, TableStats
+from opsconsole.ui.format import HEALTH_DOT, age, clip, duration_ms, number, size, sparkline
+from opsconsole.ui.panes.base import Cell, DashboardPane
+
+HISTORY = 24
+
+
+def health_text(app: Any, health: Health, label: str | None = None) -> Text:
+    style = app.health_style(health) if hasattr(app, "health_style") else ""
+    return Text(f"{HEALTH_DOT[health]} {label or health.label}", style=style)
+
+
+class ServicesPane(DashboardPane):
+    pane = Pane.SERVICES
+    title = "Services"
+    columns = (("state", "State", 10), ("name", "Service", 16), ("latency", "Latency", 8),
+               ("trend", "History", 12), ("detail", "Detail", None), ("checked", "Checked", 7))
+
+    def on_mount(self) -> None:
+        self.latency: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=HISTORY))
+        super().on_mount()
+
+    def update_rows(self, rows: Any) -> None:
+        for row in rows:
+            if isinstance(row, ServiceStatus):
+                history = row.extra.get("latency_history") if row.extra else None
+                if history:
+                    self.latency[self.row_key(row)] = deque(history, maxlen=HISTORY)
+                elif row.latency_ms is not None:
+                    self.latency[self.row_key(row)].append(row.latency_ms)
+        super().update_rows(rows)
+
+    def cells(self, row: ServiceStatus) -> list[Cell]:
+        return [health_text(self.app, row.health), Text(row.name), Text(duration_ms(row.latency_ms)),
+                Text(sparkline(self.latency.get(self.row_key(row), ()))), Text(clip(row.detail, 200)),
+                Text(age(row.checked_at))]
+
+
+class QueriesPane(DashboardPane):
+    pane = Pane.QUERIES
+    title = "Queries"
+    columns = (("when", "Started", 8), ("status", "Status", 9), ("duration", "Duration", 9),
+               ("rows", "Rows", 7), ("sql", "Query", None))
+
+    def row_key(self, row: QueryRecord) -> str:
+        return f"{row.source}:{row.query_id}"
+
+    def cells(self, row: QueryRecord) -> list[Cell]:
+        failed = row.status.upper() in {"FAILED", "CANCELED", "ERROR"}
+        status = Text(row.status.lower(), style=self.app.health_style(Health.CRITICAL) if failed else "")
+        text = row.error if failed and row.error else row.text
+        return [Text(f"{row.started_at.astimezone():%H:%M:%S}"), status, Text(duration_ms(row.duration_ms)),
+                Text(number(row.rows)), Text(clip(text, 300))]
+
+
+class TablesPane(DashboardPane):
+    pane = Pane.TABLES
+    title = "Tables"
+    columns = (("name", "Table", 22), ("files", "Files", 6), ("snapshots", "Snaps", 6), ("rows", "Rows", 9),
+               ("size", "Size", 10), ("commit", "Commit", 7))
+
+    def cells(self, row: TableStats) -> list[Cell]:
+        limit = getattr(self.app, "thresholds", {}).get("table_files_max", 100)
+        files = Text(number(row.file_count))
+        if row.file_count is not None and row.file_count > limit:
+            files.stylize(self.app.health_style(Health.WARNING))
+        return [Text(row.name), files, Text(number(row.snapshot_count)), Text(number(row.row_count)),
+                Text(size(row.size_bytes)), Text(age(row.last_commit))]
+
+
+class LagPane(DashboardPane):
+    pane = Pane.LAG
+    title = "Lag"
+    columns = (("name", "Consumer / layer", 22), ("lag", "Lag", 12), ("trend", "Trend", 12), ("detail", "Detail", None))
+
+    def on_mount(self) -> None:
+        self.history: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=HISTORY))
+        super().on_mount()
+
+    def update_rows(self, rows: Any) -> None:
+        for row in rows:
+            self.history[self.row_key(row)].append(row.lag)
+        super().update_rows(rows)
+
+    def cells(self, row: LagSample) -> list[Cell]:
+        unit = {"seconds": "s", "messages": "msg", "rows": "rows", "hours": "h"}.get(row.unit, row.unit)
+        return [Text(row.name), Text(f"{number(row.lag)} {unit}"),
+                Text(sparkline(self.history.get(self.row_key(row), ()))), Text(clip(row.detail, 200))]
+
+
+class JobsPane(DashboardPane):
+    pane = Pane.JOBS
+    title = "Jobs"
+    columns = (("job", "Job", 16), ("state", "State", 10), ("started", "Started", 8), ("duration", "Took", 8),
+               ("detail", "Detail", None))
+
+    def row_key(self, row: JobRun) -> str:
+        return f"{row.source}:{row.job}:{row.run_id}"
+
+    def cells(self, row: JobRun) -> list[Cell]:
+        bad = row.state.lower() in {"failed", "error", "internal_error", "timedout"}
+        state = Text(row.state.lower(), style=self.app.health_style(Health.CRITICAL) if bad else "")
+        started = f"{row.started_at.astimezone():%H:%M:%S}" if row.started_at else "—"
+        took = duration_ms(row.duration_s * 1000) if row.duration_s is not None else "—"
+        return [Text(row.job), state, Text(started), Text(took), Text(clip(row.detail, 200))]
+
+
+PANE_CLASSES: dict[Pane, type[DashboardPane]] = {
+    Pane.SERVICES: ServicesPane,
+    Pane.QUERIES: QueriesPane,
+    Pane.TABLES: TablesPane,
+    Pane.LAG: LagPane,
+    Pane.JOBS: JobsPane,
+}
+
+
+def now() -> datetime:
+    return datetime.now(timezone.utc)
