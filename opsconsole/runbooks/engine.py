@@ -215,6 +215,7 @@ class RunbookEngine:
         self._secret_names = {p.name for p in runbook.params if p.secret}
         planned: list[PlannedStep] = []
         for index, step in enumerate(runbook.steps):
+            step = self._resolve_seconds(step, values)
             spec = None
             driver_name: str | None = None
             skip = ""
@@ -249,6 +250,23 @@ class RunbookEngine:
                 description=self._describe(step, driver_name, step_params, values), effect=effect,
                 skip_reason=skip))
         return planned
+
+    @staticmethod
+    def _resolve_seconds(step: RunbookStep, values: Mapping[str, Any]) -> RunbookStep:
+        changes: dict[str, float] = {}
+        for key in ("timeout", "interval"):
+            value = getattr(step, key)
+            if isinstance(value, str):
+                resolved = substitute(value, values)
+                try:
+                    number = float(resolved)
+                except (TypeError, ValueError):
+                    raise PlanError(f"step {step.id!r}: {key} {value} resolved to {resolved!r}, "
+                                    "not a number of seconds") from None
+                if number <= 0:
+                    raise PlanError(f"step {step.id!r}: {key} must be positive, got {number:g}")
+                changes[key] = number
+        return replace(step, **changes) if changes else step
 
     def _describe(self, step: RunbookStep, driver: str | None, params: Mapping[str, Any],
                   values: Mapping[str, Any]) -> str:

@@ -164,6 +164,8 @@ def parse_runbook(raw: Any, path: str, index: int = 0) -> Runbook:
     ctx = _Ctx(path, f"runbooks[{index}]")
     if not isinstance(raw, dict):
         raise ConfigError("a runbook must be a mapping", path=path, key=ctx.where)
+    if isinstance(raw.get("id"), str) and raw["id"]:
+        ctx.where = raw["id"]
     _check_keys(ctx, raw, RUNBOOK_KEYS)
     for key in ("id", "title", "steps"):
         if key not in raw:
@@ -282,6 +284,21 @@ def _refs(value: Any) -> set[str]:
     return set()
 
 
+def _seconds(ctx: _Ctx, raw: dict, key: str, declared: set[str]) -> float | str | None:
+    """A positive number of seconds, or a whole ``${param}`` reference resolved at plan time."""
+    if key not in raw:
+        return None
+    value = raw[key]
+    if isinstance(value, str) and REF_PATTERN.fullmatch(value.strip()):
+        if REF_PATTERN.fullmatch(value.strip()).group(1) not in declared:
+            raise ctx.fail(f"{value} is not a declared parameter", raw, key)
+        return value.strip()
+    number = float(_require_type(ctx, raw, key, (int, float), "seconds or a ${param}"))
+    if number <= 0:
+        raise ctx.fail(f"{key} must be positive", raw, key)
+    return number
+
+
 def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookStep:
     if not isinstance(raw, dict):
         raise ConfigError("a step must be a mapping", path=ctx.path, key=ctx.where)
@@ -348,18 +365,12 @@ def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookS
         until = _require_type(ctx, raw, "until", bool, "true or false")
         if until and expect is None:
             raise ctx.fail("until: true needs an 'expect' condition to wait for", raw, "until")
-    timeout = None
-    if "timeout" in raw:
-        timeout = float(_require_type(ctx, raw, "timeout", (int, float), "seconds"))
-        if timeout <= 0:
-            raise ctx.fail("timeout must be positive", raw, "timeout")
-    elif until:
+    timeout = _seconds(ctx, raw, "timeout", declared)
+    if timeout is None and until:
         raise ctx.fail("a wait-until probe needs a timeout (seconds)", raw, "until")
-    interval = 5.0
-    if "interval" in raw:
-        interval = float(_require_type(ctx, raw, "interval", (int, float), "seconds"))
-        if interval <= 0:
-            raise ctx.fail("interval must be positive", raw, "interval")
+    interval = _seconds(ctx, raw, "interval", declared)
+    if interval is None:
+        interval = 5.0
     flags = {}
     for key in ("confirm", "dangerous", "irreversible", "optional"):
         flags[key] = bool(_require_type(ctx, raw, key, bool, "true or false")) if key in raw else False

@@ -90,6 +90,7 @@ class RunbookStep:
     until: bool = False
     """Probe: poll until ``expect`` holds (the seeds' ``watch`` loops)."""
     timeout: float | None = None
+    """Seconds; in a loaded file it may be a ``${param}`` string, resolved by the engine's plan."""
     interval: float = 5.0
     command: tuple[str, ...] | str = ()
     """Shell: argv list (no shell) or a string run by ``/bin/sh -c`` with quoted params."""
