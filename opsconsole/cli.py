@@ -16,6 +16,7 @@ from opsconsole.errors import ConfigError
 # name -> (module:function that adds its arguments, module:function that runs it)
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("opsconsole.headless", "add_check_arguments", "run_check"),
+    "run": ("opsconsole.headless_run", "add_run_arguments", "run_run"),
 }
 
 
