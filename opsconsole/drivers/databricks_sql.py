@@ -48,11 +48,10 @@ def qualified(name: str, catalog: str | None, schema: str | None, *, what: str =
     """Fully qualified, quoted name; a short name is completed from the profile's catalog/schema."""
     parts = split_name(name, what=what)
     if len(parts) < 3:
-        defaults = [p for p in (catalog, schema) if p]
-        needed = 3 - len(parts)
-        if len(defaults) < needed:
+        prefix = [catalog, schema][: 3 - len(parts)]
+        if not all(prefix):
             raise ActionRefused(f"{what} {name!r} is not fully qualified and the profile sets no catalog/schema")
-        parts = defaults[len(defaults) - needed:] + parts
+        parts = [str(p) for p in prefix] + parts
         for p in parts:
             split_name(p, what=what)
     return ".".join(quote(p) for p in parts)
