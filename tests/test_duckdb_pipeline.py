@@ -355,3 +355,35 @@ def test_osaa_profile_validates_and_builds(monkeypatch: pytest.MonkeyPatch, db: 
     assert pipeline.options["database"] == str(db)
     driver = DuckDBPipelineDriver(pipeline.name, pipeline.options)
     assert driver.command_for("ingest")[:5] == ["docker", "compose", "run", "--rm", "pipeline"]
+
+
+# --------------------------------------------------------------------------- runbook
+async def test_lock_runbook_frees_the_database_without_losing_data(db: Path, tmp_path: Path) -> None:
+    """Seed 003's "DuckDB Lock Error", done the safe way through the runbook engine."""
+    import duckdb
+
+    from opsconsole.audit import AuditLog
+    from opsconsole.runbooks.engine import AutoConfirmer, RunbookEngine
+    from opsconsole.runbooks.library import load_file
+    from opsconsole.runbooks.model import StepStatus
+
+    book = {r.id: r for r in load_file(ROOT / "tests" / "fixtures" / "osaa" / "runbooks.yaml")}["osaa-duckdb-lock"]
+    driver = make_driver(db, tmp_path)
+    engine = RunbookEngine({"pipeline": driver}, profile="osaa-dev", confirmer=AutoConfirmer(),
+                           audit=AuditLog(tmp_path / "audit.jsonl"))
+    try:
+        with hold_lock(db) as holder:
+            results = [r async for r in engine.run(book, {"wait": 20})]
+            assert holder.wait(5) is not None
+    finally:
+        await driver.close()
+    final = {r.step_id: r for r in results if r.status.final}
+    assert {k: v.status for k, v in final.items()} == {
+        "who-holds-it": StepStatus.OK, "stop-holder": StepStatus.OK, "wait-unlocked": StepStatus.OK,
+        "checkpoint": StepStatus.OK}
+    assert f"pid {holder.pid}" in final["stop-holder"].message
+    con = duckdb.connect(str(db), read_only=True)
+    try:
+        assert con.execute("SELECT count(*) FROM main.holder_marker").fetchone() == (1,)
+    finally:
+        con.close()

@@ -211,3 +211,57 @@ async def test_promotion_skipping_an_environment_is_refused(endpoint: str, lake:
             await driver.promote("dev", "prod")
     finally:
         await driver.close()
+
+
+async def test_promote_runbook_gates_on_quality_and_the_typed_target(endpoint: str, s3: Any, lake: str,
+                                                                     tmp_path: Any) -> None:
+    """qa -> prod is irreversible: the engine wants the name typed, and bad data stops it first."""
+    from pathlib import Path
+
+    from opsconsole.audit import AuditLog
+    from opsconsole.drivers.duckdb_pipeline import DuckDBPipelineDriver
+    from opsconsole.runbooks.engine import RunbookEngine
+    from opsconsole.runbooks.library import load_file
+    from opsconsole.runbooks.model import StepStatus
+    from tests.fixtures.osaa.build_db import PipelineData, build_pipeline_db
+
+    root = Path(__file__).resolve().parents[1]
+    book = {r.id: r for r in load_file(root / "tests" / "fixtures" / "osaa" / "runbooks.yaml")}["osaa-promote-prod"]
+    put(s3, lake, "qa/staging/master/indicators.parquet", b"release-2")
+    put(s3, lake, "prod/staging/master/indicators.parquet", b"release-1")
+
+    class Typist:
+        def __init__(self, typed: str) -> None:
+            self.typed_answer, self.asked = typed, []
+
+        def confirm(self, step: Any) -> bool:
+            self.asked.append("confirm")
+            return True
+
+        def typed(self, step: Any, target: str) -> str:
+            self.asked.append(f"typed:{target}")
+            return self.typed_answer
+
+    async def run(db: Path, typist: Typist) -> dict[str, StepStatus]:
+        pipeline = DuckDBPipelineDriver("pipeline", {"database": str(db)})
+        lake_driver = make_driver(endpoint, lake)
+        engine = RunbookEngine({"pipeline": pipeline, "lake": lake_driver}, profile="osaa-dev", confirmer=typist,
+                               audit=AuditLog(tmp_path / "audit.jsonl"))
+        try:
+            return {r.step_id: r.status async for r in engine.run(book) if r.status.final}
+        finally:
+            await pipeline.close()
+            await lake_driver.close()
+
+    bad = build_pipeline_db(tmp_path / "bad.db", PipelineData(null_values=100))
+    good = build_pipeline_db(tmp_path / "good.db")
+    stopped = await run(bad, Typist("lake"))
+    wrong = Typist("prod?")
+    refused = await run(good, wrong)
+    assert read(s3, lake, "prod/staging/master/indicators.parquet") == b"release-1"
+    done = await run(good, Typist("lake"))
+    assert stopped["quality"] is StepStatus.FAILED and stopped["promote"] is not StepStatus.OK
+    assert wrong.asked == ["typed:lake"]
+    assert refused == {"quality": StepStatus.OK, "promote": StepStatus.REFUSED}
+    assert done == {"quality": StepStatus.OK, "promote": StepStatus.OK}
+    assert read(s3, lake, "prod/staging/master/indicators.parquet") == b"release-2"

@@ -297,8 +297,15 @@ class Engine:
         import duckdb
 
         con = self.held_connection
-        if con is None:
-            con = duckdb.connect(str(self.paths.staging_db))
+        for attempt in range(20):  # a console reading read-only holds a shared lock for a few ms
+            if con is not None:
+                break
+            try:
+                con = duckdb.connect(str(self.paths.staging_db))
+            except duckdb.IOException:
+                if attempt == 19:
+                    raise
+                time.sleep(0.1)
         try:
             return work(con)
         finally:

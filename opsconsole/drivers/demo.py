@@ -145,12 +145,12 @@ class DemoDriver(Driver):
         import duckdb
 
         last_error: Exception | None = None
-        for _attempt in range(3):  # the transform holds the lock for a few ms every interval
+        for _attempt in range(12):  # the transform holds the lock briefly every interval: retry ~2 s
             try:
                 con = duckdb.connect(str(self.paths.staging_db), read_only=True)
             except duckdb.Error as exc:
                 last_error = exc
-                time.sleep(0.1)
+                time.sleep(0.15)
                 continue
             try:
                 out: dict[str, Any] = {}

@@ -238,8 +238,12 @@ class DuckDBPipelineDriver(Driver):
             snap = self._snapshot
             if snap is not None and (datetime.now(UTC) - snap.taken_at).total_seconds() < ttl:
                 return snap
-            if self._paused() and snap is not None:
-                return snap
+            if self._paused():
+                if snap is not None:
+                    return snap
+                run = self._run
+                raise DriverUnavailable(f"{self.name}: database not opened while pipeline "
+                                        f"{run.step if run else ''} runs (it needs the write lock)")
             snap = await self.run_sync(self._read_snapshot, what=f"read {self.database}")
             self._snapshot = snap
             return snap

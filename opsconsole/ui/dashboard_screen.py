@@ -100,7 +100,7 @@ class DashboardScreen(Screen[None]):
         for pane in self.panes:
             pane.pause()
         self.activity.record(f"profile {self.profile.name} from {self.profile.source}")
-        self._connect()
+        self.call_after_refresh(self._connect)  # paint first: connecting may import SDKs
 
     @work(group="connect", exit_on_error=False)
     async def _connect(self) -> None:

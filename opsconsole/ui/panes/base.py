@@ -80,13 +80,23 @@ class DashboardPane(Vertical, can_focus=False):
 
     def on_mount(self) -> None:
         self._timer = self.set_interval(self.interval, self.refresh_data, name=f"poll-{self.pane.value}")
-        self.call_after_refresh(self.refresh_data)
+        self.call_after_refresh(self._initial_poll)
+
+    def _initial_poll(self) -> None:
+        # Not when the owner paused us before the first frame (the dashboard polls after connecting):
+        # a poll started now would import SDKs in a thread and delay the first paint.
+        if not self._paused:
+            self.refresh_data()
+
+    _paused = False
 
     def pause(self) -> None:
+        self._paused = True
         if self._timer is not None:
             self._timer.pause()
 
     def resume(self) -> None:
+        self._paused = False
         if self._timer is not None:
             self._timer.resume()
 

@@ -1,0 +1,139 @@
+"""Shared benchmark plumbing: run the console in a real pseudo-terminal, start a demo engine.
+
+The console is measured the way a user runs it: its own process, a real pty of
+a fixed size, TERM=xterm-256color, the demo profile. The demo engine is started
+once beforehand (as a user's earlier session would have left it running) so
+that each run measures the console, not the engine's start-up.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import pty
+import struct
+import subprocess
+import sys
+import tempfile
+import termios
+import threading
+import time
+from pathlib import Path
+from typing import IO
+
+ROOT = Path(__file__).resolve().parents[1]
+HEAVY = ("databricks", "pyiceberg", "pyarrow", "docker", "duckdb", "boto3")
+
+
+def heavy_loaded(modules: object) -> list[str]:
+    """Top-level heavy packages present in a ``sys.modules`` key list."""
+    names = {str(m).split(".")[0] for m in modules}  # type: ignore[attr-defined]
+    return sorted(n for n in HEAVY if n in names)
+
+
+class PtyProcess:
+    """A child process attached to a fresh pty whose output is drained (and kept) by a thread."""
+
+    def __init__(self, argv: list[str], *, env: dict[str, str], cols: int = 120, rows: int = 40) -> None:
+        master, slave = pty.openpty()
+        fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", rows, cols, 0, 0))
+        self.master = master
+        self.output = bytearray()
+        self.started = time.monotonic()
+        self.process = subprocess.Popen(argv, stdin=slave, stdout=slave, stderr=slave, env=env, cwd=ROOT,
+                                        start_new_session=True, close_fds=True)
+        os.close(slave)
+        self._reader = threading.Thread(target=self._drain, daemon=True)
+        self._reader.start()
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                data = os.read(self.master, 65536)
+            except OSError:
+                return
+            if not data:
+                return
+            self.output += data
+
+    def write(self, data: bytes) -> None:
+        os.write(self.master, data)
+
+    def wait(self, timeout: float) -> int:
+        try:
+            return self.process.wait(timeout)
+        finally:
+            self._reader.join(1)
+            try:
+                os.close(self.master)
+            except OSError:
+                pass
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(5)
+
+
+def console_env(demo_dir: Path, **extra: str) -> dict[str, str]:
+    env = dict(os.environ)
+    env.update({"TERM": "xterm-256color", "COLORTERM": "truecolor", "OPSCONSOLE_DEMO_DIR": str(demo_dir),
+                "PYTHONPATH": str(ROOT)})
+    env.pop("NO_COLOR", None)
+    env.update(extra)
+    return env
+
+
+class DemoEngine:
+    """The demo pipeline engine, started once for a whole benchmark (context manager)."""
+
+    def __init__(self, data_dir: Path | None = None) -> None:
+        self._tmp: tempfile.TemporaryDirectory[str] | None = None
+        if data_dir is None:
+            self._tmp = tempfile.TemporaryDirectory(prefix="opsconsole-bench-")
+            data_dir = Path(self._tmp.name)
+        self.data_dir = data_dir
+        self.process: subprocess.Popen[bytes] | None = None
+        self._log: IO[bytes] | None = None
+
+    def __enter__(self) -> DemoEngine:
+        self._log = (self.data_dir / "bench-engine.log").open("ab")
+        env = dict(os.environ, PYTHONPATH=str(ROOT))
+        self.process = subprocess.Popen([sys.executable, "-m", "opsconsole.demo.engine", "--data-dir",
+                                         str(self.data_dir)], stdout=self._log, stderr=self._log,
+                                        stdin=subprocess.DEVNULL, env=env, start_new_session=True)
+        from opsconsole.demo.layout import DemoPaths
+
+        state = DemoPaths(self.data_dir).state_file
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and not state.exists():
+            time.sleep(0.1)
+        if not state.exists():
+            raise RuntimeError(f"demo engine did not come up; see {self.data_dir / 'bench-engine.log'}")
+        time.sleep(1.0)
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(10)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+        if self._log:
+            self._log.close()
+        if self._tmp is not None:
+            self._tmp.cleanup()
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds of a process (and its reaped children) from /proc."""
+    with open(f"/proc/{pid}/stat") as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    ticks = os.sysconf("SC_CLK_TCK")
+    return sum(int(f) for f in fields[11:15]) / ticks

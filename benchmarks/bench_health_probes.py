@@ -1,0 +1,157 @@
+"""How long 500 health probes take, and how long they stall the event loop.
+
+Run: ``python benchmarks/bench_health_probes.py [--endpoints 500] [--rounds 3]``
+
+A separate process serves ``--endpoints`` HTTP origins (one listening port per
+endpoint, like 500 distinct services; answers after 0-20 ms, keep-alive). In
+this process we probe them all at once, three ways:
+
+* ``one client``: a single ``httpx.AsyncClient`` with default limits and every
+  request gathered at once (the obvious code);
+* ``one client, no limit``: the same with ``max_connections=None``;
+* ``driver``: :class:`opsconsole.drivers.http_health.HttpHealthDriver`
+  (clients sharded by ``per_client``, nothing queued in any pool).
+
+A ticker task sleeps 2 ms in a loop; the longest gap beyond 2 ms is the worst
+event-loop stall, i.e. how long a keypress would wait. Target: the driver
+finishes 500 endpoints in <= 1 s with no stall > 50 ms.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+SERVER = r"""
+import asyncio, random, sys
+n = int(sys.argv[1])
+BODY = b'{"status":"ready"}'
+async def handle(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            await asyncio.sleep(random.random() * 0.02)
+            writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
+                         % (len(BODY), BODY))
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+async def main():
+    servers = [await asyncio.start_server(handle, "127.0.0.1", 0, backlog=64) for _ in range(n)]
+    print(" ".join(str(s.sockets[0].getsockname()[1]) for s in servers), flush=True)
+    await asyncio.Event().wait()
+asyncio.run(main())
+"""
+
+
+class Ticker:
+    """Measures the worst delay of a 2 ms sleep: the event loop's longest stall."""
+
+    def __init__(self, period: float = 0.002) -> None:
+        self.period = period
+        self.worst = 0.0
+        self._task: asyncio.Task[None] | None = None
+
+    async def _run(self) -> None:
+        while True:
+            before = time.perf_counter()
+            await asyncio.sleep(self.period)
+            self.worst = max(self.worst, time.perf_counter() - before - self.period)
+
+    def __enter__(self) -> Ticker:
+        self._task = asyncio.get_running_loop().create_task(self._run())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        assert self._task is not None
+        self._task.cancel()
+
+
+async def measure(label: str, fn: Callable[[], Awaitable[int]], rounds: int) -> dict[str, Any]:
+    walls, stalls, oks = [], [], []
+    for _ in range(rounds):
+        await asyncio.sleep(0.05)
+        with Ticker() as ticker:
+            started = time.perf_counter()
+            ok = await fn()
+            walls.append(time.perf_counter() - started)
+            await asyncio.sleep(0.01)
+        stalls.append(ticker.worst)
+        oks.append(ok)
+    return {"label": label, "walls": walls, "stalls": stalls, "oks": oks}
+
+
+def report(row: dict[str, Any], n: int) -> None:
+    walls = ", ".join(f"{w * 1000:6.0f}" for w in row["walls"])
+    stalls = ", ".join(f"{s * 1000:5.1f}" for s in row["stalls"])
+    print(f"{row['label']:<28} wall ms [{walls}]  worst stall ms [{stalls}]  ok {min(row['oks'])}/{n}")
+
+
+async def main(n: int, rounds: int) -> int:
+    import httpx
+
+    from opsconsole.drivers.http_health import HttpHealthDriver
+
+    proc = subprocess.Popen([sys.executable, "-c", SERVER, str(n)], stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ports = [int(p) for p in proc.stdout.readline().split()]
+        urls = [f"http://127.0.0.1:{p}/health" for p in ports]
+        print(f"{n} endpoints on {len(ports)} local ports (server pid {proc.pid}), {rounds} rounds each, "
+              f"{os.cpu_count()} CPUs; first round of each is cold (new connections)\n")
+
+        results = []
+        for label, limits in (("one client, default limits", httpx.Limits()),
+                              ("one client, no limit", httpx.Limits(max_connections=None))):
+            client = httpx.AsyncClient(limits=limits, timeout=10.0)
+
+            async def naive(client: httpx.AsyncClient = client) -> int:
+                responses = await asyncio.gather(*(client.get(u) for u in urls), return_exceptions=True)
+                return sum(1 for r in responses if isinstance(r, httpx.Response) and r.status_code == 200)
+
+            results.append(await measure(label, naive, rounds))
+            report(results[-1], n)
+            await client.aclose()
+
+        driver = HttpHealthDriver("bench", {"endpoints": {f"svc{i}": u for i, u in enumerate(urls)},
+                                            "probe_timeout": 5.0})
+
+        async def probe() -> int:
+            rows = await driver.health()
+            return sum(1 for r in rows if r.health.name == "OK")
+
+        results.append(await measure(f"driver (per_client={driver.per_client})", probe, rounds))
+        report(results[-1], n)
+        await driver.close()
+
+        best = results[-1]
+        warm = best["walls"][1:] or best["walls"]
+        print(f"\ndriver: median warm poll {statistics.median(warm) * 1000:.0f} ms, "
+              f"worst poll {max(best['walls']) * 1000:.0f} ms, worst stall {max(best['stalls']) * 1000:.1f} ms "
+              f"(targets: <= 1000 ms, <= 50 ms)")
+        ok = max(best["walls"]) <= 1.0 and max(best["stalls"]) <= 0.05
+        print("PASS" if ok else "FAIL")
+        return 0 if ok else 1
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--endpoints", type=int, default=500)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+    sys.exit(asyncio.run(main(args.endpoints, args.rounds)))
