@@ -3,7 +3,9 @@
 The module fixture uploads the tiny job of tests/fixtures/flink (built by the peer
 script) and runs it twice: once healthy (checkpoints every 2 s), once with the
 ``fail`` argument, which throws after 20 records and, with no restart strategy,
-ends FAILED. Jobs still running are cancelled at the end.
+ends FAILED. It waits for the first checkpoint and for the restart metric (the
+JobManager fetches metrics every second in the peer's config). Jobs still
+running are cancelled at the end.
 """
 
 from __future__ import annotations
@@ -40,7 +42,8 @@ def flink() -> Iterator[dict[str, str]]:
         while time.monotonic() < deadline:
             states = {j["jid"]: j["state"] for j in client.get("/jobs/overview").json()["jobs"]}
             checkpoints = client.get(f"/jobs/{running}/checkpoints").json().get("counts", {}).get("completed", 0)
-            if states.get(running) == "RUNNING" and states.get(failing) == "FAILED" and checkpoints >= 1:
+            metrics = client.get(f"/jobs/{running}/metrics", params={"get": "numRestarts"}).json()
+            if states.get(running) == "RUNNING" and states.get(failing) == "FAILED" and checkpoints >= 1 and metrics:
                 break
             time.sleep(1)
         else:

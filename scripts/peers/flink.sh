@@ -59,6 +59,7 @@ taskmanager:
 blob: {server: {port: 19125}}
 rest: {address: 127.0.0.1, bind-address: 127.0.0.1, port: $PORT}
 parallelism: {default: 1}
+metrics: {fetcher: {update-interval: 1000}}
 web: {tmpdir: $WORK/web, upload: {dir: $WORK/upload}}
 io: {tmp: {dirs: $WORK/tmp}}
 YAML
