@@ -128,6 +128,7 @@ class DatabricksEmulator:
         self.queries: list[dict[str, Any]] = []
         self.runs: list[dict[str, Any]] = []
         self.workspace_paths: set[str] = set()
+        self.other_grants: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
 
@@ -450,6 +451,16 @@ class DatabricksEmulator:
             raise LookupError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view {quoted} cannot be found.")
         return self.tables[full]
 
+    def _securable(self, st: Statement, kind: str, quoted: str) -> tuple[str, list[tuple[str, str]]]:
+        """Key and grant list of a table, schema or catalog (schemas/catalogs exist if a table is in them)."""
+        if kind.upper() == "TABLE":
+            table = self._table(st, quoted)
+            return table.name, table.grants
+        key = quoted.replace("`", "").lower()
+        if not any(name.startswith(key + ".") for name in self.tables):
+            raise LookupError(f"[NO_SUCH_{kind.upper()}_EXCEPTION] {kind.title()} {quoted} not found.")
+        return key, self.other_grants.setdefault((kind.upper(), key), [])
+
     def _run_sql(self, st: Statement) -> None:
         sql = st.sql.strip().rstrip(";")
         n = self.NAME
@@ -478,16 +489,16 @@ class DatabricksEmulator:
                                       f"{m.group(3)}. Available versions: [0, {len(table.versions) - 1}].")
                 table.commit("RESTORE", {m.group(2).lower(): m.group(3)})
                 st.columns, st.rows = ["table_size_after_restore", "num_of_files_after_restore"], [[1024, 4]]
-            elif m := re.fullmatch(rf"SHOW GRANTS ON TABLE {n}", sql, re.I):
-                table = self._table(st, m.group(1))
+            elif m := re.fullmatch(rf"SHOW GRANTS ON (TABLE|SCHEMA|CATALOG) {n}", sql, re.I):
+                key, grants = self._securable(st, m.group(1), m.group(2))
                 st.columns = ["Principal", "ActionType", "ObjectType", "ObjectKey"]
-                st.rows = [[p, a, "TABLE", table.name] for p, a in table.grants]
-            elif m := re.fullmatch(rf"GRANT ([A-Z ,]+) ON TABLE {n} TO `((?:[^`]|``)+)`", sql, re.I):
-                table = self._table(st, m.group(2))
-                principal = m.group(3).replace("``", "`")
+                st.rows = [[p, a, m.group(1).upper(), key] for p, a in grants]
+            elif m := re.fullmatch(rf"GRANT ([A-Z ,]+) ON (TABLE|SCHEMA|CATALOG) {n} TO `((?:[^`]|``)+)`", sql, re.I):
+                _, grants = self._securable(st, m.group(2), m.group(3))
+                principal = m.group(4).replace("``", "`")
                 for privilege in (p.strip().upper() for p in m.group(1).split(",")):
-                    if (principal, privilege) not in table.grants:
-                        table.grants.append((principal, privilege))
+                    if (principal, privilege) not in grants:
+                        grants.append((principal, privilege))
             elif m := re.fullmatch(rf"CREATE TABLE {n} AS SELECT \* FROM {n}", sql, re.I):
                 source = self._table(st, m.group(2))
                 target = m.group(1).replace("`", "").lower()

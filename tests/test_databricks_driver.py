@@ -237,6 +237,21 @@ async def test_grant_then_show_grants(emu: DatabricksEmulator, driver: Databrick
     assert {tuple(line.split("\t")[:2]) for line in shown.output.splitlines()[1:]} == {(sp, "SELECT"), (sp, "MODIFY")}
 
 
+async def test_grants_on_schema_and_catalog_use_profile_defaults(emu: DatabricksEmulator,
+                                                                 driver: DatabricksDriver) -> None:
+    """Seed 000's permission fix: USE CATALOG / USE SCHEMA for the app's service principal."""
+    assert (await driver.run_action("grant", {"privileges": "USE CATALOG", "principal": "4242",
+                                              "securable": "catalog"})).ok
+    assert (await driver.run_action("grant", {"privileges": "USE SCHEMA, SELECT", "principal": "4242",
+                                              "securable": "schema", "name": "workbench"})).ok
+    assert statements(emu) == ["GRANT USE CATALOG ON CATALOG `ontos_ml` TO `4242`",
+                               "GRANT USE SCHEMA, SELECT ON SCHEMA `ontos_ml`.`workbench` TO `4242`"]
+    shown = await driver.run_action("grants-show", {"securable": "SCHEMA"})
+    assert [line.split("\t")[1] for line in shown.output.splitlines()[1:]] == ["USE SCHEMA", "SELECT"]
+    missing = await driver.run_action("grants-show", {"securable": "schema", "name": "nope"})
+    assert not missing.ok and "NO_SUCH_SCHEMA" in missing.message
+
+
 async def test_backup_snapshot_creates_dated_table(emu: DatabricksEmulator, driver: DatabricksDriver) -> None:
     result = await driver.run_action("table-backup", {"table": "sheets"})
     assert result.ok, result.message
