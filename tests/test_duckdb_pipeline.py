@@ -228,22 +228,22 @@ async def test_pipeline_run_streams_output_and_is_recorded(db: Path, tmp_path: P
     driver = make_driver(db, tmp_path)
     seen: list[str] = []
     gate = tmp_path / "go"
-
-    def listener(run_id: str, line: str) -> None:
-        seen.append(line)
-        gate.touch()  # the step waits for this file: output must arrive while it still runs
-
-    driver.output_listeners.append(listener)
+    driver.output_listeners.append(lambda run_id, line: seen.append(line))
     try:
+        # The step prints its first line, then waits for the gate file: that line must reach
+        # the listener while the process is still running.
         task = asyncio.create_task(driver.run_action("etl", {"args": f"--wait-for {gate} --lines 2"}))
-        for _ in range(200):
-            if driver.live_output():
+        for _ in range(600):
+            if seen or task.done():
                 break
             await asyncio.sleep(0.05)
+        assert seen and not task.done()
+        assert driver.live_output() == seen
         running = await driver.job_runs()
         with pytest.raises(ActionRefused, match="already running"):
             await driver.run_action("transform", {})
-        result = await asyncio.wait_for(task, 30)
+        gate.touch()
+        result = await asyncio.wait_for(task, 60)
         runs = await driver.job_runs()
         rows = by_name(await driver.health())
     finally:
