@@ -180,6 +180,7 @@ class DatabricksEmulator:
 
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
+            disable_nagle_algorithm = True  # headers and body go in two writes: avoid 40 ms delayed ACKs
 
             def log_message(self, *args: Any) -> None:  # quiet
                 pass
