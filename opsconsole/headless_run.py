@@ -6,7 +6,8 @@ you); irreversible steps always need the target's name typed on stdin, even
 with ``--yes``, because a script that can say "yes" to dropping volumes by
 accident is exactly what this rule exists to stop.
 
-Exit codes: 0 every step succeeded (or dry-run), 1 a step failed or timed out,
+Exit codes: 0 the procedure completed (or dry-run; diagnosis steps marked
+``on_failure: continue`` may have failed, and say so), 1 a step failed or timed out,
 2 configuration or parameter error, 3 refused (read-only, not confirmed, busy
 target), 130 cancelled with Ctrl-C.
 """
@@ -148,7 +149,8 @@ async def run_procedure(args: argparse.Namespace, stdin: TextIO | None = None, o
         async for result in engine.run(runbook, params, dry_run=args.dry_run):
             out.write(_line(result, len(planned)) + "\n")
             out.flush()
-            if result.status.final:
+            if result.status.final and (result.planned is None or result.planned.step.on_failure == "stop"
+                                        or result.status in (StepStatus.REFUSED, StepStatus.CANCELLED)):
                 statuses.append(result.status)
     finally:
         try:

@@ -239,7 +239,7 @@ class Engine:
                     table.append(arrow)
                 return
             except Exception as exc:  # CommitFailedException when compaction raced us
-                if type(exc).__name__ != "CommitFailedException" or attempt == 4:
+                if type(exc).__name__ not in {"CommitFailedException", "ValidationException"} or attempt == 4:
                     raise
                 table = self.catalog.load_table(RAW_TABLE)
 

@@ -89,6 +89,8 @@ class DemoDriver(Driver):
     def engine_pid(self) -> int | None:
         state = self.paths.read_state()
         pid = int(state["pid"]) if state and state.get("pid") else None
+        if pid and self._process is not None and self._process.pid == pid and self._process.poll() is not None:
+            return None  # our child died (a zombie still answers kill(pid, 0))
         return pid if pid and pid_alive(pid) else None
 
     def ensure_engine(self) -> None:
@@ -329,16 +331,17 @@ class DemoDriver(Driver):
             return ActionResult(False, f"the demo has one Iceberg table, {RAW_TABLE}; got {table!r}")
 
         def compact() -> str:
-            from pyiceberg.exceptions import CommitFailedException
+            from pyiceberg.exceptions import CommitFailedException, ValidationException
 
-            for attempt in range(5):
+            for attempt in range(8):
                 tbl = self._load_raw()
                 before = _iceberg_stats(tbl, RAW_TABLE, self.name)
                 try:
                     tbl.overwrite(tbl.scan().to_arrow())
-                except CommitFailedException:
-                    if attempt == 4:
+                except (CommitFailedException, ValidationException):
+                    if attempt == 7:  # the writer kept committing between our read and our commit
                         raise
+                    time.sleep(0.2 * (attempt + 1))
                     continue
                 after = _iceberg_stats(self._load_raw(), RAW_TABLE, self.name)
                 return (f"{RAW_TABLE}: {before.file_count} files -> {after.file_count}, "

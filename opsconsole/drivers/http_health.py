@@ -129,9 +129,10 @@ class HttpHealthDriver(Driver):
                    help="service name -> health URL, or -> {url: ..., expect_status: [200]}"),
         OptionSpec("probe_timeout", (int, float), default=2.0, help="seconds one probe may take"),
         OptionSpec("slow_ms", (int, float), default=1000.0, help="answers slower than this are a warning"),
-        OptionSpec("per_client", int, default=32,
+        OptionSpec("per_client", int, default=4,
                    help="endpoints (and connections) per HTTP client; keeps httpx's pool small"),
-        OptionSpec("max_concurrency", int, default=256, help="probes in flight at once, over all clients"),
+        OptionSpec("max_concurrency", int, default=48,
+                   help="probes in flight at once, over all clients (bounds the work of one loop iteration)"),
         OptionSpec("history", int, default=60, help="latency samples kept per endpoint for the sparkline"),
         OptionSpec("verify_tls", bool, default=True),
     )
@@ -142,8 +143,8 @@ class HttpHealthDriver(Driver):
         self.endpoints = parse_endpoints(self.config.get("endpoints"), name)
         self.probe_timeout = float(self.config.get("probe_timeout") or 2.0)
         self.slow_ms = float(self.config.get("slow_ms") or 1000.0)
-        self.per_client = max(1, int(self.config.get("per_client") or 32))
-        self.max_concurrency = max(1, int(self.config.get("max_concurrency") or 256))
+        self.per_client = max(1, int(self.config.get("per_client") or 4))
+        self.max_concurrency = max(1, int(self.config.get("max_concurrency") or 48))
         keep = max(1, int(self.config.get("history") or 60))
         self.history: dict[str, deque[float]] = {e.name: deque(maxlen=keep) for e in self.endpoints}
         """Latencies (ms) of answered probes, oldest first; failed probes add nothing."""
