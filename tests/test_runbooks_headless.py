@@ -48,7 +48,7 @@ runbooks:
     title: A long job
     steps:
       - {id: first, shell: "echo first done", mutating: false}
-      - {id: second, shell: "echo sleeping; sleep 60"}
+      - {id: second, shell: "echo sleeping; sleep 15"}
       - {id: third, shell: "echo never"}
   - id: two-naps
     title: Two naps
