@@ -105,8 +105,9 @@ class DashboardPane(Vertical, can_focus=False):
         """Start a poll unless one is still running (then say it is slow)."""
         if self._worker is not None and self._worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
             running_for = time.monotonic() - (self.poll_started or time.monotonic())
-            self.stale_reason = f"poll still running after {running_for:.0f}s (backend hung?)"
-            self._show_status()
+            if running_for > max(2 * self.interval, 5.0):  # a slow poll is skipped, a stuck one is reported
+                self.stale_reason = f"poll still running after {running_for:.0f}s (backend hung?)"
+                self._show_status()
             return
         self.poll_started = time.monotonic()
         self._worker = self._poll()
