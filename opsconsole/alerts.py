@@ -9,7 +9,7 @@ the procedure.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from opsconsole.model import Alert, Health, JobRun, LagSample, Pane, PaneResult, ServiceStatus, Severity, TableStats
@@ -53,7 +53,8 @@ def _lag_alerts(rows: Iterable[LagSample], thresholds: Mapping[str, Any], now: d
                 alerts.append(Alert("KafkaConsumerLagHigh", Severity.WARNING, row.name, why, "kafka-consumer-lag", now))
         elif row.unit == "rows" and row.lag > thresholds.get("lag_rows_max", 500):
             alerts.append(Alert("StagingStale", Severity.WARNING, row.name,
-                                f"{row.lag:,.0f} rows behind (> {thresholds.get('lag_rows_max')})", "staging-stale", now))
+                                f"{row.lag:,.0f} rows behind (> {thresholds.get('lag_rows_max')})",
+                                "staging-stale", now))
         elif row.unit == "seconds" and row.lag > thresholds.get("lag_seconds_max", 300):
             alerts.append(Alert("StagingStale" if "staging" in row.name else "IngestionStopped", Severity.WARNING,
                                 row.name, f"{row.lag:,.0f}s behind (> {thresholds.get('lag_seconds_max')}s)",
@@ -79,7 +80,7 @@ def _job_alerts(rows: Iterable[JobRun], now: datetime) -> list[Alert]:
 def evaluate(results: Mapping[Pane, PaneResult], thresholds: Mapping[str, Any],
              now: datetime | None = None) -> list[Alert]:
     """All alerts firing for the latest pane results, most severe first."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     alerts: list[Alert] = []
     for pane, result in results.items():
         if pane == Pane.SERVICES:

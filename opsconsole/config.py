@@ -13,9 +13,10 @@ from __future__ import annotations
 
 import os
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 import yaml
 
@@ -282,7 +283,8 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
             okey = f"{dwhere}.options.{key}"
             if key not in declared:
                 raise ConfigError(f"unknown option {key!r} for driver type {cls.kind!r} "
-                                  f"(options: {', '.join(sorted(declared)) or 'none'})", path=path, line=oline, key=okey)
+                                  f"(options: {', '.join(sorted(declared)) or 'none'})",
+                                  path=path, line=oline, key=okey)
             opt = declared[key]
             value = _coerce_scalar(_expand(value, path=path, line=oline, key=okey), opt.type)
             _check_type(value, opt.type, path=path, line=oline, key=okey)

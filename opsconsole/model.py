@@ -8,9 +8,10 @@ importable without Textual (and without any heavy backend library).
 from __future__ import annotations
 
 import enum
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Mapping
+from typing import Any
 
 
 class Health(enum.IntEnum):
@@ -30,7 +31,7 @@ class Health(enum.IntEnum):
         return self.name.lower()
 
     @staticmethod
-    def worst(values: "list[Health] | tuple[Health, ...]") -> "Health":
+    def worst(values: list[Health] | tuple[Health, ...]) -> Health:
         """Worst of several states; UNKNOWN ranks between WARNING and CRITICAL.
 
         An unknown service is worse than a degraded one (we cannot see it) but
@@ -180,7 +181,7 @@ class Alert:
         return f"{self.rule}:{self.subject}"
 
 
-class Pane(str, enum.Enum):
+class Pane(enum.StrEnum):
     """The dashboard panes a driver capability can fill."""
 
     SERVICES = "services"

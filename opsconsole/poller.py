@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
-from typing import Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
 
 from opsconsole.config import Profile
 from opsconsole.drivers import driver_class
@@ -56,5 +56,5 @@ async def poll(pane: Pane, drivers: Sequence[Driver]) -> PaneResult:
                 raise result
         else:
             rows.extend(result)
-    return PaneResult(pane=pane, rows=tuple(rows), errors=errors, polled_at=datetime.now(timezone.utc),
+    return PaneResult(pane=pane, rows=tuple(rows), errors=errors, polled_at=datetime.now(UTC),
                       duration_ms=(time.perf_counter() - started) * 1000)

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.errors import DriverTimeout, DriverUnavailable
@@ -37,4 +37,4 @@ class TcpProbeDriver(Driver):
         ok = line.strip().decode() == self.config["expect"]
         return [ServiceStatus("tcp-service", Health.OK if ok else Health.CRITICAL, line.decode().strip(),
                               latency_ms=(time.perf_counter() - t0) * 1000,
-                              checked_at=datetime.now(timezone.utc), source=self.name)]
+                              checked_at=datetime.now(UTC), source=self.name)]

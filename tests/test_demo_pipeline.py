@@ -54,7 +54,8 @@ def disk_truth(root: Path) -> dict[str, int]:
     rows = table.scan().to_arrow().num_rows
     data_dir = root / "warehouse" / "raw" / "orders" / "data"
     live_paths = {p.removeprefix("file://") for p in files["file_path"].to_pylist()}
-    assert all(Path(p).exists() for p in live_paths) and all(str(p.parent) == str(data_dir) for p in map(Path, live_paths))
+    assert all(Path(p).exists() for p in live_paths)
+    assert all(str(Path(p).parent) == str(data_dir) for p in live_paths)
     for _ in range(20):
         try:
             con = duckdb.connect(str(root / "staging.duckdb"), read_only=True)

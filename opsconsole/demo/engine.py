@@ -33,7 +33,7 @@ import time
 import urllib.error
 import urllib.request
 import uuid
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -50,7 +50,7 @@ def event(n: int) -> dict[str, Any]:
         "order_id": n,
         "customer": f"cust-{n % 17:02d}",
         "amount": ((n * 7919) % 10_000) / 100,
-        "created_at": datetime.now(timezone.utc).isoformat(),
+        "created_at": datetime.now(UTC).isoformat(),
     }
 
 
@@ -95,7 +95,7 @@ class Engine:
         self.catalog: Any = None
         self.table_lock = threading.Lock()
         self.held_connection: Any = None
-        self.started_at = datetime.now(timezone.utc)
+        self.started_at = datetime.now(UTC)
 
     # ------------------------------------------------------------------ setup
     def setup(self) -> None:
@@ -143,7 +143,7 @@ class Engine:
         class Handler(BaseHTTPRequestHandler):
             server_version = "opsconsole-demo-ingestion/1"
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
+            def log_message(self, format: str, *args: Any) -> None:
                 return
 
             def _reply(self, code: int, body: dict[str, Any]) -> None:
@@ -221,7 +221,7 @@ class Engine:
                     flood_flag.unlink(missing_ok=True)
                 else:
                     self.append(events)
-            except Exception:  # noqa: BLE001 - keep the engine alive, log the cause
+            except Exception:
                 log.exception("raw append failed")
                 self.buffer.add(events)
 
@@ -252,7 +252,7 @@ class Engine:
         run_id = uuid.uuid4().hex[:12]
         started = time.time()
         record: dict[str, Any] = {"job": "transform", "run_id": run_id,
-                                  "started_at": datetime.now(timezone.utc).isoformat()}
+                                  "started_at": datetime.now(UTC).isoformat()}
         try:
             from pyiceberg.expressions import GreaterThan
 
@@ -281,7 +281,7 @@ class Engine:
 
             record["rows_in"] = self._duck(load, label="transform")
             record["state"] = "success"
-        except Exception as exc:  # noqa: BLE001 - a failed run is data, not a crash
+        except Exception as exc:
             record["state"] = "failed"
             record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
         record["duration_s"] = round(time.time() - started, 4)
@@ -326,7 +326,7 @@ class Engine:
 
     def _sql(self, con: Any, sql: str) -> list[tuple[Any, ...]]:
         """Execute, fetch and log one statement with its measured duration."""
-        started = datetime.now(timezone.utc)
+        started = datetime.now(UTC)
         t0 = time.perf_counter()
         entry: dict[str, Any] = {"query_id": uuid.uuid4().hex[:12], "sql": sql, "started_at": started.isoformat()}
         try:

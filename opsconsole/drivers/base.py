@@ -14,8 +14,9 @@ import asyncio
 import concurrent.futures
 import functools
 from abc import ABC
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar, Mapping, TypeVar
+from typing import Any, ClassVar, TypeVar
 
 from opsconsole.errors import DriverError, DriverTimeout, DriverUnavailable, UnknownActionError
 from opsconsole.model import (
@@ -133,11 +134,11 @@ class Driver(ABC):
         label = what or getattr(fn, "__name__", "call")
         try:
             return await asyncio.wait_for(loop.run_in_executor(self._executor, call), limit)
-        except (TimeoutError, asyncio.TimeoutError) as exc:
+        except TimeoutError as exc:
             raise DriverTimeout(f"{self.name}: {label} timed out after {limit:g}s") from exc
         except DriverError:
             raise
-        except Exception as exc:  # noqa: BLE001 - SDK errors are many and untyped
+        except Exception as exc:
             raise DriverUnavailable(f"{self.name}: {label} failed: {describe(exc)}") from exc
 
 

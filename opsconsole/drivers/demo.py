@@ -14,7 +14,7 @@ import os
 import subprocess
 import sys
 import time
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -35,11 +35,11 @@ from opsconsole.model import (
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 def _ts(ms: int | None) -> datetime | None:
-    return datetime.fromtimestamp(ms / 1000, timezone.utc) if ms else None
+    return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
 
 
 class DemoDriver(Driver):

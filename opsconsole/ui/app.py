@@ -188,7 +188,7 @@ class OpsConsoleApp(App[int]):
             log.record(f"action {driver.name}.{spec.name} started: {spec.effect}")
         try:
             result = await asyncio.wait_for(driver.run_action(spec.name, {}), max(driver.timeout * 6, 60))
-        except Exception as exc:  # noqa: BLE001 - reported, never fatal
+        except Exception as exc:
             message = f"{spec.title} failed: {describe(exc)}"
             self.notify(message, severity="error", timeout=10)
             if log:

@@ -107,7 +107,7 @@ class DashboardScreen(Screen[None]):
         async def one(driver: Driver) -> None:
             try:
                 await asyncio.wait_for(driver.connect(), driver.timeout)
-            except Exception as exc:  # noqa: BLE001 - shown, and the panes will show it too
+            except Exception as exc:
                 self.activity.record(f"{driver.name}: connect failed: {describe(exc)}")
 
         await asyncio.gather(*(one(d) for d in self.drivers))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from opsconsole.model import Health, Severity
 
@@ -18,7 +18,7 @@ def age(when: datetime | None, now: datetime | None = None) -> str:
     """'12s', '4m', '3h', '2d' since *when* (or '—')."""
     if when is None:
         return "—"
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     seconds = max(0.0, (now - when).total_seconds())
     if seconds < 60:
         return f"{seconds:.0f}s"

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Sequence
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
@@ -147,7 +147,7 @@ class DashboardPane(Vertical, can_focus=False):
 
     def _show_status(self) -> None:
         status = self.query_one(PaneStatus)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         if self.stale_reason:
             self.add_class("stale")
             seen = f"last good {age(self.last_ok, now)} ago" if self.last_ok else "never reached"
