@@ -127,10 +127,13 @@ class Profile:
     theme: str | None
     source: str
     """The file this profile was loaded from."""
+    notify: Any = None
+    """``opsconsole.notify.NotifySettings`` from the profile's ``notify:`` section."""
 
     def secrets(self) -> list[str]:
         """Every secret value in this profile, for redaction."""
-        return [v.reveal() for d in self.drivers for v in d.options.values() if isinstance(v, Secret) and v.reveal()]
+        found = [v.reveal() for d in self.drivers for v in d.options.values() if isinstance(v, Secret) and v.reveal()]
+        return found + (self.notify.secrets() if self.notify is not None else [])
 
 
 @dataclass(frozen=True)
@@ -162,7 +165,7 @@ ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
     "service_latency_ms_max": ((int, float), 2_000),
 }
 
-PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme"}
+PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify"}
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
@@ -342,7 +345,14 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
         keys[str(key)] = value
 
     return Profile(name=name, title=title, description=description, read_only=read_only,
-                   drivers=tuple(drivers), poll=poll, alerts=alerts, keys=keys, theme=theme, source=path)
+                   drivers=tuple(drivers), poll=poll, alerts=alerts, keys=keys, theme=theme, source=path,
+                   notify=_notify(raw, path, where))
+
+
+def _notify(raw: Any, path: str, where: str) -> Any:
+    from opsconsole.notify.settings import parse_notify
+
+    return parse_notify(raw.get("notify"), path=path, where=f"{where}.notify", line=_line(raw, "notify"))
 
 
 def _line_of(mapping: Any) -> int | None:

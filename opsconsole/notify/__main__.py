@@ -1,0 +1,40 @@
+"""``python -m opsconsole.notify --profile P --test``: send a test message to every channel.
+
+Used by the ``alert-delivery-failures`` runbook (seed 004: "Validate webhook URLs,
+test SMTP server connectivity"). Exit 0 when every channel delivered, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+from opsconsole.config import load_profile
+from opsconsole.errors import ConfigError
+from opsconsole.notify.notifier import Notifier
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m opsconsole.notify", description=__doc__.splitlines()[0])
+    parser.add_argument("--profile", "-p")
+    parser.add_argument("--config")
+    parser.add_argument("--test", action="store_true", help="send a test message to every channel")
+    args = parser.parse_args(argv)
+    try:
+        profile = load_profile(args.profile, args.config)
+    except ConfigError as exc:
+        print(f"opsconsole notify: {exc}", file=sys.stderr)
+        return 2
+    notifier = Notifier(profile.notify, profile=profile.name)
+    if not notifier.channels:
+        print(f"profile {profile.name!r} has no notify channels", file=sys.stderr)
+        return 1
+    results = asyncio.run(notifier.test())
+    for d in results:
+        print(f"{d.channel}: {'delivered' if d.ok else 'FAILED: ' + d.error}")
+    return 0 if all(d.ok for d in results) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,210 @@
+"""Notifications delivered to real local receivers: an HTTP server and an SMTP server.
+
+The HTTP receiver (stdlib ``http.server`` in a thread) plays Slack, Teams and a
+generic webhook; the SMTP receiver is aiosmtpd. Both record what really
+arrived over the socket.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from opsconsole.config import load
+from opsconsole.errors import ConfigError
+from opsconsole.model import Alert, Severity
+from opsconsole.notify import Notifier, NotifySettings, parse_notify
+
+
+class Receiver:
+    """A local HTTP server recording every POST; ``fail`` makes it answer 500."""
+
+    def __init__(self) -> None:
+        self.posts: list[tuple[str, dict, dict]] = []
+        self.fail = False
+        outer = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                outer.posts.append((self.path, json.loads(body), {k.lower(): v for k, v in self.headers.items()}))
+                self.send_response(500 if outer.fail else 200)
+                self.end_headers()
+                self.wfile.write(b"boom" if outer.fail else b"ok")
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def paths(self) -> list[str]:
+        return [p for p, _, _ in self.posts]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.fixture
+def http():
+    r = Receiver()
+    yield r
+    r.close()
+
+
+@pytest.fixture
+def smtp():
+    from aiosmtpd.controller import Controller
+    from aiosmtpd.handlers import Message as MessageHandler
+
+    received: list = []
+
+    class Collect(MessageHandler):
+        def handle_message(self, message) -> None:
+            received.append(message)
+
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    controller = Controller(Collect(), hostname="127.0.0.1", port=port)
+    controller.start()
+    controller.received = received
+    yield controller
+    controller.stop()
+
+
+def settings(http: Receiver, smtp=None, **top) -> NotifySettings:
+    channels = {
+        "slack": {"type": "slack", "url": f"{http.url}/slack"},
+        "teams": {"type": "teams", "url": f"{http.url}/teams", "min_severity": "critical"},
+        "hook": {"type": "webhook", "url": f"{http.url}/hook", "headers": {"Authorization": "Bearer s3cr3t-token"}},
+    }
+    if smtp is not None:
+        channels["mail"] = {"type": "email", "host": "127.0.0.1", "port": smtp.port,
+                            "sender": "opsconsole@example.com", "to": ["oncall@example.com"]}
+    return parse_notify({"channels": channels, **top}, path="p.yaml", where="profiles.x.notify", line=1)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+MINIO = Alert("MinIODown", Severity.CRITICAL, "minio", "connection refused", "minio-down")
+LAG = Alert("KafkaConsumerLagHigh", Severity.WARNING, "flink-raw-consumer", "lag 12,000 > 10,000", "kafka-consumer-lag")
+
+
+async def test_firing_dedup_and_resolve_reach_every_channel(http: Receiver, smtp) -> None:
+    notifier = Notifier(settings(http, smtp), profile="iceberg-local", clock=Clock())
+    first = await notifier.process([MINIO, LAG])
+    assert all(d.ok for d in first), first
+    # critical goes everywhere; the warning skips the critical-only Teams channel
+    assert sorted(http.paths()) == ["/hook", "/hook", "/slack", "/slack", "/teams"]
+    assert len(smtp.received) == 2
+    slack = next(b for p, b, _ in http.posts if p == "/slack" and "MinIODown" in b["text"])
+    assert "*[CRITICAL] MinIODown minio*" in slack["text"] and "opsconsole run minio-down" in slack["text"]
+    hook = next((b, h) for p, b, h in http.posts if p == "/hook" and b["rule"] == "MinIODown")
+    assert hook[0]["status"] == "firing" and hook[0]["key"] == "MinIODown:minio"
+    assert hook[1]["authorization"] == "Bearer s3cr3t-token"
+    teams = next(b for p, b, _ in http.posts if p == "/teams")
+    assert teams["attachments"][0]["content"]["body"][0]["text"] == "[CRITICAL] MinIODown minio"
+    subjects = sorted(m["Subject"] for m in smtp.received)
+    assert subjects == ["[CRITICAL] MinIODown minio", "[WARNING] KafkaConsumerLagHigh flink-raw-consumer"]
+
+    # the same alerts on the next poll: nothing new is sent
+    http.posts.clear()
+    assert await notifier.process([MINIO, LAG]) == []
+    assert http.posts == [] and len(smtp.received) == 2
+
+    # MinIO recovers: a resolve message to each channel that announced it
+    resolved = await notifier.process([LAG])
+    assert {d.channel for d in resolved} == {"slack", "teams", "hook", "mail"} and all(d.kind == "resolved"
+                                                                                      for d in resolved)
+    assert [b["status"] for p, b, _ in http.posts if p == "/hook"] == ["resolved"]
+    assert smtp.received[-1]["Subject"] == "[RESOLVED] MinIODown minio"
+
+
+async def test_flapping_alert_is_rate_limited(http: Receiver) -> None:
+    clock = Clock()
+    notifier = Notifier(settings(http, rate_limit_minutes=15), profile="p", clock=clock)
+    await notifier.process([MINIO])
+    await notifier.process([])          # resolves (sent)
+    clock.now += 60
+    again = await notifier.process([MINIO])   # fires again a minute later: suppressed
+    assert [d.suppressed for d in again] == ["rate-limited"]
+    await notifier.process([])          # and its resolve is not sent either (nothing was announced)
+    assert [b.get("status") for p, b, _ in http.posts if p == "/hook"] == ["firing", "resolved"]
+    clock.now += 15 * 60
+    later = await notifier.process([MINIO])   # after the window it is announced again
+    assert {d.channel for d in later if d.ok} == {"slack", "teams", "hook"}
+    assert notifier.suppressed == 1
+
+
+async def test_channel_cap_per_hour(http: Receiver) -> None:
+    clock = Clock()
+    notifier = Notifier(settings(http, max_per_hour=2), profile="p", clock=clock)
+    storm = [Alert("ServiceDown", Severity.CRITICAL, f"svc-{i}", "down") for i in range(5)]
+    results = await notifier.process(storm)
+    assert sum(1 for p in http.paths() if p == "/slack") == 2
+    assert sum(1 for d in results if d.channel == "slack" and d.suppressed == "channel-cap") == 3
+    clock.now += 3601
+    await notifier.process(storm)  # the hour has passed: the rest go out now
+    assert sum(1 for p in http.paths() if p == "/slack") == 4
+
+
+async def test_failed_delivery_is_reported_and_retried(http: Receiver) -> None:
+    notifier = Notifier(settings(http), profile="p", clock=Clock())
+    http.fail = True
+    failed = await notifier.process([MINIO])
+    assert not any(d.ok for d in failed)
+    assert "HTTP 500" in failed[0].error and "s3cr3t" not in " ".join(d.error for d in failed)
+    http.fail = False
+    retried = await notifier.process([MINIO])
+    assert {d.channel for d in retried if d.ok} == {"slack", "teams", "hook"}
+
+
+async def test_unreachable_smtp_is_an_actionable_error(http: Receiver) -> None:
+    s = parse_notify({"channels": {"mail": {"type": "email", "host": "127.0.0.1", "port": 1, "timeout": 2,
+                                            "sender": "a@example.com", "to": ["b@example.com"]}}},
+                     path="p.yaml", where="n", line=1)
+    result = await Notifier(s, profile="p").test()
+    assert not result[0].ok and "email channel 'mail' via 127.0.0.1" in result[0].error
+
+
+@pytest.mark.parametrize(("snippet", "where"), [
+    ("notify:\n      channels:\n        x: {type: pager, url: http://a}\n", ":9: profiles.p.notify.channels.x.type"),
+    ("notify:\n      channels:\n        x: {type: slack}\n", ":9: profiles.p.notify.channels.x.url"),
+    ("notify:\n      channels:\n        x:\n          type: email\n          host: h\n          sender: a@b\n"
+     "          to: [nobody]\n", ":13: profiles.p.notify.channels.x.to"),
+    ("notify:\n      rate_limit: 5\n", ":8: profiles.p.notify.rate_limit"),
+    ("notify:\n      min_severity: loud\n", ":8: profiles.p.notify.min_severity"),
+])
+def test_notify_config_errors_name_file_line_and_key(tmp_path: Path, snippet: str, where: str) -> None:
+    path = tmp_path / "profiles.yaml"
+    path.write_text("profiles:\n  p:\n    drivers:\n      bus:\n        type: kafka\n"
+                    "        options: {bootstrap: 'localhost:9092'}\n    " + snippet)
+    with pytest.raises(ConfigError) as err:
+        load(path).profile("p")
+    assert f"{path}{where}" in str(err.value)
+
+
+def test_notify_secrets_are_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.example.com/T000/B000/XXXXSECRET")
+    path = tmp_path / "profiles.yaml"
+    path.write_text("profiles:\n  p:\n    drivers:\n      bus:\n        type: kafka\n"
+                    "        options: {bootstrap: 'localhost:9092'}\n"
+                    "    notify:\n      channels:\n        s: {type: slack, url: '${SLACK_WEBHOOK_URL}'}\n")
+    profile = load(path).profile("p")
+    assert "XXXXSECRET" not in repr(profile.notify)
+    assert "https://hooks.example.com/T000/B000/XXXXSECRET" in profile.secrets()
