@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Real Spark standalone cluster for tests: master on 127.0.0.1:19077 (web UI 19088) and
-# one worker (1 core, 512 MB, UI 19089) from PyPI's pyspark, in its own venv
+# one worker (1 core, 1 GB, UI 19089) from PyPI's pyspark, in its own venv
 # ($OPSC_SPARK_VENV, default /opt/opsc-spark, 0.5 GB, created only if missing).
 # The wheel has no start-master.sh: spark-class runs the daemons in the foreground.
 # Usage: spark.sh start|stop   Writes OPSC_SPARK_URL, OPSC_SPARK_MASTER, OPSC_SPARK_PYTHON to $OPSCONSOLE_PEERS_ENV.
@@ -42,7 +42,7 @@ case "${1:-start}" in
     setsid "$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.master.Master \
       --host 127.0.0.1 --port "$PORT" --webui-port "$UI" >>"$LOG" 2>&1 & echo $! >> "$PIDS"
     setsid "$SPARK_HOME/bin/spark-class" org.apache.spark.deploy.worker.Worker "spark://127.0.0.1:$PORT" \
-      --host 127.0.0.1 --webui-port 19089 --cores 1 --memory 512m --work-dir "$WORK/work" >>"$LOG" 2>&1 & echo $! >> "$PIDS"
+      --host 127.0.0.1 --webui-port 19089 --cores 1 --memory 1g --work-dir "$WORK/work" >>"$LOG" 2>&1 & echo $! >> "$PIDS"
     for _ in $(seq 1 120); do ready && break; sleep 0.5; done
     ready || { echo "spark did not start; see $LOG" >&2; exit 1; }
     echo "spark: install $((t1 - t0))s, start $(( $(date +%s) - t1 ))s" >&2
