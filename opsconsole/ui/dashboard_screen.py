@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from datetime import datetime
 
 from rich.text import Text
-from textual import work
+from textual import events, work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
@@ -115,6 +115,10 @@ class DashboardScreen(Screen[None]):
         for pane in self.panes:
             pane.resume()
             pane.refresh_data()
+
+    def on_resize(self, event: events.Resize) -> None:
+        # On a 24-line jump-box terminal the activity log gives its rows to the panes.
+        self.query_one("#dashboard").set_class(event.size.height < 34, "compact")
 
     def on_screen_suspend(self, _event: ScreenSuspend) -> None:
         # A modal is open: stop polling so nothing churns behind it.

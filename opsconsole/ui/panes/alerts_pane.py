@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Static
+from textual.widgets import DataTable
 
 from opsconsole.model import Alert, Health, Severity
 from opsconsole.ui.format import SEVERITY_NAME, age, clip
@@ -25,7 +25,6 @@ class AlertsPane(Vertical):
         self.first_seen: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
-        yield Static("no alerts evaluated yet", classes="pane-status")
         table: DataTable[Text] = DataTable(cursor_type="row", id="table-alerts")
         table.add_column("Sev", key="sev", width=5)
         table.add_column("Alert", key="rule", width=20)
@@ -51,9 +50,8 @@ class AlertsPane(Vertical):
                           Text(clip(alert.message, 200)), Text(alert.runbook or "—"),
                           Text(age(self.first_seen.get(alert.key))), key=alert.key)  # type: ignore[arg-type]
         counts = {s: sum(1 for a in alerts if a.severity == s) for s in Severity}
-        status = self.query_one(Static)
-        status.update(Text(f"{counts[Severity.CRITICAL]} critical · {counts[Severity.WARNING]} warning · "
-                           f"{counts[Severity.INFO]} info" if alerts else "all clear"))
+        self.border_subtitle = (f"{counts[Severity.CRITICAL]} crit · {counts[Severity.WARNING]} warn · "
+                                f"{counts[Severity.INFO]} info" if alerts else "all clear")
 
     def selected(self) -> Alert | None:
         table = self.query_one(DataTable)

@@ -79,6 +79,10 @@ class DashboardPane(Vertical, can_focus=False):
         return self.query_one(DataTable)
 
     def on_mount(self) -> None:
+        if self._timer is not None:
+            # Textual dispatches on_mount to every class in the MRO; a subclass calling super() would
+            # otherwise start a second timer that pause() never reaches (polls behind modals).
+            return
         self._timer = self.set_interval(self.interval, self.refresh_data, name=f"poll-{self.pane.value}")
         self.call_after_refresh(self._initial_poll)
 
@@ -146,6 +150,7 @@ class DashboardPane(Vertical, can_focus=False):
         return bool(self.stale_reason)
 
     def _show_status(self) -> None:
+        """Fresh: a short line in the border. Stale: the error too, on its own line."""
         status = self.query_one(PaneStatus)
         now = datetime.now(UTC)
         if self.stale_reason:
@@ -153,11 +158,13 @@ class DashboardPane(Vertical, can_focus=False):
             seen = f"last good {age(self.last_ok, now)} ago" if self.last_ok else "never reached"
             label = "UNREACHABLE" if not (self.result and self.result.rows) else "STALE"
             status.update(Text(f"{label} · {seen} · {clip(self.stale_reason, 300)}"))
+            self.border_subtitle = f"{label} · {seen}"
         else:
             self.remove_class("stale")
             n = len(self.result.rows) if self.result else 0
-            took = f"{self.result.duration_ms:.0f} ms" if self.result else ""
-            status.update(Text(f"fresh · {n} rows · polled {now:%H:%M:%S} in {took} · every {self.interval:g}s"))
+            took = f" · {self.result.duration_ms:.0f} ms" if self.result else ""
+            status.update(Text(f"fresh · {n} rows · polled {now:%H:%M:%S}{took} · every {self.interval:g}s"))
+            self.border_subtitle = f"{n} rows · {now:%H:%M:%S}{took}"
 
     # ------------------------------------------------------------------ rows
     def row_key(self, row: Any) -> str:

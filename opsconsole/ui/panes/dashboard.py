@@ -17,13 +17,14 @@ HISTORY = 24
 
 def health_text(app: Any, health: Health, label: str | None = None) -> Text:
     style = app.health_style(health) if hasattr(app, "health_style") else ""
-    return Text(f"{HEALTH_DOT[health]} {label or health.label}", style=style)
+    short = {Health.OK: "ok", Health.WARNING: "warn", Health.CRITICAL: "crit", Health.UNKNOWN: "unkn"}[health]
+    return Text(f"{HEALTH_DOT[health]} {label or short}", style=style)
 
 
 class ServicesPane(DashboardPane):
     pane = Pane.SERVICES
     title = "Services"
-    columns = (("state", "State", 10), ("name", "Service", 16), ("latency", "Latency", 8),
+    columns = (("state", "State", 6), ("name", "Service", 16), ("latency", "Latency", 8),
                ("trend", "History", 12), ("detail", "Detail", None), ("checked", "Checked", 7))
 
     def on_mount(self) -> None:
