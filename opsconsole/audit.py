@@ -17,6 +17,7 @@ data dir (XDG on Linux).
 
 from __future__ import annotations
 
+import fcntl
 import getpass
 import hashlib
 import json
@@ -160,6 +161,7 @@ class AuditLog:
         line = (event.to_json() + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
         try:
+            fcntl.flock(fd, fcntl.LOCK_EX)  # TUI and headless runs share the file
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
                 line = b"\n" + line  # a crash tore the last line: never glue a record onto it
