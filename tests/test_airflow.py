@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -178,3 +179,22 @@ def test_render_log_keeps_events_and_exceptions_and_drops_group_markers() -> Non
     assert text.splitlines() == ["2024-01-01T00:00:00Z ERROR Task failed with exception",
                                  "    ValueError: bad row (dag.py:7)"]
     assert render_log("plain log") == "plain log"
+
+
+def test_iceberg_local_profile_configures_the_orchestration_drivers(root: Path,
+                                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    """profiles.yaml's seed 002 profile validates against these drivers' options, URLs from the environment."""
+    from opsconsole.config import Secret, load
+    from opsconsole.drivers import driver_class
+
+    monkeypatch.setenv("AIRFLOW_URL", "http://airflow.internal:8080")
+    monkeypatch.setenv("AIRFLOW_PASSWORD", "s3cret-pw")
+    profile = load(root / "profiles.yaml").profile("iceberg-local")
+    specs = {d.kind: d for d in profile.drivers}
+    assert {"kafka", "airflow", "flink", "spark"} <= set(specs)
+    airflow = driver_class("airflow")(specs["airflow"].name, specs["airflow"].options)
+    assert airflow.base == "http://airflow.internal:8080"
+    assert isinstance(specs["airflow"].options["password"], Secret)
+    assert "s3cret-pw" not in repr(specs["airflow"].options)
+    assert specs["flink"].options["url"] == "http://localhost:8083"  # seed 002's port
+    assert specs["spark"].options["url"] == "http://localhost:8084"

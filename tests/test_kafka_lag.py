@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import uuid
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 
@@ -166,3 +167,27 @@ async def test_unreachable_broker_is_critical_and_lag_raises_a_typed_error() -> 
             await driver.lag()
     finally:
         await driver.close()
+
+
+async def test_azure_rt_profile_builds_a_working_kafka_driver(bootstrap: str, root: Path,
+                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    """The shipped profile, pointed at a broker by $KAFKA_BOOTSTRAP, measures lag as configured."""
+    from opsconsole.config import Secret, load
+    from opsconsole.drivers import driver_class
+
+    monkeypatch.setenv("KAFKA_BOOTSTRAP", bootstrap)
+    monkeypatch.setenv("KAFKA_SASL_PASSWORD", "Endpoint=sb://example/;SharedAccessKey=hunter2")
+    profile = load(root / "profiles.yaml").profile("azure-rt")
+    (spec,) = [d for d in profile.drivers if d.kind == "kafka"]
+    assert isinstance(spec.options["sasl_password"], Secret)
+    assert "hunter2" not in repr(spec.options)
+    topic, group = f"azure-{uuid.uuid4().hex[:8]}", f"g-{uuid.uuid4().hex[:8]}"
+    await _create_topic(bootstrap, topic, 1)
+    await _produce(bootstrap, topic, 0, 3)
+    await _commit(bootstrap, group, {(topic, 0): 1})
+    driver = driver_class(spec.kind)(spec.name, spec.options, timeout=spec.timeout)
+    try:
+        lag = {s.name: s.lag for s in await driver.lag()}
+    finally:
+        await driver.close()
+    assert lag[partition_key(group, topic, 0)] == 2
