@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from opsconsole.drivers.kafka import KafkaLagDriver, partition_key
-from opsconsole.errors import DriverUnavailable
+from opsconsole.errors import ConfigError, DriverUnavailable
 from opsconsole.lag_trend import LagHistory, is_growing, rate_per_second
 from opsconsole.model import Health
 from tests.conftest import require_peer
@@ -40,6 +40,11 @@ def test_history_reports_rate_and_forgets_vanished_keys() -> None:
     assert history.values("g/t[0]") == []
     assert history.values("g/t[1]") == [1.0]
     assert rate_per_second([(t0, 1.0), (t0, 5.0)]) is None
+
+
+def test_unknown_security_protocol_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="security_protocol 'SASL_SSl'"):
+        KafkaLagDriver("kafka", {"bootstrap": "h:9093", "security_protocol": "SASL_SSl"})
 
 
 # -- against the real broker ---------------------------------------------------------

@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec, describe
-from opsconsole.errors import AuthError, DriverError, DriverTimeout, DriverUnavailable
+from opsconsole.errors import AuthError, ConfigError, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.lag_trend import DEFAULT_WINDOW, LagHistory
 from opsconsole.model import Health, LagSample, Pane, ServiceStatus
 
@@ -30,6 +30,7 @@ if TYPE_CHECKING:
     from aiokafka.admin import AIOKafkaAdminClient
 
 T = TypeVar("T")
+SECURITY_PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
 
 
 def partition_key(group: str, topic: str, partition: int) -> str:
@@ -61,6 +62,10 @@ class KafkaLagDriver(Driver):
 
     def __init__(self, name: str, options: Mapping[str, Any], *, timeout: float = 10.0) -> None:
         super().__init__(name, options, timeout=timeout)
+        protocol = self.config.get("security_protocol") or "PLAINTEXT"
+        if protocol not in SECURITY_PROTOCOLS:
+            raise ConfigError(f"driver {name!r}: security_protocol {protocol!r} is not one of "
+                              f"{', '.join(SECURITY_PROTOCOLS)}", key=f"{name}.options.security_protocol")
         window = int(self.config.get("trend_samples") or DEFAULT_WINDOW)
         self.history = LagHistory(window=max(window, 2))
         """Lag per partition over recent polls; feeds the ``growing`` detail."""
