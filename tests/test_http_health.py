@@ -73,7 +73,10 @@ class Server:
                 with contextlib.suppress(BrokenPipeError, ConnectionResetError):  # the probe gave up
                     self.wfile.write(body)
 
-        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        class Httpd(ThreadingHTTPServer):
+            request_queue_size = 128  # the default backlog of 5 drops SYNs: a 1 s retransmit, not our bug
+
+        self.httpd = Httpd(("127.0.0.1", 0), Handler)
         self.httpd.daemon_threads = True
         self.base = f"http://127.0.0.1:{self.httpd.server_address[1]}"
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
