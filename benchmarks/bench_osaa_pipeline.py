@@ -67,6 +67,7 @@ async def main() -> None:
         t = time.perf_counter()
         db = build_pipeline_db(Path(tmp) / "osaa.db", data)
         build_s = time.perf_counter() - t
+        size_mb = db.stat().st_size / 1e6
         driver = DuckDBPipelineDriver("pipeline", {"database": str(db), "compose_dir": tmp}, timeout=120)
         try:
             rows = sum(t.rows for t in (await driver.snapshot(max_age=0)).tables if t.schema == "master")
@@ -90,8 +91,7 @@ async def main() -> None:
                 locked_times, _ = await _stall_while(poll, args.rounds)
         finally:
             await driver.close()
-    size_mb = db.stat().st_size / 1e6 if db.exists() else float("nan")
-    print(f"database: master.indicators {rows:,} rows (built in {build_s:.1f}s){'' if size_mb != size_mb else ''}")
+    print(f"database: master.indicators {rows:,} rows, file {size_mb:.1f} MB (built in {build_s:.1f}s)")
     print(f"quality poll, file held open (median of {args.rounds}): {statistics.median(direct) * 1000:.0f} ms")
     print(f"quality poll through the driver (median):           {statistics.median(times) * 1000:.0f} ms")
     print(f"worst event-loop stall during polls:                {stall * 1000:.1f} ms")
