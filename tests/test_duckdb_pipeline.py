@@ -30,6 +30,7 @@ def make_driver(db: Path, tmp_path: Path, **options: Any) -> DuckDBPipelineDrive
         "database": str(db),
         "compose_dir": str(tmp_path),
         "run_command": f"{shlex.quote(sys.executable)} {shlex.quote(str(STEP_SCRIPT))} {{step}}",
+        "quality_interval": 0,
     }
     opts.update(options)
     driver = DuckDBPipelineDriver("pipeline", opts, timeout=20)
@@ -158,6 +159,26 @@ async def test_locked_database_names_the_holder(db: Path, tmp_path: Path) -> Non
     assert "osaa-lock-holder" in row.extra["holder_command"]
     assert f"pid {holder.pid}" in row.detail and "osaa-lock-holder" in row.detail
     assert "never delete" in row.detail
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/locks"), reason="light lock checks need /proc/locks")
+async def test_between_quality_reads_the_lock_is_still_seen_without_opening(db: Path, tmp_path: Path) -> None:
+    """Polls inside quality_interval reuse the figures but still notice a new writer at once."""
+    driver = make_driver(db, tmp_path, quality_interval=3600)
+    try:
+        first = by_name(await driver.health())
+        with hold_lock(db) as holder:
+            locked = await driver.health()
+        after = by_name(await driver.health())
+    finally:
+        await driver.close()
+    assert first["duckdb"].health is Health.OK
+    assert [r.name for r in locked] == ["duckdb"]
+    assert locked[0].health is Health.CRITICAL and locked[0].extra["holder_pid"] == holder.pid
+    assert "osaa-lock-holder" in locked[0].detail
+    assert after["duckdb"].health is Health.OK
+    assert after["duckdb"].extra["figures_at"] == first["duckdb"].extra["figures_at"]  # not re-read
+    assert after["completeness"].extra["completeness"] == first["completeness"].extra["completeness"]
 
 
 async def test_read_only_holder_does_not_block_the_console(db: Path, tmp_path: Path) -> None:

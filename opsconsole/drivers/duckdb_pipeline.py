@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import collections
+import dataclasses
 import hashlib
 import json
 import os
@@ -46,6 +47,8 @@ PIPELINE_STEPS = ("ingest", "etl", "transform", "config_test")
 DB_STEPS = frozenset({"etl", "transform"})
 """Steps that open the database read-write (SQLMesh); refused while someone holds its lock."""
 OUTPUT_TAIL = 200
+LIGHT_CHECK_POSSIBLE = os.path.exists("/proc/locks")
+"""Without /proc/locks (macOS, Windows) every poll opens the database to learn about its lock."""
 
 
 def data_dir() -> Path:
@@ -84,6 +87,8 @@ class _Snapshot:
     freshness: tuple[quality.SourceFreshness, ...] = ()
     checks: dict[str, Any] = field(default_factory=dict)
     """check name -> report object, or an error string when the check could not run."""
+    figures_at: datetime | None = None
+    """When the quality figures were read (they are reused between full reads)."""
 
     @property
     def readable(self) -> bool:
@@ -116,6 +121,9 @@ class DuckDBPipelineDriver(Driver):
         OptionSpec("sla_hours", (int, float), default=2, help="pipeline runtime target (seed: < 2 hours)"),
         OptionSpec("run_timeout_hours", (int, float), default=4,
                    help="a run still going after this is stopped (seed level 3: > 4 hour delay)"),
+        OptionSpec("quality_interval", (int, float), default=60,
+                   help="seconds between full quality reads; polls in between only check the lock (/proc/locks) "
+                        "and the file, without opening the database"),
         OptionSpec("pause_checks_during_runs", bool, default=True,
                    help="do not open the database while a run started here is going (it needs the write lock)"),
         OptionSpec("indicators_table", str, default="master.indicators"),
@@ -162,6 +170,8 @@ class DuckDBPipelineDriver(Driver):
         super().__init__(name, merged, timeout=timeout)
         self.database = str(Path(str(self.config["database"])).expanduser())
         self._snapshot: _Snapshot | None = None
+        self._full: _Snapshot | None = None
+        """Last snapshot with quality figures (a full read-only open)."""
         self._snapshot_lock: asyncio.Lock | None = None
         self._run: _LiveRun | None = None
         self.output_listeners: list[Callable[[str, str], None]] = []
@@ -227,7 +237,7 @@ class DuckDBPipelineDriver(Driver):
             con, cov, since_year=int(cfg["coverage_since_year"]), expected=int(cfg["expected_countries"])))
         anom = str(cfg["anomaly_table"])
         run("anomalies", anom, lambda: quality.zscore_anomalies(con, anom, threshold=float(cfg["zscore_threshold"])))
-        return _Snapshot(tables=tables, freshness=freshness, checks=checks, **base)
+        return _Snapshot(tables=tables, freshness=freshness, checks=checks, figures_at=base["taken_at"], **base)
 
     async def snapshot(self, *, max_age: float | None = None) -> _Snapshot:
         """The latest database snapshot, reading a new one when older than ``max_age`` seconds."""
@@ -244,9 +254,46 @@ class DuckDBPipelineDriver(Driver):
                 run = self._run
                 raise DriverUnavailable(f"{self.name}: database not opened while pipeline "
                                         f"{run.step if run else ''} runs (it needs the write lock)")
-            snap = await self.run_sync(self._read_snapshot, what=f"read {self.database}")
+            full = self._full
+            age = None if full is None else (datetime.now(UTC) - (full.figures_at or full.taken_at)).total_seconds()
+            if full is not None and age is not None and age < float(self.config["quality_interval"]) \
+                    and LIGHT_CHECK_POSSIBLE:
+                snap = await self.run_sync(self._light_snapshot, full, what=f"check the lock on {self.database}")
+            else:
+                snap = await self.run_sync(self._read_snapshot, what=f"read {self.database}")
+                if snap.readable:
+                    self._full = snap
             self._snapshot = snap
             return snap
+
+    def _light_snapshot(self, full: _Snapshot) -> _Snapshot:
+        """Lock holder and file sizes without opening the database; reuses ``full``'s figures.
+
+        Opening read-only takes a shared lock that blocks the pipeline's writer,
+        so between full reads only ``/proc/locks`` and ``stat`` are consulted.
+        A read-only holder does not stop us reading; only a writer counts.
+        """
+        now = datetime.now(UTC)
+        if not os.path.exists(self.database):
+            return _Snapshot(taken_at=now, path=self.database, exists=False)
+        st = os.stat(self.database)
+        wal = self.database + ".wal"
+        wal_bytes, mtime = 0, st.st_mtime
+        if os.path.exists(wal):
+            wst = os.stat(wal)
+            wal_bytes, mtime = wst.st_size, max(mtime, wst.st_mtime)
+        writers = [h for h in duckdb_lock.holders_from_proc_locks(self.database)
+                   if h.mode == "WRITE" and h.pid != os.getpid()]
+        changes = {"taken_at": now, "size_bytes": st.st_size, "wal_bytes": wal_bytes,
+                   "file_mtime": datetime.fromtimestamp(mtime, UTC)}
+        if writers:
+            return _Snapshot(path=self.database, holder=writers[0], **changes)
+        return dataclasses.replace(full, **changes)
+
+    def _invalidate(self) -> None:
+        """Forget every snapshot: the next poll opens the database (after runs and lock actions)."""
+        self._snapshot = None
+        self._full = None
 
     def _paused(self) -> bool:
         return bool(self._run is not None and self.config["pause_checks_during_runs"])
@@ -286,8 +333,12 @@ class DuckDBPipelineDriver(Driver):
         detail = f"{len(snap.tables)} tables, {_size(snap.size_bytes)}"
         if snap.wal_bytes:
             detail += f" + {_size(snap.wal_bytes)} WAL"
+        figures_at = snap.figures_at or snap.taken_at
+        extra["figures_at"] = figures_at.isoformat()
         if self._paused():
-            detail += f"; figures from {snap.taken_at.astimezone():%H:%M:%S} (run in progress)"
+            detail += f"; figures from {figures_at.astimezone():%H:%M:%S} (run in progress)"
+        elif (snap.taken_at - figures_at).total_seconds() >= 1:
+            detail += f"; quality figures from {figures_at.astimezone():%H:%M:%S}"
         return ServiceStatus("duckdb", Health.OK, detail, source=self.name, checked_at=snap.taken_at, extra=extra)
 
     def _freshness_hours(self, snap: _Snapshot) -> dict[str, tuple[float, str]]:
@@ -308,7 +359,7 @@ class DuckDBPipelineDriver(Driver):
         rows: list[ServiceStatus] = []
 
         def row(name: str, health: Health, detail: str, **extra: Any) -> None:
-            rows.append(ServiceStatus(name, health, detail, source="quality", checked_at=snap.taken_at,
+            rows.append(ServiceStatus(name, health, detail, source="quality", checked_at=snap.figures_at,
                                       extra={"driver": self.name, **extra}))
 
         def failed(name: str) -> bool:
@@ -443,7 +494,7 @@ class DuckDBPipelineDriver(Driver):
         wait = float(self.config["stop_wait_seconds"])
         while time.monotonic() - started < wait:
             if not await self.run_sync(duckdb_lock.still_holds, self.database, holder.pid, what="check the lock"):
-                self._snapshot = None
+                self._invalidate()
                 return ActionResult(True, f"sent SIGTERM to {holder.describe()}; lock released after "
                                           f"{time.monotonic() - started:.1f}s. The .wal is kept and replayed on "
                                           f"the next open; run checkpoint to fold it in.")
@@ -479,7 +530,7 @@ class DuckDBPipelineDriver(Driver):
             raise ActionRefused(f"pipeline {self._run.step} is running; checkpoint after it finishes")
         async with self._lock():
             outcome = await self.run_sync(self._checkpoint, what="checkpoint")
-            self._snapshot = None
+            self._invalidate()
         if isinstance(outcome, str):
             raise ActionRefused(f"checkpoint refused: {self.database} is locked by {outcome}; "
                                 f"stop it first (stop_lock_holder)")
@@ -549,7 +600,7 @@ class DuckDBPipelineDriver(Driver):
         finally:
             duration = time.monotonic() - run.started
             self._run = None
-            self._snapshot = None
+            self._invalidate()
             self._history_append({"run_id": run.run_id, "step": step, "args": args, "command": argv,
                                   "state": state, "exit_code": code, "started_at": started_at.isoformat(),
                                   "duration_s": round(duration, 3), "sla_s": sla, "message": message,
