@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from textual import work
@@ -15,6 +14,7 @@ from opsconsole.errors import ConfigError
 from opsconsole.model import ActionSpec, Health
 from opsconsole.poller import build_drivers
 from opsconsole.ui.dashboard_screen import DashboardScreen
+from opsconsole.ui.runbook_bridge import run_audited_action
 from opsconsole.ui.screens import ConfirmScreen, HelpScreen, PickScreen, TypedConfirmScreen
 
 HEALTH_VARIABLES = {
@@ -187,7 +187,8 @@ class OpsConsoleApp(App[int]):
         if log:
             log.record(f"action {driver.name}.{spec.name} started: {spec.effect}")
         try:
-            result = await asyncio.wait_for(driver.run_action(spec.name, {}), max(driver.timeout * 6, 60))
+            # Through the engine: audited before and after, refused when read-only or the target is busy.
+            result = await run_audited_action(self, driver, spec, timeout=max(driver.timeout * 6, 60))
         except Exception as exc:
             message = f"{spec.title} failed: {describe(exc)}"
             self.notify(message, severity="error", timeout=10)
