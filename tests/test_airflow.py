@@ -158,6 +158,19 @@ async def test_wrong_password_is_an_auth_error(airflow_url: str) -> None:
         await driver.close()
 
 
+async def test_expired_token_is_renewed_once(airflow_url: str) -> None:
+    driver = _driver(airflow_url, dags=[OK_DAG])
+    try:
+        await driver.job_runs()
+        first = driver._token
+        driver._token = first[:-8] + "AAAAAAAA"  # what an expired or rotated token looks like: a 401
+        rows = await driver.job_runs()
+    finally:
+        await driver.close()
+    assert [r.job for r in rows] == [OK_DAG]
+    assert driver._token not in (None, first[:-8] + "AAAAAAAA")
+
+
 async def test_unreachable_airflow_is_critical_and_jobs_raise() -> None:
     driver = _driver("http://127.0.0.1:9")
     try:

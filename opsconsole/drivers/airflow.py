@@ -29,6 +29,8 @@ from opsconsole.errors import AuthError, DriverError, DriverTimeout, DriverUnava
 from opsconsole.model import ActionResult, ActionSpec, Health, JobRun, Pane, ServiceStatus
 
 COMPONENT_HEALTH: Mapping[str | None, Health] = {"healthy": Health.OK, "unhealthy": Health.CRITICAL}
+MAX_CONCURRENT_REQUESTS = 8
+"""Parallel API calls per poll: fast with many DAGs, gentle on a small api-server."""
 LOG_TAIL_LINES = 200
 """Lines of a failed task's log shown by ``failed_task_logs``: the error is at the end."""
 
@@ -109,6 +111,7 @@ class AirflowDriver(Driver):
         self.base = str(self.config["url"]).rstrip("/")
         self._client: httpx.AsyncClient | None = None
         self._token: str | None = reveal(self.config.get("token")) or None
+        self._slots = asyncio.Semaphore(MAX_CONCURRENT_REQUESTS)
 
     # -- HTTP ----------------------------------------------------------------------
     def _http(self) -> httpx.AsyncClient:
@@ -138,7 +141,8 @@ class AirflowDriver(Driver):
     async def _send(self, method: str, path: str, *, authed: bool = True, **kwargs: Any) -> httpx.Response:
         headers = {"Authorization": f"Bearer {self._token}"} if authed and self._token else {}
         try:
-            return await self._http().request(method, path, headers=headers, **kwargs)
+            async with self._slots:
+                return await self._http().request(method, path, headers=headers, **kwargs)
         except httpx.TimeoutException as exc:
             raise DriverTimeout(f"{self.name}: {method} {path} timed out after {self.timeout:g}s "
                                 f"(is Airflow at {self.base} up?)") from exc
@@ -159,11 +163,17 @@ class AirflowDriver(Driver):
         raise DriverUnavailable(f"{self.name}: {what} failed with HTTP {response.status_code}: {detail}")
 
     async def _api(self, method: str, path: str, **kwargs: Any) -> Any:
-        """Call ``/api/v2``; log in first if needed and once more when the token expired."""
+        """Call ``/api/v2``; log in first if needed and once more when the token is refused.
+
+        Airflow answers an expired or invalid JWT with 403 "Invalid JWT token" (not
+        only 401), so both trigger one fresh login; a second refusal is an AuthError.
+        """
+        fresh = False
         if self._token is None and self.config.get("username"):
             await self._login()
+            fresh = True
         response = await self._send(method, f"/api/v2{path}", **kwargs)
-        if response.status_code == 401 and self.config.get("username"):
+        if response.status_code in (401, 403) and self.config.get("username") and not fresh:
             await self._login()
             response = await self._send(method, f"/api/v2{path}", **kwargs)
         self._raise_for_status(response, f"{method} /api/v2{path}")
