@@ -44,9 +44,17 @@ class LockHolder:
     found_by: str = "proc-locks"
     """``duckdb-error`` or ``proc-locks``: where the pid came from."""
 
-    def describe(self) -> str:
-        """One line for a status row or a confirmation: ``pid 123 (python etl.py), write lock``."""
-        return f"pid {self.pid} ({self.command or 'command unknown'}), {self.mode.lower()} lock"
+    def describe(self, width: int = 120) -> str:
+        """One line for a status row or a confirmation: ``pid 123 (python etl.py), write lock``.
+
+        A command longer than ``width`` keeps its start and its end (where the
+        script's arguments are) around an ellipsis.
+        """
+        command = self.command or "command unknown"
+        if len(command) > width:
+            head = width * 2 // 3
+            command = command[:head] + " … " + command[-(width - head - 3):]
+        return f"pid {self.pid} ({command}), {self.mode.lower()} lock"
 
 
 def is_lock_error(message: str) -> bool:
@@ -68,7 +76,8 @@ def command_line(pid: int, proc_root: str = "/proc") -> str:
         raw = Path(proc_root, str(pid), "cmdline").read_bytes()
     except OSError:
         return ""
-    return " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    text = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    return " ".join(text.split())  # one line: ``python -c`` code can hold newlines
 
 
 def holders_from_proc_locks(path: str | os.PathLike[str], proc_root: str = "/proc") -> list[LockHolder]:

@@ -83,3 +83,12 @@ def test_other_files_locks_are_not_confused(db: Path, tmp_path: Path) -> None:
 def test_unrelated_error_is_not_a_lock_error() -> None:
     assert not duckdb_lock.is_lock_error('Catalog Error: Table with name nope does not exist!')
     assert duckdb_lock.parse_lock_error("IO Error: Cannot open file: No such file") is None
+
+
+def test_long_multiline_command_is_one_readable_line(db: Path) -> None:
+    with hold_lock(db) as proc:  # the holder is ``python -c "<several lines>" <db> write osaa-lock-holder``
+        holder = duckdb_lock.find_lock_holder(db)
+    assert holder is not None and "\n" not in holder.command
+    text = holder.describe(width=80)
+    assert text.startswith(f"pid {proc.pid} (") and text.endswith("osaa-lock-holder), write lock")
+    assert " … " in text and len(text) < 80 + 40
