@@ -196,3 +196,31 @@ async def test_azure_rt_profile_builds_a_working_kafka_driver(bootstrap: str, ro
     finally:
         await driver.close()
     assert lag[partition_key(group, topic, 0)] == 2
+
+
+async def test_real_samples_raise_kafka_consumer_lag_high_when_over_threshold_or_growing(bootstrap: str) -> None:
+    """The driver's rows feed the alert rules: over consumer_lag_max, or growing below it."""
+    from opsconsole.alerts import evaluate
+    from opsconsole.model import Pane, PaneResult
+
+    topic = f"alerts-{uuid.uuid4().hex[:8]}"
+    over, growing, fine = (f"{kind}-{uuid.uuid4().hex[:6]}" for kind in ("over", "growing", "fine"))
+    await _create_topic(bootstrap, topic, 1)
+    await _produce(bootstrap, topic, 0, 1)
+    await _commit(bootstrap, over, {(topic, 0): 0})
+    await _commit(bootstrap, growing, {(topic, 0): 1})
+    await _commit(bootstrap, fine, {(topic, 0): 1})
+    driver = _driver(bootstrap, groups=[over, growing, fine], topics=[topic], trend_samples=3)
+    try:
+        for i in range(3):
+            await _produce(bootstrap, topic, 0, 1)
+            await _commit(bootstrap, fine, {(topic, 0): 2 + i})  # keeps up with the producer
+            rows = await driver.lag()
+    finally:
+        await driver.close()
+    result = PaneResult(pane=Pane.LAG, rows=tuple(rows), errors={}, polled_at=datetime.now(UTC), duration_ms=1)
+    alerts = {a.subject: a for a in evaluate({Pane.LAG: result}, {"consumer_lag_max": 3})}
+    assert alerts[partition_key(over, topic, 0)].message == "lag 4 > 3"
+    assert alerts[partition_key(growing, topic, 0)].message == "lag 3 keeps growing"
+    assert partition_key(fine, topic, 0) not in alerts
+    assert {a.rule for a in alerts.values()} == {"KafkaConsumerLagHigh"}
