@@ -301,6 +301,22 @@ async def test_failed_run_is_critical_and_history_survives_restart(db: Path, tmp
     assert rows["pipeline runs"].health is Health.CRITICAL
 
 
+async def test_history_file_is_bounded(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from opsconsole.drivers import duckdb_pipeline
+
+    monkeypatch.setattr(duckdb_pipeline, "HISTORY_MAX_BYTES", 1)
+    monkeypatch.setattr(duckdb_pipeline, "HISTORY_KEEP_LINES", 2)  # one run: its RUNNING and final record
+    driver = make_driver(db, tmp_path)
+    try:
+        await driver.run_action("ingest", {"args": "--exit 1"})
+        await driver.run_action("config_test", {})
+        runs = await driver.job_runs()
+    finally:
+        await driver.close()
+    assert len(driver.history_path.read_text().splitlines()) == 2
+    assert [(r.job, r.state) for r in runs] == [("pipeline config_test", "SUCCESS")]
+
+
 async def test_run_over_sla_is_flagged(db: Path, tmp_path: Path) -> None:
     driver = make_driver(db, tmp_path, sla_hours=0.5 / 3600)  # half a second
     try:

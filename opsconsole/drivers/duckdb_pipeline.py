@@ -47,6 +47,8 @@ PIPELINE_STEPS = ("ingest", "etl", "transform", "config_test")
 DB_STEPS = frozenset({"etl", "transform"})
 """Steps that open the database read-write (SQLMesh); refused while someone holds its lock."""
 OUTPUT_TAIL = 200
+HISTORY_MAX_BYTES = 1_000_000
+HISTORY_KEEP_LINES = 2_000
 LIGHT_CHECK_POSSIBLE = os.path.exists("/proc/locks")
 """Without /proc/locks (macOS, Windows) every poll opens the database to learn about its lock."""
 
@@ -309,7 +311,7 @@ class DuckDBPipelineDriver(Driver):
         rows = [self._database_row(snap)]
         if snap.readable:
             rows.extend(self._quality_rows(snap))
-        last = self._last_run_row()
+        last = await asyncio.to_thread(self._last_run_row)
         if last is not None:
             rows.append(last)
         return rows
@@ -661,6 +663,12 @@ class DuckDBPipelineDriver(Driver):
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("a", encoding="utf-8") as fh:
             fh.write(json.dumps(record, default=str) + "\n")
+        if path.stat().st_size > HISTORY_MAX_BYTES:
+            # Keep the newest records; the file is read on every poll.
+            lines = path.read_text(encoding="utf-8").splitlines()[-HISTORY_KEEP_LINES:]
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text("\n".join(lines) + "\n", encoding="utf-8")
+            tmp.replace(path)
 
     def run_history(self) -> list[dict[str, Any]]:
         """Recorded runs, newest first (the last record of each run wins)."""
