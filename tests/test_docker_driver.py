@@ -303,3 +303,85 @@ def test_actions_declare_their_danger() -> None:
     assert not specs["start_service"].dangerous and specs["start_service"].mutating
     assert specs["restart_service"].params == ("service",)
     assert not any(a.irreversible for a in DockerComposeDriver.actions)
+
+
+async def test_logs_screen_follows_and_filters(stack: Stack) -> None:
+    """The logs pane: follows a live service, filters with /, says when the daemon is gone."""
+    from textual.app import App
+    from textual.widgets import Log, Static
+
+    from opsconsole.ui.logs_screen import LogsScreen
+
+    driver = make_driver(stack)
+    screen = LogsScreen(driver, "spark-master", tail=5)
+
+    class Host(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(screen)
+
+    async def until(condition: Any, pilot: Any) -> None:
+        for _ in range(100):
+            if condition():
+                return
+            await pilot.pause(0.1)
+        raise AssertionError("condition not met within 10 s")
+
+    app = Host()
+    try:
+        async with app.run_test(size=(100, 30)) as pilot:
+            log = screen.query_one(Log)
+            await until(lambda: screen.lines_shown >= 9, pilot)  # 5 tailed + new ones as they are logged
+            assert {line.split()[0] for line in log.lines} == {"tick", "warn"}
+            await pilot.press("slash", *"WARN", "enter")
+            await until(lambda: screen.lines_shown >= 3, pilot)
+            assert log.lines and all(line.startswith("warn ") for line in log.lines)
+            status = str(screen.query_one("#logs-status", Static).render())
+            assert "filter /WARN/" in status and "following" in status
+            await pilot.press("escape")
+            await pilot.pause(0.2)
+            assert app.screen is not screen
+    finally:
+        await driver.close()
+    await asyncio.sleep(0.5)
+    assert not [t for t in threading.enumerate() if t.name.startswith("logs-compose")], "follow thread leaked"
+
+
+async def test_logs_screen_when_the_daemon_goes_and_returns(stack: Stack, tmp_path: Path) -> None:
+    from textual.app import App
+    from textual.widgets import Static
+
+    from opsconsole.ui.logs_screen import LogsScreen
+
+    async with proxy_at(tmp_path) as proxy:
+        driver = make_driver(stack, docker_host=f"unix://{proxy.path}")
+        screen = LogsScreen(driver, "spark-master", tail=3)
+
+        class Host(App[None]):
+            def on_mount(self) -> None:
+                self.push_screen(screen)
+
+        def status() -> str:
+            return str(screen.query_one("#logs-status", Static).render())
+
+        async def until(condition: Any, pilot: Any) -> None:
+            for _ in range(100):
+                if condition():
+                    return
+                await pilot.pause(0.1)
+            raise AssertionError(f"condition not met within 10 s; status: {status()}")
+
+        try:
+            async with Host().run_test(size=(100, 30)) as pilot:
+                await until(lambda: screen.lines_shown >= 3, pilot)
+                await proxy.stop()
+                await until(lambda: "stream ended" in status() or "UNREACHABLE" in status(), pilot)
+                shown = screen.lines_shown
+                await pilot.press("r")
+                await until(lambda: "UNREACHABLE" in status(), pilot)
+                assert "r to retry" in status()
+                await proxy.start()
+                await pilot.press("r")
+                await until(lambda: screen.lines_shown >= 3 and "UNREACHABLE" not in status(), pilot)
+                assert shown >= 3
+        finally:
+            await driver.close()
