@@ -211,3 +211,18 @@ def test_iceberg_local_profile_configures_the_orchestration_drivers(root: Path,
     assert "s3cret-pw" not in repr(specs["airflow"].options)
     assert specs["flink"].options["url"] == "http://localhost:8083"  # seed 002's port
     assert specs["spark"].options["url"] == "http://localhost:8084"
+
+
+def test_failed_run_raises_pipeline_failure(pipelines: dict[str, object]) -> None:
+    """The Jobs rows feed the alert rules: the failed DAG's latest run is a PipelineFailure."""
+    from datetime import UTC, datetime
+
+    from opsconsole.alerts import evaluate
+    from opsconsole.model import Pane, PaneResult
+
+    rows: dict[str, JobRun] = pipelines["rows"]  # type: ignore[assignment]
+    result = PaneResult(pane=Pane.JOBS, rows=tuple(rows.values()), errors={}, polled_at=datetime.now(UTC),
+                        duration_ms=1)
+    alerts = [a for a in evaluate({Pane.JOBS: result}, {}) if a.rule == "PipelineFailure"]
+    assert [a.subject for a in alerts] == [FAIL_DAG]
+    assert "transform_staging" in alerts[0].message

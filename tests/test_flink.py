@@ -135,3 +135,20 @@ def test_root_cause_is_the_innermost_cause_and_guidance_names_the_checkpoint() -
     assert "flink run -s s3://ckpt/chk-7" in restart_guidance("boom", "s3://ckpt/chk-7")
     assert "no retained checkpoint" in restart_guidance("", "<checkpoint-not-externally-addressable>")
     assert [human_duration(s) for s in (42, 432, 7500, 90000)] == ["42s", "7m12s", "2h5m", "1d1h"]
+
+
+async def test_failed_job_raises_pipeline_failure_with_guidance(flink: dict[str, str]) -> None:
+    from datetime import UTC, datetime
+
+    from opsconsole.alerts import evaluate
+    from opsconsole.model import Pane, PaneResult
+
+    driver = FlinkDriver("flink", {"url": flink["url"]})
+    try:
+        rows = await driver.job_runs()
+    finally:
+        await driver.close()
+    result = PaneResult(pane=Pane.JOBS, rows=tuple(rows), errors={}, polled_at=datetime.now(UTC), duration_ms=1)
+    alerts = {a.subject: a for a in evaluate({Pane.JOBS: result}, {}) if a.rule == "PipelineFailure"}
+    assert "opsc-failing-job" in alerts and RESTART_GUIDANCE in alerts["opsc-failing-job"].message
+    assert "opsc-raw-ingest" not in alerts, "the newest run of the ingest job is running"
