@@ -14,6 +14,7 @@ from opsconsole.errors import ConfigError
 from opsconsole.model import ActionSpec, Health
 from opsconsole.poller import build_drivers
 from opsconsole.ui.dashboard_screen import DashboardScreen
+from opsconsole.ui.operations import OperationsMixin
 from opsconsole.ui.runbook_bridge import run_audited_action
 from opsconsole.ui.screens import ConfirmScreen, HelpScreen, PickScreen, TypedConfirmScreen
 
@@ -26,7 +27,7 @@ HEALTH_VARIABLES = {
 DEFAULT_THEME = "textual-dark"
 
 
-class OpsConsoleApp(App[int]):
+class OpsConsoleApp(OperationsMixin, App[int]):
     """opsconsole's TUI for one profile at a time."""
 
     CSS_PATH = "app.tcss"

@@ -49,6 +49,10 @@ class DashboardScreen(Screen[None]):
         Binding("p", "app.pick_profile", "Profile", id="profile"),
         Binding("question_mark", "app.help", "Help", id="help", key_display="?"),
         Binding("q", "app.quit", "Quit", id="quit"),
+        Binding("R", "app.runbooks", "Runbooks", id="runbooks"),
+        Binding("L", "app.audit_log", "Audit", id="audit-log"),
+        Binding("I", "app.incident", "Incident", id="incident"),
+        Binding("D", "app.diagnostics", "Diagnostics", show=False, id="diagnostics"),
         *[Binding(str(i), f"focus_pane({i})", f"Pane {i}", show=False, id=f"pane-{i}") for i in range(1, 8)],
     ]
 
@@ -85,6 +89,9 @@ class DashboardScreen(Screen[None]):
         text.append(f"│ {HEALTH_DOT[self.health]} {self.health.label.upper()} ", style=style)
         if self.read_only:
             text.append("│ READ-ONLY ", style="bold reverse")
+        incident = getattr(self.app, "incident", None)
+        if incident is not None:
+            text.append(f"│ INCIDENT {incident.id} {incident.severity} ", style="bold reverse")
         return text
 
     @property
@@ -100,6 +107,8 @@ class DashboardScreen(Screen[None]):
         for pane in self.panes:
             pane.pause()
         self.activity.record(f"profile {self.profile.name} from {self.profile.source}")
+        if hasattr(self.app, "bind_profile_keys"):
+            self.app.bind_profile_keys(self)  # profile keys: -> runbooks
         self.call_after_refresh(self._connect)  # paint first: connecting may import SDKs
 
     @work(group="connect", exit_on_error=False)
@@ -162,6 +171,8 @@ class DashboardScreen(Screen[None]):
         self.health = overall_health(self.results, alerts)
         self.query_one(HeaderBar).update(self._header_text())
         self.app.sub_title = self.health.label
+        if hasattr(self.app, "alerts_evaluated"):
+            self.app.alerts_evaluated(self, alerts)  # incident timeline, notifications (a worker)
 
     # ------------------------------------------------------------------ actions
     def action_refresh_all(self) -> None:

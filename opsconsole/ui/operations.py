@@ -1,0 +1,215 @@
+"""The console's operational actions, mixed into the app: runbooks, audit, incidents, diagnostics, notifications.
+
+Kept out of ``app.py`` so the application class stays about layout, profiles
+and themes. Every long-running thing here is a worker: the dashboard keeps
+polling while a runbook waits for a confirmation, a notification times out,
+or a diagnostics bundle is collected.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from textual.widgets import DataTable
+
+from opsconsole.model import Alert
+from opsconsole.runbooks.library import Library, load_library
+from opsconsole.ui.audit_screen import AuditScreen
+from opsconsole.ui.incident_screens import IncidentOpenScreen, IncidentScreen
+from opsconsole.ui.runbook_screens import applicable, runbook_flow, runbook_for_alert
+
+if TYPE_CHECKING:
+    from opsconsole.incidents import Incident
+    from opsconsole.notify import Notifier
+    from opsconsole.ui.dashboard_screen import DashboardScreen
+
+
+class OperationsMixin:
+    """Actions and hooks of :class:`~opsconsole.ui.app.OpsConsoleApp` beyond the dashboard itself."""
+
+    incident: Incident | None = None
+    """The open incident: alerts and actions are added to its timeline."""
+    _library: Library | None = None
+    _notifier: Notifier | None = None
+    _notifier_profile: str = ""
+    _notify_pending: list[Alert] | None = None
+    _notify_running: bool = False
+
+    # ------------------------------------------------------------------ shared
+    async def runbook_library(self) -> Library:
+        """The runbook library, loaded once in a thread (parsing ~90 YAML runbooks takes ~0.4 s)."""
+        if self._library is None:
+            self._library = await asyncio.to_thread(load_library)
+        return self._library
+
+    def record_action(self, text: str) -> None:
+        """Activity log, plus the open incident's timeline."""
+        app: Any = self
+        if app.dashboard is not None:
+            app.dashboard.activity.record(text)
+        if self.incident is not None:
+            self.incident.add("action", text)
+
+    # ------------------------------------------------------------------ runbooks
+    def action_runbooks(self) -> None:
+        self._start_runbook(None)
+
+    def action_run_runbook(self, runbook_id: str) -> None:
+        self._start_runbook(runbook_id)
+
+    def _start_runbook(self, runbook_id: str | None) -> None:
+        app: Any = self
+
+        async def flow() -> None:
+            library = await self.runbook_library()
+            await runbook_flow(app, runbook_id, library)
+
+        app.run_worker(flow(), group="runbook-flow", exit_on_error=False)
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """``enter`` on a firing alert opens the runbook that answers it."""
+        if event.data_table.id != "table-alerts":
+            return
+        app: Any = self
+        screen = app.dashboard
+        alert = next((a for a in screen.alerts if a.key == event.row_key.value), None) if screen else None
+        if alert is None:
+            return
+        event.stop()
+
+        async def open_for_alert() -> None:
+            library = await self.runbook_library()
+            runbook = runbook_for_alert(alert, library, applicable(app, library))
+            if runbook is None:
+                app.notify(f"no runbook this profile can run answers {alert.rule}"
+                           + (f" (named: {alert.runbook})" if alert.runbook else ""), severity="warning")
+                return
+            await runbook_flow(app, runbook.id, library)
+
+        app.run_worker(open_for_alert(), group="runbook-flow", exit_on_error=False)
+
+    def bind_profile_keys(self, screen: DashboardScreen) -> None:
+        """Profile ``keys:`` (key -> runbook id) become bindings of the dashboard that launch the runbook."""
+        taken = {b.key for b in screen.BINDINGS if hasattr(b, "key")}
+        for key, runbook_id in screen.profile.keys.items():
+            if key in taken:
+                screen.activity.record(f"keys: {key!r} is already bound; {runbook_id} not bound to it")
+                continue
+            screen._bindings.bind(key, f"app.run_runbook({runbook_id!r})", f"{runbook_id}")
+        screen.refresh_bindings()
+
+    # ------------------------------------------------------------------ audit, diagnostics
+    def action_audit_log(self) -> None:
+        app: Any = self
+        app.push_screen(AuditScreen())
+
+    def action_diagnostics(self) -> None:
+        app: Any = self
+        screen = app.dashboard
+        if screen is None:
+            return
+
+        async def collect() -> None:
+            from opsconsole.incidents import collect_diagnostics
+
+            screen.activity.record("diagnostics: collecting every pane of every driver…")
+            try:
+                path = await collect_diagnostics(app.profile, screen.drivers, alerts=screen.alerts)
+            except Exception as exc:
+                app.notify(f"diagnostics failed: {exc}", severity="error", timeout=15)
+                screen.activity.record(f"diagnostics FAILED: {exc}")
+                return
+            app.notify(str(path), title="diagnostics bundle written", timeout=20)
+            self.record_action(f"diagnostics bundle written: {path}")
+
+        app.run_worker(collect(), group="diagnostics", exclusive=True, exit_on_error=False)
+
+    # ------------------------------------------------------------------ incidents
+    def action_incident(self) -> None:
+        app: Any = self
+        if app.dashboard is None:
+            return
+        if self.incident is None:
+            worst = next(iter(app.dashboard.alerts), None)
+            title = f"{worst.rule} on {worst.subject}" if worst else f"{app.profile.title or app.profile.name}"
+            app.push_screen(IncidentOpenScreen(title), self._open_incident)
+        else:
+            app.push_screen(IncidentScreen(self.incident), self._incident_choice)
+
+    def _open_incident(self, answer: tuple[str, str] | None) -> None:
+        if answer is None:
+            return
+        from opsconsole.incidents import Incident
+
+        app: Any = self
+        severity, title = answer
+        self.incident = Incident.open(severity, title, app.profile.name)
+        if app.dashboard is not None:
+            self.incident.record_alerts(app.dashboard.alerts)
+            app.dashboard.activity.record(f"incident {self.incident.id} opened ({severity}): {title}")
+        self._show_incident_in_title()
+        app.notify(f"{self.incident.id} {severity}: alerts and actions now go to its timeline",
+                   title="incident opened")
+
+    def _incident_choice(self, choice: str | None) -> None:
+        app: Any = self
+        incident = self.incident
+        if incident is None or choice is None:
+            return
+        if choice == "close":
+            incident.close()
+            self.incident = None
+            self._show_incident_in_title()
+        path = incident.export_review()
+        verb = "closed; review" if choice == "close" else "review"
+        app.notify(str(path), title=f"{incident.id} {verb} exported", timeout=20)
+        if app.dashboard is not None:
+            app.dashboard.activity.record(f"incident {incident.id} {verb} exported: {path}")
+
+    def _show_incident_in_title(self) -> None:
+        """The dashboard header says INCIDENT <id> <severity> while one is open."""
+        app: Any = self
+        screen = app.dashboard
+        if screen is not None:
+            from opsconsole.ui.dashboard_screen import HeaderBar
+
+            screen.query_one(HeaderBar).update(screen._header_text())
+
+    # ------------------------------------------------------------------ after every poll
+    def alerts_evaluated(self, screen: DashboardScreen, alerts: Sequence[Alert]) -> None:
+        """Called by the dashboard after each re-evaluation: incident timeline, then notifications."""
+        if self.incident is not None and self.incident.profile == screen.profile.name:
+            self.incident.record_alerts(alerts)
+        settings = screen.profile.notify
+        if settings is None or not settings.channels:
+            return
+        if self._notifier is None or self._notifier_profile != screen.profile.name:
+            from opsconsole.notify import Notifier
+
+            self._notifier = Notifier(settings, profile=screen.profile.name)
+            self._notifier_profile = screen.profile.name
+        self._notify_pending = list(alerts)
+        if not self._notify_running:
+            self._notify_running = True
+            app: Any = self
+            app.run_worker(self._deliver(screen), group="notify", exit_on_error=False)
+
+    async def _deliver(self, screen: DashboardScreen) -> None:
+        """One delivery loop at a time; only the latest alerts are sent when polls outpace the channels."""
+        try:
+            while self._notify_pending is not None and self._notifier is not None:
+                alerts, self._notify_pending = self._notify_pending, None
+                for d in await self._notifier.process(alerts):
+                    if d.suppressed:
+                        continue
+                    if d.ok:
+                        screen.activity.record(f"notified {d.channel}: {d.kind} {d.key}")
+                    else:
+                        screen.activity.record(f"notify {d.channel} FAILED ({d.kind} {d.key}): {d.error}",
+                                               style="bold")
+        finally:
+            self._notify_running = False
+
+
