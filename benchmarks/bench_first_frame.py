@@ -29,7 +29,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _terminal import DemoEngine, PtyProcess, console_env, heavy_loaded  # noqa: E402
+from _terminal import DemoEngine, PtyProcess, console_env, heavy_loaded
 
 TARGET_MS = 400.0
 
@@ -46,7 +46,8 @@ def child(result_file: str, argv: list[str]) -> int:
 
         def first_frame() -> None:
             now = time.monotonic()
-            Path(result_file).write_text(json.dumps({"t": now, "cpu": time.process_time(), "heavy": heavy_loaded(list(sys.modules)),
+            Path(result_file).write_text(json.dumps({"t": now, "cpu": time.process_time(),
+                                                     "heavy": heavy_loaded(list(sys.modules)),
                                                      "modules": len(sys.modules)}))
             self.app.call_later(self.app.action_quit)
 

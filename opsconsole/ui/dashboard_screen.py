@@ -169,7 +169,7 @@ class DashboardScreen(Screen[None]):
         self.alerts = alerts
         self.query_one(AlertsPane).show(alerts)
         self.health = overall_health(self.results, alerts)
-        self.query_one(HeaderBar).update(self._header_text())
+        self.query_one(HeaderBar).update(self._header_text(), layout=False)  # fixed height: no re-layout
         self.app.sub_title = self.health.label
         if hasattr(self.app, "alerts_evaluated"):
             self.app.alerts_evaluated(self, alerts)  # incident timeline, notifications (a worker)

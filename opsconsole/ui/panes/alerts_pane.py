@@ -43,12 +43,15 @@ class AlertsPane(Vertical):
                 del self.first_seen[key]
         self.alerts = list(alerts)
         table = self.query_one(DataTable)
-        table.clear()
-        for alert in alerts:
-            style = self.app.health_style(SEVERITY_HEALTH[alert.severity]) if alert.severity else ""
-            table.add_row(Text(SEVERITY_NAME[alert.severity], style=style), Text(alert.rule), Text(alert.subject),
-                          Text(clip(alert.message, 200)), Text(alert.runbook or "—"),
-                          Text(age(self.first_seen.get(alert.key))), key=alert.key)  # type: ignore[arg-type]
+        rows = [(alert.key, alert.severity, alert.rule, alert.subject, clip(alert.message, 200), alert.runbook or "—",
+                 age(self.first_seen.get(alert.key))) for alert in alerts]  # type: ignore[arg-type]
+        if rows != getattr(self, "_shown_rows", None):  # unchanged: keep the cursor, skip a re-layout
+            self._shown_rows = rows
+            table.clear()
+            for key, severity, rule, subject, message, runbook, since in rows:
+                style = self.app.health_style(SEVERITY_HEALTH[severity]) if severity else ""
+                table.add_row(Text(SEVERITY_NAME[severity], style=style), Text(rule), Text(subject), Text(message),
+                              Text(runbook), Text(since), key=key)
         counts = {s: sum(1 for a in alerts if a.severity == s) for s in Severity}
         self.border_subtitle = (f"{counts[Severity.CRITICAL]} crit · {counts[Severity.WARNING]} warn · "
                                 f"{counts[Severity.INFO]} info" if alerts else "all clear")

@@ -157,13 +157,15 @@ class DashboardPane(Vertical, can_focus=False):
             self.add_class("stale")
             seen = f"last good {age(self.last_ok, now)} ago" if self.last_ok else "never reached"
             label = "UNREACHABLE" if not (self.result and self.result.rows) else "STALE"
-            status.update(Text(f"{label} · {seen} · {clip(self.stale_reason, 300)}"))
+            # layout=False: the status is one line high (app.tcss), so no re-layout of the screen.
+            status.update(Text(f"{label} · {seen} · {clip(self.stale_reason, 300)}"), layout=False)
             self.border_subtitle = f"{label} · {seen}"
         else:
             self.remove_class("stale")
             n = len(self.result.rows) if self.result else 0
             took = f" · {self.result.duration_ms:.0f} ms" if self.result else ""
-            status.update(Text(f"fresh · {n} rows · polled {now:%H:%M:%S}{took} · every {self.interval:g}s"))
+            status.update(Text(f"fresh · {n} rows · polled {now:%H:%M:%S}{took} · every {self.interval:g}s"),
+                          layout=False)
             self.border_subtitle = f"{n} rows · {now:%H:%M:%S}{took}"
 
     # ------------------------------------------------------------------ rows
