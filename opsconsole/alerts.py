@@ -4,15 +4,33 @@
 ``alerts:`` mapping (see :data:`opsconsole.config.ALERT_THRESHOLDS`); each alert
 names the runbook that answers it, so the on-call engineer is one key away from
 the procedure.
+
+Severity follows seed 001's tiers: **critical** when something is down or lost
+(ServiceDown, IcebergCatalogDown, MinIODown, WarehouseDown, PipelineFailure),
+**warning** when it is degraded or late (ServiceDegraded, HighLatency,
+HighErrorRate, HighP95Latency, KafkaConsumerLagHigh, StagingStale, DataStale,
+EntityCoverageLow), **info** for housekeeping (TableNeedsCompaction).
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from opsconsole.model import Alert, Health, JobRun, LagSample, Pane, PaneResult, ServiceStatus, Severity, TableStats
+from opsconsole.model import (
+    Alert,
+    Health,
+    JobRun,
+    LagSample,
+    Pane,
+    PaneResult,
+    QueryRecord,
+    ServiceStatus,
+    Severity,
+    TableStats,
+)
+from opsconsole.query_stats import filter_records, summarize
 
 # Services whose outage has a named alert and runbook in seed 002.
 NAMED_OUTAGES: Mapping[str, tuple[str, str]] = {
@@ -24,9 +42,55 @@ NAMED_OUTAGES: Mapping[str, tuple[str, str]] = {
 }
 
 
-def _service_alerts(rows: Iterable[ServiceStatus], now: datetime) -> list[Alert]:
+ERROR_RATE_WINDOW = timedelta(hours=1)
+"""Seed 000 alert 1 watches the error rate per hour; a sliding hour ending now (not the
+calendar hour) keeps a spike firing across the top of the hour instead of resolving it."""
+P95_WINDOW = timedelta(minutes=5)
+"""Seed 000 alert 2 watches p95 per minute; five minutes ending now smooths a poll that
+lands in a nearly empty minute, while still reacting within minutes."""
+
+
+def _number(value: Any) -> float | None:
+    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
+
+
+def _special_service_alert(row: ServiceStatus, thresholds: Mapping[str, Any], now: datetime) -> list[Alert] | None:
+    """Rows with a dedicated rule (warehouse, coverage, freshness); None for the generic up/down rule."""
+    extra = row.extra or {}
+    if extra.get("kind") == "warehouse" and "state" in extra:
+        state = str(extra.get("state") or "UNKNOWN")
+        if state != "RUNNING":
+            return [Alert("WarehouseDown", Severity.CRITICAL, row.name,
+                          f"warehouse {state}: queries queue or time out (seed 000 alert 3)",
+                          "ontos-warehouse-timeout", now)]
+        return None  # running: degraded health still goes through the generic rule
+    coverage = _number(extra.get("coverage"))
+    if coverage is not None:
+        limit = float(thresholds.get("coverage_min", 0.90))
+        if coverage < limit:
+            year = f" in {extra['coverage_year']}" if extra.get("coverage_year") else ""
+            return [Alert("EntityCoverageLow", Severity.WARNING, row.name,
+                          f"entity coverage {coverage:.0%}{year} < {limit:.0%}", "entity-coverage-low", now)]
+        return []
+    if _number(extra.get("freshness_hours")) is not None:
+        return []  # the Lag pane reports freshness per source (DataStale): one alert per stale source
+    return None
+
+
+def _service_alerts(rows: Iterable[ServiceStatus], now: datetime,
+                    thresholds: Mapping[str, Any] | None = None) -> list[Alert]:
+    thresholds = thresholds or {}
+    latency_max = float(thresholds.get("service_latency_ms_max", 2_000))
     alerts = []
     for row in rows:
+        special = _special_service_alert(row, thresholds, now)
+        if special is not None:
+            alerts += special
+            continue
+        if row.health == Health.OK and row.latency_ms is not None and row.latency_ms > latency_max:
+            alerts.append(Alert("HighLatency", Severity.WARNING, row.name,
+                                f"answered in {row.latency_ms:,.0f} ms (> {latency_max:,.0f} ms)",
+                                "azure-high-latency", now))
         if row.health == Health.CRITICAL:
             rule, runbook = NAMED_OUTAGES.get(row.name, ("ServiceDown", "service-down"))
             alerts.append(Alert(rule, Severity.CRITICAL, row.name, row.detail or "down", runbook, now))
@@ -77,6 +141,26 @@ def _job_alerts(rows: Iterable[JobRun], now: datetime) -> list[Alert]:
             for run in latest.values() if run.state.lower() in {"failed", "error", "internal_error", "timedout"}]
 
 
+def _query_alerts(rows: list[QueryRecord], thresholds: Mapping[str, Any], now: datetime) -> list[Alert]:
+    """Seed 000's High Error Rate (> 5 %) and Slow Query Performance (p95 > 10 s), per warehouse."""
+    rate_max = float(thresholds.get("error_rate_max", 0.05))
+    p95_max = float(thresholds.get("p95_ms_max", 10_000))
+    alerts = []
+    for warehouse in sorted({r.warehouse or r.source or "queries" for r in rows}):
+        mine = [r for r in rows if (r.warehouse or r.source or "queries") == warehouse]
+        total, failed, rate, _p95, _avg = summarize(filter_records(mine, since=now - ERROR_RATE_WINDOW))
+        if total and rate > rate_max:
+            alerts.append(Alert("HighErrorRate", Severity.WARNING, warehouse,
+                                f"{rate:.1%} of {total} queries failed in the last hour ({failed}; "
+                                f"> {rate_max:.0%})", "ontos-high-error-rate", now))
+        total, _failed, _rate, p95, _avg = summarize(filter_records(mine, since=now - P95_WINDOW))
+        if p95 is not None and p95 > p95_max:
+            alerts.append(Alert("HighP95Latency", Severity.WARNING, warehouse,
+                                f"p95 {p95 / 1000:,.1f} s over {total} queries in the last 5 min "
+                                f"(> {p95_max / 1000:g} s)", "ontos-slow-queries", now))
+    return alerts
+
+
 def evaluate(results: Mapping[Pane, PaneResult], thresholds: Mapping[str, Any],
              now: datetime | None = None) -> list[Alert]:
     """All alerts firing for the latest pane results, most severe first."""
@@ -84,7 +168,9 @@ def evaluate(results: Mapping[Pane, PaneResult], thresholds: Mapping[str, Any],
     alerts: list[Alert] = []
     for pane, result in results.items():
         if pane == Pane.SERVICES:
-            alerts += _service_alerts((r for r in result.rows if isinstance(r, ServiceStatus)), now)
+            alerts += _service_alerts((r for r in result.rows if isinstance(r, ServiceStatus)), now, thresholds)
+        elif pane == Pane.QUERIES:
+            alerts += _query_alerts([r for r in result.rows if isinstance(r, QueryRecord)], thresholds, now)
         elif pane == Pane.TABLES:
             alerts += _table_alerts((r for r in result.rows if isinstance(r, TableStats)), thresholds, now)
         elif pane == Pane.LAG:
