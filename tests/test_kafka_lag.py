@@ -42,6 +42,18 @@ def test_history_reports_rate_and_forgets_vanished_keys() -> None:
     assert rate_per_second([(t0, 1.0), (t0, 5.0)]) is None
 
 
+def test_driver_modules_import_no_client_library_nor_ui() -> None:
+    """Listing or configuring these drivers must not pay for aiokafka/httpx (httpx drags in rich)."""
+    import subprocess
+    import sys
+
+    code = ("import sys, opsconsole.drivers.kafka, opsconsole.drivers.airflow, opsconsole.drivers.flink, "
+            "opsconsole.drivers.spark, opsconsole.lag_trend; "
+            "print(sorted(m for m in ('aiokafka', 'httpx', 'rich', 'textual') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"
+
+
 def test_unknown_security_protocol_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="security_protocol 'SASL_SSl'"):
         KafkaLagDriver("kafka", {"bootstrap": "h:9093", "security_protocol": "SASL_SSl"})

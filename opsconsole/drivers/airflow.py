@@ -18,15 +18,16 @@ import asyncio
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
-
-import httpx
 
 from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec, describe
 from opsconsole.errors import AuthError, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, JobRun, Pane, ServiceStatus
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: httpx pulls in rich when it is installed
 
 COMPONENT_HEALTH: Mapping[str | None, Health] = {"healthy": Health.OK, "unhealthy": Health.CRITICAL}
 MAX_CONCURRENT_REQUESTS = 8
@@ -115,6 +116,8 @@ class AirflowDriver(Driver):
 
     # -- HTTP ----------------------------------------------------------------------
     def _http(self) -> httpx.AsyncClient:
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(base_url=self.base, timeout=self.timeout,
                                              verify=bool(self.config.get("verify_tls", True)))
@@ -139,6 +142,8 @@ class AirflowDriver(Driver):
         self._token = response.json().get("access_token")
 
     async def _send(self, method: str, path: str, *, authed: bool = True, **kwargs: Any) -> httpx.Response:
+        import httpx
+
         headers = {"Authorization": f"Bearer {self._token}"} if authed and self._token else {}
         try:
             async with self._slots:

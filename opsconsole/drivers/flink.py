@@ -14,14 +14,15 @@ import asyncio
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
-
-import httpx
 
 from opsconsole.drivers.base import Driver, OptionSpec, describe
 from opsconsole.errors import DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, JobRun, Pane, ServiceStatus
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: httpx pulls in rich when it is installed
 
 RESTART_GUIDANCE = "check Flink job status and restart"
 """Seed 002's words for a failed streaming job; shown with every failed job."""
@@ -123,6 +124,8 @@ class FlinkDriver(Driver):
         await super().close()
 
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(base_url=self.base, timeout=self.timeout,
                                              verify=bool(self.config.get("verify_tls", True)))

@@ -14,13 +14,14 @@ from __future__ import annotations
 import time
 from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Any, ClassVar
-
-import httpx
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from opsconsole.drivers.base import Driver, OptionSpec, describe
 from opsconsole.errors import DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import Health, JobRun, Pane, ServiceStatus
+
+if TYPE_CHECKING:
+    import httpx  # imported where used: httpx pulls in rich when it is installed
 
 MASTER_HEALTH: Mapping[str, Health] = {
     "ALIVE": Health.OK,
@@ -68,6 +69,8 @@ class SparkDriver(Driver):
 
     async def master_state(self) -> dict[str, Any]:
         """The master's ``/json/`` document (the trailing slash matters)."""
+        import httpx
+
         if self._client is None:
             self._client = httpx.AsyncClient(base_url=self.base, timeout=self.timeout,
                                              verify=bool(self.config.get("verify_tls", True)))
