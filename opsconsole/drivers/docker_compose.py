@@ -326,6 +326,8 @@ class DockerComposeDriver(Driver):
             while not slots.acquire(timeout=0.25):
                 if stop.is_set():
                     return False
+            if stop.is_set():
+                return False
             try:
                 loop.call_soon_threadsafe(queue.put_nowait, item)
             except RuntimeError:  # loop closed
@@ -342,6 +344,8 @@ class DockerComposeDriver(Driver):
                     return
                 pending = b""
                 for chunk in stream:
+                    if stop.is_set():
+                        break
                     pending += chunk
                     *lines, pending = pending.split(b"\n")
                     if lines and not deliver([ln.decode("utf-8", errors="replace") for ln in lines]):
@@ -370,8 +374,9 @@ class DockerComposeDriver(Driver):
             stop.set()
             stream = holder.get("stream")
             if stream is not None:
-                # Closing the response unblocks the reader thread's recv(); it then exits.
-                await asyncio.to_thread(_close_quietly, stream)
+                # Shutting the socket down unblocks the reader thread's recv(); it then exits. Done inline
+                # (it does not block) so a second cancellation cannot skip it.
+                _close_quietly(stream)
 
     # ------------------------------------------------------------------ actions
     async def _each(self, containers: list[Container], verb: str) -> list[str]:
