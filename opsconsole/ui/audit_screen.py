@@ -48,13 +48,13 @@ class AuditScreen(ModalScreen[None]):
 
     def __init__(self, log: AuditLog | None = None) -> None:
         super().__init__()
-        self.log = log or AuditLog()
+        self.audit_log = log or AuditLog()
         self.events: list[AuditEvent] = []
         self.shown: list[AuditEvent] = []
 
     def compose(self) -> ComposeResult:
         with Vertical(classes="modal-box"):
-            yield Static(Text(f"Audit log  {self.log.path}", style="bold"), id="audit-title")
+            yield Static(Text(f"Audit log  {self.audit_log.path}", style="bold"), id="audit-title")
             yield Input(placeholder="filter (e.g. compact failed)", id="audit-filter")
             table: DataTable[Text] = DataTable(cursor_type="row", id="audit-table")
             for label, width in (("Time", 19), ("Who", 14), ("Profile", 10), ("Procedure", 22), ("Step", 16),
@@ -68,7 +68,7 @@ class AuditScreen(ModalScreen[None]):
 
     @work(group="audit-read", exclusive=True, exit_on_error=False)
     async def action_reload(self) -> None:
-        events = await asyncio.to_thread(self.log.read, MAX_ROWS)
+        events = await asyncio.to_thread(self.audit_log.read, MAX_ROWS)
         self.events = events
         self.show(self.query_one("#audit-filter", Input).value)
 
@@ -87,7 +87,7 @@ class AuditScreen(ModalScreen[None]):
                           Text(outcome, style=OUTCOME_STYLE.get(outcome, "")),
                           Text(e.message or e.ref), key=str(i))
         self.query_one("#audit-title", Static).update(
-            Text(f"Audit log  {len(self.shown)} of {len(self.events)} records  {self.log.path}", style="bold"))
+            Text(f"Audit log  {len(self.shown)} of {len(self.events)} records  {self.audit_log.path}", style="bold"))
 
     def action_dismiss_none(self) -> None:
         self.dismiss(None)
