@@ -217,3 +217,23 @@ async def test_enter_on_an_alert_opens_its_runbook_and_profile_keys_launch_runbo
         assert app.screen.runbook.id == "demo-clear-faults"
         await pilot.press("escape")
         await pilot.press("q")
+
+
+async def test_command_palette_offers_the_profiles_runbooks(tmp_path: Path) -> None:
+    from textual.command import CommandList, CommandPalette
+
+    from opsconsole.ui.runbook_screens import RunbookPreviewScreen
+
+    app = OpsConsoleApp(runbook_profile(tmp_path))
+    async with app.run_test(size=(120, 40)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await pilot.press("ctrl+p")
+        await until(pilot, lambda: isinstance(app.screen, CommandPalette))
+        await pilot.press(*"clear all demo")
+        await until(pilot, lambda: any("demo-clear-faults" in str(o.prompt) for o in
+                                       app.screen.query_one(CommandList).options))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunbookPreviewScreen), timeout=15)
+        assert app.screen.runbook.id == "demo-clear-faults"
+        await pilot.press("escape")
+        await pilot.press("q")

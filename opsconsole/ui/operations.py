@@ -12,13 +12,14 @@ import asyncio
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from textual.app import App
 from textual.widgets import DataTable
 
 from opsconsole.model import Alert
 from opsconsole.runbooks.library import Library, load_library
 from opsconsole.ui.audit_screen import AuditScreen
 from opsconsole.ui.incident_screens import IncidentOpenScreen, IncidentScreen
-from opsconsole.ui.runbook_screens import applicable, runbook_flow, runbook_for_alert
+from opsconsole.ui.runbook_screens import RunbookCommands, applicable, runbook_flow, runbook_for_alert
 
 if TYPE_CHECKING:
     from opsconsole.incidents import Incident
@@ -29,6 +30,8 @@ if TYPE_CHECKING:
 class OperationsMixin:
     """Actions and hooks of :class:`~opsconsole.ui.app.OpsConsoleApp` beyond the dashboard itself."""
 
+    COMMANDS = App.COMMANDS | {RunbookCommands}
+    """Runbooks in the command palette, next to Textual's system commands."""
     incident: Incident | None = None
     """The open incident: alerts and actions are added to its timeline."""
     _library: Library | None = None
