@@ -237,3 +237,22 @@ async def test_command_palette_offers_the_profiles_runbooks(tmp_path: Path) -> N
         assert app.screen.runbook.id == "demo-clear-faults"
         await pilot.press("escape")
         await pilot.press("q")
+
+
+def test_each_demo_alert_resolves_to_a_runbook_the_demo_can_run() -> None:
+    from opsconsole.model import Alert, Severity
+    from opsconsole.runbooks.library import load_library
+    from opsconsole.ui.runbook_screens import runbook_for_alert
+
+    library = load_library(include_user=False)
+    demo = library.for_driver_types({"demo"})
+    stack = library.for_driver_types({"docker", "http", "kafka", "flink", "iceberg"})
+    cases = {("IngestionDown", "ingestion-stopped"): ("demo-ingestion-stopped", "ingestion-stopped"),
+             ("StagingStale", "staging-stale"): ("demo-staging-stale", None),
+             ("DuckDBLocked", "duckdb-lock"): ("demo-staging-stale", None),
+             ("TableNeedsCompaction", "compaction"): ("demo-compaction", "compaction")}
+    for (rule, named), (on_demo, on_stack) in cases.items():
+        alert = Alert(rule, Severity.WARNING, "x", "y", named)
+        assert runbook_for_alert(alert, library, demo).id == on_demo
+        found = runbook_for_alert(alert, library, stack)
+        assert (found.id if found else None) == on_stack
