@@ -22,12 +22,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import require_peer
 
 from opsconsole.drivers.docker_compose import DockerComposeDriver, parse_docker_time
 from opsconsole.drivers.http_health import HttpHealthDriver
 from opsconsole.errors import DriverError, DriverUnavailable
 from opsconsole.model import Health
+from tests.conftest import require_peer
 
 pytestmark = pytest.mark.peer("docker")
 

@@ -18,7 +18,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import ROOT, require_peer
 
 from opsconsole import config, iceberg_ops
 from opsconsole.config import Secret
@@ -26,6 +25,7 @@ from opsconsole.drivers import driver_class
 from opsconsole.drivers.iceberg import IcebergDriver
 from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
 from opsconsole.model import Health, Pane
+from tests.conftest import ROOT, require_peer
 
 pytestmark = pytest.mark.peer("postgres+moto")
 
@@ -302,3 +302,18 @@ def test_shipped_profile_options_validate(tmp_path: Path) -> None:
     assert {d.kind for d in profile.drivers} == {"iceberg", "docker", "http"}
     lake = next(d for d in profile.drivers if d.kind == "iceberg")
     assert isinstance(lake.options["s3_secret_key"], Secret)
+
+
+async def test_catalog_password_is_used_but_never_shown() -> None:
+    """A SQL catalog whose database is down: the row says so without echoing the secret."""
+    driver = IcebergDriver("lake", {"catalog_uri": "postgresql+psycopg2://opsc@127.0.0.1:9/iceberg",
+                                    "catalog_password": Secret("hunter2-secret")}, timeout=5)
+    assert "opsc:hunter2-secret@127.0.0.1:9" in driver._catalog_properties()["uri"]
+    try:
+        [row] = await driver.health()
+        with pytest.raises(DriverUnavailable) as caught:
+            await driver.table_stats()
+    finally:
+        await driver.close()
+    assert row.health is Health.CRITICAL and "127.0.0.1" in row.detail
+    assert "hunter2" not in row.detail and "hunter2" not in str(caught.value)
