@@ -52,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         from opsconsole.config import load_profile
 
         profile = load_profile(args.profile, args.config)
+        if args.theme:  # a typo should not open a console in the wrong colours: exit 2 listing the themes
+            from opsconsole.ui.themes import validate_theme_name
+
+            validate_theme_name(args.theme)
         from opsconsole.ui.app import OpsConsoleApp
 
         app = OpsConsoleApp(profile, config_path=args.config, read_only=args.read_only, theme=args.theme)

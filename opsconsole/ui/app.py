@@ -43,6 +43,9 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self.force_read_only = read_only
         self.requested_theme = theme or profile.theme
         self._health_styles: dict[Health, str] = {}
+        from opsconsole.ui.themes import install_themes
+
+        self._theme_messages = install_themes(self, self.requested_theme)
 
     # ------------------------------------------------------------------ theme
     def get_theme_variable_defaults(self) -> dict[str, str]:
@@ -57,7 +60,11 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         return self._health_styles.get(health, "")
 
     def _watch_theme(self, theme_name: str) -> None:
+        super()._watch_theme(theme_name)  # Textual's own watcher applies the theme's CSS
         self._health_styles = {}
+        for pane in self.dashboard.panes if self.dashboard else []:
+            if pane.result is not None:
+                pane.apply(pane.result)  # re-colour health cells now, not at the next poll
 
     @property
     def thresholds(self) -> dict[str, Any]:
@@ -69,12 +76,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
 
     # ------------------------------------------------------------------ lifecycle
     def on_mount(self) -> None:
-        if self.requested_theme:
-            if self.requested_theme in self.available_themes:
-                self.theme = self.requested_theme
-            else:
-                self.notify(f"unknown theme {self.requested_theme!r}; using {DEFAULT_THEME}. Themes: "
-                            + ", ".join(sorted(self.available_themes)), severity="error", timeout=10)
+        for message in self._theme_messages:  # unknown --theme / profile theme, broken theme files
+            self.notify(message, title="theme", severity="error", timeout=15)
         self.push_screen(DashboardScreen(self.profile, build_drivers(self.profile), read_only=self.read_only))
 
     @property

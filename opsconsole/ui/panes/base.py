@@ -184,7 +184,9 @@ class DashboardPane(Vertical, can_focus=False):
         if keys == existing:
             for key, row in zip(keys, rows, strict=True):
                 for col, value in zip(column_keys, self.cells(row), strict=True):
-                    if table.get_cell(key, col) != value:
+                    old = table.get_cell(key, col)
+                    # rich's Text equality ignores the base style: compare it too (health colours, themes)
+                    if old != value or getattr(old, "style", None) != getattr(value, "style", None):
                         table.update_cell(key, col, value)
             return
         cursor = table.cursor_row
