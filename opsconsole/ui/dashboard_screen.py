@@ -54,6 +54,8 @@ class DashboardScreen(Screen[None]):
         Binding("I", "app.incident", "Incident", id="incident"),
         Binding("D", "app.diagnostics", "Diagnostics", show=False, id="diagnostics"),
         *[Binding(str(i), f"focus_pane({i})", f"Pane {i}", show=False, id=f"pane-{i}") for i in range(1, 8)],
+        Binding("slash", "open_table(True)", "Filter", show=False, id="filter", key_display="/"),
+        Binding("v", "open_table(False)", "Table view", show=False, id="table-view"),
     ]
 
     def __init__(self, profile: Profile, drivers: Sequence[Driver], *, read_only: bool) -> None:
@@ -178,6 +180,12 @@ class DashboardScreen(Screen[None]):
     def action_refresh_all(self) -> None:
         for pane in self.panes:
             pane.refresh_data()
+
+    def action_open_table(self, filter_first: bool) -> None:
+        """Full-screen table of the focused pane (filter, sort, detail, copy): see ui/table_tools.py."""
+        from opsconsole.ui.table_tools import open_pane_table
+
+        self.run_worker(open_pane_table(self, filter_first=filter_first), group="table", exit_on_error=False)
 
     def action_focus_pane(self, index: int) -> None:
         for widget in self.query(".dashboard-pane, #activity"):

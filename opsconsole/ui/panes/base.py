@@ -200,6 +200,16 @@ class DashboardPane(Vertical, can_focus=False):
         if table.row_count:
             table.move_cursor(row=min(cursor, table.row_count - 1))
 
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """``enter`` on a row drills down: every field of the domain object behind it."""
+        row = self.selected_row()
+        if row is None:
+            return
+        event.stop()
+        from opsconsole.ui.table_tools import DetailScreen, detail_fields
+
+        self.app.push_screen(DetailScreen(f"{self.title}: {self.row_key(row)}", detail_fields(row)))
+
     def selected_row(self) -> Any | None:
         if not self.result or not self.table.row_count:
             return None
