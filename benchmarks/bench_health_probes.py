@@ -10,7 +10,9 @@ this process we probe them all at once, three ways:
   request gathered at once (the obvious code);
 * ``one client, no limit``: the same with ``max_connections=None``;
 * ``driver``: :class:`opsconsole.drivers.http_health.HttpHealthDriver`
-  (clients sharded by ``per_client``, nothing queued in any pool).
+  (clients sharded by ``per_client``, nothing queued in any pool), without
+  and with ``gc.freeze()`` (what an app does after start-up), and with 1 in 50
+  endpoints never answering (``probe_timeout`` 0.5 s: ok count 490/500).
 
 A ticker task sleeps 2 ms in a loop; the longest gap beyond 2 ms is the worst
 event-loop stall, i.e. how long a keypress would wait. Target: the driver
@@ -41,6 +43,8 @@ async def handle(reader, writer):
     try:
         while True:
             head = await reader.readuntil(b"\r\n\r\n")
+            if b"/hang" in head:
+                await asyncio.sleep(3600)
             await asyncio.sleep(random.random() * 0.02)
             writer.write(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: %d\r\n\r\n%s"
                          % (len(BODY), BODY))
@@ -158,14 +162,31 @@ async def main(n: int, rounds: int) -> int:
             results.append(await measure(label, probe, rounds))
             report(results[-1], n)
             await driver.close()
+
+        # Per-probe deadlines: 1 endpoint in 50 never answers; the poll still ends at ~probe_timeout.
+        hanging = {f"svc{i}": (u.replace("/health", "/hang") if i % 50 == 0 else u) for i, u in enumerate(urls)}
+        driver = HttpHealthDriver("bench", {"endpoints": hanging, "probe_timeout": 0.5})
+
+        async def probe_hanging(driver: HttpHealthDriver = driver) -> int:
+            rows = await driver.health()
+            return sum(1 for r in rows if r.health.name == "OK")
+
+        results.append(await measure("driver + gc.freeze, 10 hang (0.5s)", probe_hanging, rounds))
+        report(results[-1], n)
+        await driver.close()
         gc.unfreeze()
 
-        best = results[-1]
-        print(f"\ndriver + gc.freeze: worst poll {max(best['walls']) * 1000:.0f} ms, worst stall "
-              f"{max(best['stalls']) * 1000:.1f} ms wall / {max(best['cpu_stalls']) * 1000:.1f} ms CPU "
-              f"(targets: <= 1000 ms, <= 50 ms)")
-        ok = max(best["walls"]) <= 1.0 and max(best["cpu_stalls"]) <= 0.05
-        print("PASS" if ok else "FAIL")
+        print()
+        ok = True
+        for row in results[2:]:  # the driver rows
+            warm = row["walls"][1:] or row["walls"]
+            row_ok = max(warm) <= 1.0 and max(row["cpu_stalls"]) <= 0.05
+            ok = ok and row_ok
+            print(f"{row['label']:<34} cold {row['walls'][0] * 1000:5.0f} ms, warm max {max(warm) * 1000:5.0f} ms, "
+                  f"worst stall {max(row['stalls']) * 1000:5.1f} ms wall / {max(row['cpu_stalls']) * 1000:5.1f} ms "
+                  f"CPU  {'PASS' if row_ok else 'FAIL'}")
+        print("targets: warm poll <= 1000 ms, loop stall (loop thread CPU) <= 50 ms; wall stalls above that "
+              "are other processes holding the CPU")
         return 0 if ok else 1
     finally:
         proc.kill()
