@@ -317,3 +317,21 @@ async def test_catalog_password_is_used_but_never_shown() -> None:
         await driver.close()
     assert row.health is Health.CRITICAL and "127.0.0.1" in row.detail
     assert "hunter2" not in row.detail and "hunter2" not in str(caught.value)
+
+
+async def test_object_storage_down_is_unavailable_not_a_hang(lake: Lake, tmp_path: Path) -> None:
+    """MinIODown: the catalog answers but table metadata cannot be read from storage."""
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        dead = f"http://127.0.0.1:{s.getsockname()[1]}"
+    driver = build(lake, tmp_path, s3_endpoint=dead)
+    try:
+        [catalog_row] = await driver.health()
+        with pytest.raises(DriverUnavailable) as caught:
+            await driver.table_stats()
+    finally:
+        await driver.close()
+    assert catalog_row.health is Health.OK  # the SQL catalog itself is fine
+    assert "shopify_orders" in str(caught.value)
