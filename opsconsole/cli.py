@@ -17,6 +17,7 @@ from opsconsole.errors import ConfigError
 SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
     "check": ("opsconsole.headless", "add_check_arguments", "run_check"),
     "run": ("opsconsole.headless_run", "add_run_arguments", "run_run"),
+    "serve": ("opsconsole.serve", "add_serve_arguments", "run_serve"),
 }
 
 
