@@ -13,12 +13,32 @@ from collections.abc import Callable
 from opsconsole import __version__
 from opsconsole.errors import ConfigError
 
-# name -> (module:function that adds its arguments, module:function that runs it)
-SUBCOMMANDS: dict[str, tuple[str, str, str]] = {
-    "check": ("opsconsole.headless", "add_check_arguments", "run_check"),
-    "run": ("opsconsole.headless_run", "add_run_arguments", "run_run"),
-    "serve": ("opsconsole.serve", "add_serve_arguments", "run_serve"),
+# name -> (module, function that adds its arguments, function that runs it, one-line help).
+# Only the invoked subcommand's module is imported: the TUI path imports none of them,
+# which keeps the first frame fast.
+SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
+    "check": ("opsconsole.headless", "add_check_arguments", "run_check",
+              "poll every pane once and print the result (exit 0 OK, 1 warning, 2 critical, 3 unknown)"),
+    "run": ("opsconsole.headless_run", "add_run_arguments", "run_run",
+            "run a runbook procedure headless (dry-run, params, typed confirmation)"),
+    "serve": ("opsconsole.serve", "add_serve_arguments", "run_serve",
+              "serve the console to a web browser (textual-serve)"),
 }
+OPTIONS_WITH_VALUE = {"--config", "--profile", "-p", "--theme"}
+
+
+def _invoked_subcommand(argv: list[str]) -> str | None:
+    """The subcommand named on the command line, skipping the values of global options."""
+    skip = False
+    for arg in argv:
+        if skip:
+            skip = False
+            continue
+        if arg in OPTIONS_WITH_VALUE:
+            skip = True
+        elif not arg.startswith("-"):
+            return arg if arg in SUBCOMMANDS else None
+    return None
 
 
 def _resolve(module: str, attr: str) -> Callable[..., object]:
@@ -27,8 +47,9 @@ def _resolve(module: str, attr: str) -> Callable[..., object]:
     return getattr(importlib.import_module(module), attr)
 
 
-def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="opsconsole", description=__doc__.splitlines()[0])
+def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="opsconsole", description="A terminal ops console for data platforms. "
+                                     "Without a COMMAND it opens the TUI on the chosen profile.")
     parser.add_argument("--version", action="version", version=f"opsconsole {__version__}")
     parser.add_argument("--config", metavar="PATH", help="profiles file (default: ./profiles.yaml, "
                         "then the user config dir, then the packaged default)")
@@ -36,19 +57,20 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--theme", metavar="NAME", help="colour theme")
     parser.add_argument("--read-only", action="store_true", help="remove every mutating action")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for name, (module, add_args, _run) in SUBCOMMANDS.items():
-        adder = _resolve(module, add_args)
-        sp = sub.add_parser(name, help=(adder.__doc__ or "").strip().splitlines()[0] if adder.__doc__ else None)
-        adder(sp)
+    invoked = _invoked_subcommand(sys.argv[1:] if argv is None else argv)
+    for name, (module, add_args, _run, help_text) in SUBCOMMANDS.items():
+        sp = sub.add_parser(name, help=help_text, description=help_text)
+        if name == invoked:
+            _resolve(module, add_args)(sp)
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = build_parser()
+    parser = build_parser(argv)
     args = parser.parse_args(argv)
     try:
         if args.command:
-            module, _add, run = SUBCOMMANDS[args.command]
+            module, _add, run, _help = SUBCOMMANDS[args.command]
             return int(_resolve(module, run)(args) or 0)
         from opsconsole.config import load_profile
 

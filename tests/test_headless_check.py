@@ -27,7 +27,8 @@ def test_check_demo_reports_real_figures_and_exit_code(tmp_path: Path, root: Pat
     raw = next(r for r in report["panes"]["tables"]["rows"] if r["name"] == "raw.orders")
     from pyiceberg.catalog.sql import SqlCatalog
 
-    catalog = SqlCatalog("demo", uri=f"sqlite:///{demo_dir / 'catalog.db'}", warehouse=(demo_dir / "warehouse").as_uri())
+    catalog = SqlCatalog("demo", uri=f"sqlite:///{demo_dir / 'catalog.db'}",
+                         warehouse=(demo_dir / "warehouse").as_uri())
     table = catalog.load_table("raw.orders")
     assert raw["snapshot_count"] == len(table.snapshots())
     assert raw["file_count"] == table.inspect.files().num_rows
