@@ -129,6 +129,8 @@ class Profile:
     """The file this profile was loaded from."""
     notify: Any = None
     """``opsconsole.notify.NotifySettings`` from the profile's ``notify:`` section."""
+    keymap: Mapping[str, str] = field(default_factory=dict)
+    """Binding id -> keys (``keymap:``), validated by :mod:`opsconsole.keymap`, applied with ``App.set_keymap``."""
 
     def secrets(self) -> list[str]:
         """Every secret value in this profile, for redaction."""
@@ -165,7 +167,8 @@ ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
     "service_latency_ms_max": ((int, float), 2_000),
 }
 
-PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify"}
+PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify",
+                "keymap"}
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
@@ -346,7 +349,15 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
 
     return Profile(name=name, title=title, description=description, read_only=read_only,
                    drivers=tuple(drivers), poll=poll, alerts=alerts, keys=keys, theme=theme, source=path,
-                   notify=_notify(raw, path, where))
+                   notify=_notify(raw, path, where), keymap=_keymap(raw, path, where, keys))
+
+
+def _keymap(raw: Any, path: str, where: str, runbook_keys: Mapping[str, str]) -> dict[str, str]:
+    if "keymap" not in raw:
+        return {}
+    from opsconsole.keymap import parse_keymap
+
+    return parse_keymap(raw.get("keymap"), path=path, where=f"{where}.keymap", line=_line, runbook_keys=runbook_keys)
 
 
 def _notify(raw: Any, path: str, where: str) -> Any:

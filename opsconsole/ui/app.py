@@ -78,6 +78,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
     def on_mount(self) -> None:
         for message in self._theme_messages:  # unknown --theme / profile theme, broken theme files
             self.notify(message, title="theme", severity="error", timeout=15)
+        self.set_keymap(self.profile.keymap)  # profiles.yaml keymap: (binding id -> keys), validated by config
         self.push_screen(DashboardScreen(self.profile, build_drivers(self.profile), read_only=self.read_only))
 
     @property
@@ -105,10 +106,19 @@ class OpsConsoleApp(OperationsMixin, App[int]):
                     if b.action == "app.actions" and not self._allowed_actions():
                         continue
                     seen.add(b.key)
-                    rows.append((b.key_display or b.key, b.description))
-        rows += [("1-7", "focus a pane"), ("tab", "next pane"), ("ctrl+p", "command palette")]
+                    rows.append((self._bound_keys_display(b), b.description))
+        if not any(k.startswith("pane-") for k in self._keymap):
+            rows.append(("1-7", "focus a pane"))
+        rows += [("tab", "next pane"), ("ctrl+p", "command palette")]
         text = f"profile {self.profile.name}: {self.profile.title} ({self.profile.source})"
         self.push_screen(HelpScreen(rows, text))
+
+    def _bound_keys_display(self, binding: Binding) -> str:
+        """The keys a binding answers to now: the profile's keymap wins over the default."""
+        remapped = self._keymap.get(binding.id) if binding.id else None
+        if not remapped:
+            return binding.key_display or binding.key
+        return ", ".join(self.get_key_display(Binding(k, "")) for k in remapped.split(","))
 
     def action_pick_profile(self) -> None:
         try:
@@ -132,6 +142,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             return
         old = self.dashboard
         self.profile = profile
+        self.set_keymap(profile.keymap)
         self._replace_dashboard(old, DashboardScreen(profile, drivers, read_only=self.read_only))
 
     @work(group="switch", exit_on_error=False)

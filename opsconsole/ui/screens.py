@@ -16,7 +16,7 @@ from textual.widgets.option_list import Option
 class HelpScreen(ModalScreen[None]):
     """Keys, generated from the active bindings so it never goes out of date."""
 
-    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close")]
+    BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help-close")]
 
     def __init__(self, rows: Sequence[tuple[str, str]], profile_text: str) -> None:
         super().__init__()

@@ -112,14 +112,14 @@ class VirtualTable(ScrollView, can_focus=True):
     VirtualTable { height: 1fr; }
     """
     BINDINGS = [
-        Binding("up,k", "move(-1)", "Up", show=False),
-        Binding("down,j", "move(1)", "Down", show=False),
-        Binding("pageup", "page(-1)", "Page up", show=False),
-        Binding("pagedown", "page(1)", "Page down", show=False),
-        Binding("home,g", "jump(0)", "Top", show=False),
-        Binding("end,G", "jump(-1)", "Bottom", show=False),
-        Binding("left,h", "column(-1)", "Column left", show=False),
-        Binding("right,l", "column(1)", "Column right", show=False),
+        Binding("up,k", "move(-1)", "Up", show=False, id="table-up"),
+        Binding("down,j", "move(1)", "Down", show=False, id="table-down"),
+        Binding("pageup", "page(-1)", "Page up", show=False, id="table-page-up"),
+        Binding("pagedown", "page(1)", "Page down", show=False, id="table-page-down"),
+        Binding("home,g", "jump(0)", "Top", show=False, id="table-top"),
+        Binding("end,G", "jump(-1)", "Bottom", show=False, id="table-bottom"),
+        Binding("left,h", "column(-1)", "Column left", show=False, id="table-left"),
+        Binding("right,l", "column(1)", "Column right", show=False, id="table-right"),
     ]
 
     cursor_row: reactive[int] = reactive(0)
