@@ -15,6 +15,7 @@ from opsconsole.model import ActionSpec, Health
 from opsconsole.poller import build_drivers
 from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.operations import OperationsMixin
+from opsconsole.ui.palette import ConsoleCommands
 from opsconsole.ui.runbook_bridge import run_audited_action
 from opsconsole.ui.screens import ConfirmScreen, HelpScreen, PickScreen, TypedConfirmScreen
 
@@ -33,6 +34,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
     CSS_PATH = "app.tcss"
     TITLE = "opsconsole"
     ENABLE_COMMAND_PALETTE = True
+    COMMANDS = OperationsMixin.COMMANDS | {ConsoleCommands}
+    """Textual's system commands, runbooks, and panes/commands/actions/profiles/themes (ui/palette.py)."""
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-ctrl-c")]
 
     def __init__(self, profile: Profile, *, config_path: str | None = None, read_only: bool = False,
