@@ -14,6 +14,7 @@ from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.panes.dashboard import QueriesPane
 from opsconsole.ui.table_tools import (
     DetailScreen,
+    LazyRows,
     TableScreen,
     VirtualTable,
     filter_rows,
@@ -105,7 +106,8 @@ async def test_hundred_thousand_query_rows_filter_and_scroll() -> None:
     class TableApp(App[None]):
         def on_mount(self) -> None:
             pane = QueriesPane([], 10, index=2)
-            rows = [tuple(c.plain for c in pane.cells.__func__(_Stub(), r)) for r in records]  # type: ignore[attr-defined]
+            rows = LazyRows(records, lambda r: pane.cells.__func__(_Stub(), r),  # type: ignore[attr-defined]
+                            [key for key, _label, _width in pane.columns])
             self.push_screen(TableScreen("Query history", pane.columns, rows, records))
 
     app = TableApp()
@@ -123,6 +125,36 @@ async def test_hundred_thousand_query_rows_filter_and_scroll() -> None:
         await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, DetailScreen))
         assert dict(app.screen.fields)["status"] == "FAILED"
+        # Only what was drawn, copied or opened was formatted: the rest stayed domain objects.
+        assert sum(1 for r in table.rows._formatted if r is not None) < 1_000
+
+
+def test_lazy_rows_sort_by_raw_value_and_filter_on_every_text_field() -> None:
+    start = datetime(2026, 1, 1, tzinfo=UTC)
+    records = [QueryRecord("a", "select 1", "FINISHED", start, duration_ms=900.0, user="alice"),
+               QueryRecord("b", "select 2", "FINISHED", start + timedelta(seconds=5), duration_ms=1_200.0, user="bob"),
+               QueryRecord("c", "select 3", "FAILED", start + timedelta(seconds=1), duration_ms=None,
+                           error="division by zero", user="carol")]
+    formatted: list[str] = []
+
+    def cells(r: QueryRecord) -> list[str]:
+        formatted.append(r.query_id)
+        return [r.query_id, r.status.lower(), f"{r.duration_ms} ms"]
+
+    rows = LazyRows(records, cells, ["id", "status", "duration"])
+    table = VirtualTable([("id", "Id", 4), ("status", "Status", 8), ("duration", "Duration", 10)], rows)
+    assert formatted == []  # nothing formatted until a row is read
+    table.sort_by(2)  # durations by value (900 < 1200), missing last; still nothing formatted
+    assert [records[i].query_id for i in table.order] == ["a", "b", "c"] and formatted == []
+    table.sort_by(2)
+    assert [records[i].query_id for i in table.order][:2] == ["b", "a"]
+    table.set_filter("bob")  # the user is not a column, but it is in the record
+    assert [records[i].query_id for i in table.order] == ["b"]
+    table.set_filter("")
+    table.set_filter("div")
+    table.set_filter("division zero")  # typing on narrows
+    assert [records[i].query_id for i in table.order] == ["c"]
+    assert table.selected_row() == ("c", "failed", "None ms") and formatted == ["c"]
 
 
 class _Stub:

@@ -4,15 +4,20 @@ Why a table of our own: Textual's DataTable measures every cell and keeps a
 Python object per row; 100k rows of query history take seconds to add and tens
 of seconds to lay out. :class:`VirtualTable` keeps rows as tuples of strings,
 sizes columns from a sample, and renders only the lines on screen (Line API),
-so 100k rows show in well under 300 ms. Filtering and sorting work on index
-lists; the pure helpers below are tested without a terminal.
+so 100k rows show in well under 300 ms. Rows of domain objects are formatted
+lazily (:class:`LazyRows`): only the lines drawn, copied or opened are turned
+into text; sorting uses the objects' raw values (a datetime, a duration in ms)
+and filtering a per-row haystack of their raw fields built on the first
+keystroke. Filtering and sorting work on index lists; the pure helpers below
+are tested without a terminal.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import operator
 import re
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any
@@ -67,8 +72,120 @@ def filter_rows(rows: Sequence[Sequence[str]], needle: str) -> list[int]:
     return out
 
 
+def filter_lines(lines: Sequence[str], needle: str, order: Sequence[int] | None = None) -> list[int]:
+    """Like :func:`filter_rows` over prepared lower-case lines (one per row)."""
+    words = needle.lower().split()
+    indexes = range(len(lines)) if order is None else order
+    if not words:
+        return list(indexes)
+    return [i for i in indexes if all(w in lines[i] for w in words)]
+
+
 def sort_rows(rows: Sequence[Sequence[str]], order: list[int], column: int, *, reverse: bool) -> list[int]:
+    if isinstance(rows, LazyRows):
+        keys = {i: rows.sort_value(i, column) for i in order}
+        present = sorted((i for i in order if keys[i][0] != 2), key=keys.__getitem__, reverse=reverse)
+        return present + [i for i in order if keys[i][0] == 2]  # missing values last, either way
     return sorted(order, key=lambda i: sort_key(rows[i][column]), reverse=reverse)
+
+
+RAW_FIELDS: dict[str, tuple[str, ...]] = {
+    "when": ("started_at",), "started": ("started_at",), "duration": ("duration_ms", "duration_s"),
+    "rows": ("rows", "row_count"), "latency": ("latency_ms",), "files": ("file_count",),
+    "snapshots": ("snapshot_count",), "size": ("size_bytes",), "lag": ("lag",), "sql": ("text",),
+    "status": ("status",), "name": ("name",), "job": ("job",), "detail": ("detail",),
+}
+"""Pane column key -> the domain field(s) holding its raw value (sorting 100k rows needs no formatting)."""
+
+
+class LazyRows(Sequence[tuple[str, ...]]):
+    """Domain objects that look like rows of strings, formatted only when a row is read.
+
+    Why: formatting 100k query records with the pane's cell code (rich Text per
+    cell) takes over a second; the screen shows 40 of them. Formatted rows are
+    cached; sort keys come from raw fields (:data:`RAW_FIELDS`), the filter
+    haystack from every text/number field of the object.
+    """
+
+    def __init__(self, objects: Sequence[Any], cells_of: Callable[[Any], Sequence[Any]],
+                 column_keys: Sequence[str] = ()) -> None:
+        self.objects = objects
+        self.cells_of = cells_of
+        self.column_keys = list(column_keys)
+        self._formatted: list[tuple[str, ...] | None] = [None] * len(objects)
+        self._haystack: list[str] | None = None
+
+    def __len__(self) -> int:
+        return len(self.objects)
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            return [self[i] for i in range(*index.indices(len(self)))]
+        row = self._formatted[index]
+        if row is None:
+            row = tuple(c.plain if isinstance(c, Text) else str(c) for c in self.cells_of(self.objects[index]))
+            self._formatted[index] = row
+        return row
+
+    def raw(self, index: int, column: int) -> Any:
+        obj = self.objects[index]
+        key = self.column_keys[column] if column < len(self.column_keys) else ""
+        for name in RAW_FIELDS.get(key, ()):
+            if hasattr(obj, name):
+                return getattr(obj, name)
+        return _FORMATTED
+
+    def sort_value(self, index: int, column: int) -> tuple[Any, ...]:
+        value = self.raw(index, column)
+        if value is _FORMATTED:
+            return sort_key(self[index][column])
+        if value is None:
+            return (2, 0.0, "")
+        if isinstance(value, str):
+            return (1, 0.0, value.lower())
+        if isinstance(value, datetime):
+            return (0, value.timestamp(), "")
+        if isinstance(value, int | float) and not isinstance(value, bool):
+            return (0, float(value), "")
+        return sort_key(self[index][column])
+
+    def haystack(self) -> list[str]:
+        """One lower-case line per row: its text and number fields (built once, on the first filter)."""
+        if self._haystack is None:
+            self._haystack = [_haystack_line(obj) for obj in self.objects]
+        return self._haystack
+
+
+_FORMATTED = object()
+_HAYSTACK_MAKERS: dict[type, Callable[[Any], str]] = {}
+
+
+def _haystack_line(obj: Any) -> str:
+    """The text, number and enum fields of a domain object, tab-joined (timestamps and mappings left out)."""
+    maker = _HAYSTACK_MAKERS.get(type(obj))
+    if maker is None:
+        maker = _HAYSTACK_MAKERS[type(obj)] = _haystack_maker(obj)
+    return maker(obj)
+
+
+def _haystack_maker(sample: Any) -> Callable[[Any], str]:
+    if not dataclasses.is_dataclass(sample):
+        return lambda obj: str(obj).lower()
+    names = [f.name for f in dataclasses.fields(sample)]
+    enums = [n for n in names if isinstance(getattr(sample, n), Enum)]
+    plain = [n for n in names if n not in enums
+             and not isinstance(getattr(sample, n), datetime | dict | list | tuple | Mapping)]
+    get = operator.attrgetter(*plain) if len(plain) > 1 else (lambda obj: (getattr(obj, plain[0]),)) if plain \
+        else (lambda obj: ())
+
+    def line(obj: Any) -> str:  # attrgetter + one join: ~1 µs a row, 100k rows in ~0.1 s
+        text = "\t".join([str(v) for v in get(obj) if v is not None])
+        for name in enums:
+            value = getattr(obj, name)
+            text += "\t" + str(getattr(value, "label", getattr(value, "name", value)))
+        return text.lower()
+
+    return line
 
 
 def row_as_tsv(labels: Sequence[str], row: Sequence[str]) -> str:
@@ -140,7 +257,7 @@ class VirtualTable(ScrollView, can_focus=True):
     def __init__(self, columns: Sequence[Column], rows: Sequence[Sequence[str]], *, id: str | None = None) -> None:
         super().__init__(id=id)
         self.columns = list(columns)
-        self.rows: list[Sequence[str]] = list(rows)
+        self.rows: Sequence[Sequence[str]] = rows if isinstance(rows, LazyRows) else list(rows)
         self.order: list[int] = list(range(len(self.rows)))
         self.filter_text = ""
         self.sort_column: int | None = None
@@ -148,13 +265,13 @@ class VirtualTable(ScrollView, can_focus=True):
         self.widths = self._measure()
 
     # ------------------------------------------------------------------ model
-    def _measure(self, sample: int = 2000) -> list[int]:
+    def _measure(self, sample: int = 500) -> list[int]:
         widths = []
         for c, (_key, label, width) in enumerate(self.columns):
             if width is not None:
                 widths.append(width)
                 continue
-            longest = max((len(row[c]) for row in self.rows[:sample]), default=0)
+            longest = max((len(self.rows[i][c]) for i in range(min(sample, len(self.rows)))), default=0)
             widths.append(max(len(label) + 2, min(longest, 80)))
         return widths
 
@@ -164,9 +281,14 @@ class VirtualTable(ScrollView, can_focus=True):
         self.refresh()
 
     def set_filter(self, text: str) -> None:
+        # Typing on only narrows: search the current hits (they keep their sorted order).
+        narrower = bool(self.filter_text) and text.lower().startswith(self.filter_text.lower())
         self.filter_text = text
-        self.order = filter_rows(self.rows, text)
-        if self.sort_column is not None:
+        if isinstance(self.rows, LazyRows):
+            self.order = filter_lines(self.rows.haystack(), text, self.order if narrower else None)
+        else:
+            self.order = filter_rows(self.rows, text)
+        if self.sort_column is not None and not (narrower and isinstance(self.rows, LazyRows)):
             self.order = sort_rows(self.rows, self.order, self.sort_column, reverse=self.sort_reverse)
         self.cursor_row = 0
         self._update_size()
@@ -458,5 +580,5 @@ async def open_pane_table(screen: Any, *, filter_first: bool) -> None:
         if history:
             objects = sorted(history, key=lambda q: q.started_at, reverse=True)
             title = f"Query history ({len(pane.drivers)} source{'s' if len(pane.drivers) > 1 else ''})"
-    screen.app.push_screen(TableScreen(title, pane.columns, plain_rows(pane.cells, objects), objects,
-                                       filter_first=filter_first))
+    rows = LazyRows(objects, pane.cells, [key for key, _label, _width in pane.columns])
+    screen.app.push_screen(TableScreen(title, pane.columns, rows, objects, filter_first=filter_first))
