@@ -80,6 +80,9 @@ def console_env(demo_dir: Path, **extra: str) -> dict[str, str]:
     env.update({"TERM": "xterm-256color", "COLORTERM": "truecolor", "OPSCONSOLE_DEMO_DIR": str(demo_dir),
                 "PYTHONPATH": str(ROOT)})
     env.pop("NO_COLOR", None)
+    # Measure what a user gets: an installed opsconsole has compiled bytecode (pip writes it),
+    # so do not inherit a sandbox's PYTHONDONTWRITEBYTECODE (it recompiles every module each start).
+    env.pop("PYTHONDONTWRITEBYTECODE", None)
     env.update(extra)
     return env
 

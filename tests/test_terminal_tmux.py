@@ -42,8 +42,11 @@ def test_console_in_tmux(tmp_path: Path, env: dict[str, str]) -> None:
     sock = f"opsc-{tmp_path.name[-20:]}"
     with http_profile(tmp_path) as (_profile, config):
         exports = " ".join(f"{k}={shlex.quote(v)}" for k, v in env.items())
+        status_file = tmp_path / "exit-status"
+        # The shell records the console's exit status itself: tmux's #{pane_dead_status} is racy
+        # (empty when the pty closes before the child is reaped).
         command = f"cd {shlex.quote(str(ROOT))} && env {exports} {shlex.quote(sys.executable)} -m opsconsole " \
-                  f"--config {shlex.quote(str(config))}"
+                  f"--config {shlex.quote(str(config))}; echo $? > {shlex.quote(str(status_file))}"
         tmux(sock, "new-session", "-d", "-s", "t", "-x", "80", "-y", "24", command)
         try:
             tmux(sock, "set-option", "-t", "t", "remain-on-exit", "on")
@@ -58,6 +61,8 @@ def test_console_in_tmux(tmp_path: Path, env: dict[str, str]) -> None:
             while tmux(sock, "display-message", "-p", "-t", "t", "#{pane_dead}").strip() != "1":
                 assert time.monotonic() < deadline, "q did not end the console"
                 time.sleep(0.2)
-            assert tmux(sock, "display-message", "-p", "-t", "t", "#{pane_dead_status}").strip() == "0"
+            while not status_file.exists() and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert status_file.read_text().strip() == "0"
         finally:
             subprocess.run(["tmux", "-L", sock, "kill-server"], capture_output=True)

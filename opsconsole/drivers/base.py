@@ -11,13 +11,13 @@ never waits for it.
 from __future__ import annotations
 
 import asyncio
-import concurrent.futures
 import functools
 from abc import ABC
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
+from opsconsole.daemon_pool import DaemonThreadPool
 from opsconsole.errors import DriverError, DriverTimeout, DriverUnavailable, UnknownActionError
 from opsconsole.model import (
     ActionResult,
@@ -72,7 +72,7 @@ class Driver(ABC):
         self.name = name
         self.config = dict(options)
         self.timeout = timeout
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._executor: DaemonThreadPool | None = None
 
     # -- lifecycle -------------------------------------------------------
     async def connect(self) -> None:
@@ -126,8 +126,7 @@ class Driver(ABC):
         :class:`DriverUnavailable` carrying the original message.
         """
         if self._executor is None:
-            self._executor = concurrent.futures.ThreadPoolExecutor(
-                max_workers=self.max_threads, thread_name_prefix=f"drv-{self.name}")
+            self._executor = DaemonThreadPool(max_workers=self.max_threads, thread_name_prefix=f"drv-{self.name}")
         loop = asyncio.get_running_loop()
         call = functools.partial(fn, *args, **kwargs)
         limit = self.timeout if timeout is None else timeout

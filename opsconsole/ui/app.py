@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 from typing import Any
 
 from textual import work
@@ -9,6 +11,7 @@ from textual.app import App
 from textual.binding import Binding
 
 from opsconsole.config import Profile, load, load_profile
+from opsconsole.daemon_pool import DaemonThreadPool
 from opsconsole.drivers.base import Driver, describe
 from opsconsole.errors import ConfigError
 from opsconsole.model import ActionSpec, Health
@@ -83,6 +86,14 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             self.notify(message, title="theme", severity="error", timeout=15)
         self.set_keymap(self.profile.keymap)  # profiles.yaml keymap: (binding id -> keys), validated by config
         self.push_screen(DashboardScreen(self.profile, build_drivers(self.profile), read_only=self.read_only))
+        # asyncio.to_thread work must not keep the process alive after quit if a backend hangs.
+        asyncio.get_running_loop().set_default_executor(DaemonThreadPool(8, "opsconsole-io"))
+        self.call_after_refresh(self._after_first_frame)
+
+    def _after_first_frame(self) -> None:
+        # Start-up objects live for the whole session: take them out of the cyclic GC's view, so a
+        # full collection (tens of ms on a busy poll) does not stall the event loop while probing.
+        gc.freeze()
 
     @property
     def dashboard(self) -> DashboardScreen | None:
