@@ -9,13 +9,14 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from textual.widgets import Input
 
 from opsconsole import drivers
 from opsconsole.config import load, load_profile
 from opsconsole.ui.app import OpsConsoleApp
 from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.panes.base import DashboardPane
-from opsconsole.ui.screens import ConfirmScreen, HelpScreen, PickScreen
+from opsconsole.ui.screens import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen
 
 
 async def until(pilot, predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
@@ -102,7 +103,13 @@ async def test_action_with_confirmation_changes_the_demo(tmp_path: Path) -> None
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, PickScreen))
         app.screen.dismiss("pipeline|compact")
+        # Its parameter is asked for, prefilled with the action's default, then the effect is confirmed.
+        await until(pilot, lambda: isinstance(app.screen, ParamsScreen))
+        assert app.screen.query_one("#param-table", Input).value == "raw.orders"
+        app.screen.query_one("#param-table", Input).focus()
+        await pilot.press("enter")
         await until(pilot, lambda: isinstance(app.screen, ConfirmScreen))
+        assert "table=raw.orders" in str(app.screen.effect)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         log_text = "\n".join(str(line.text) for line in app.screen.activity.lines)

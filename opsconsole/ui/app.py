@@ -20,7 +20,7 @@ from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.operations import OperationsMixin
 from opsconsole.ui.palette import ConsoleCommands
 from opsconsole.ui.runbook_bridge import run_audited_action
-from opsconsole.ui.screens import ConfirmScreen, HelpScreen, PickScreen, TypedConfirmScreen
+from opsconsole.ui.screens import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen, TypedConfirmScreen
 
 HEALTH_VARIABLES = {
     Health.OK: "health-ok",
@@ -29,6 +29,31 @@ HEALTH_VARIABLES = {
     Health.UNKNOWN: "health-unknown",
 }
 DEFAULT_THEME = "textual-dark"
+
+
+def coerce_params(driver: Driver, spec: ActionSpec, values: dict[str, str]) -> dict[str, object]:
+    """Typed values for the driver's ``action_<name>`` (ints, floats, bools from its annotations)."""
+    import inspect
+
+    handler = getattr(driver, f"action_{spec.name.replace('-', '_')}", None)
+    annotations = {}
+    if handler is not None:
+        annotations = {n: str(p.annotation) for n, p in inspect.signature(handler).parameters.items()}
+    out: dict[str, object] = {}
+    for name, value in values.items():
+        kind = annotations.get(name, "str")
+        try:
+            if kind.startswith("int"):
+                out[name] = int(value)
+            elif kind.startswith("float"):
+                out[name] = float(value)
+            elif kind.startswith("bool"):
+                out[name] = value.lower() in {"1", "true", "yes", "y", "on"}
+            else:
+                out[name] = value
+        except ValueError:
+            out[name] = value  # the driver's own validation names the bad value
+    return out
 
 
 class OpsConsoleApp(OperationsMixin, App[int]):
@@ -200,24 +225,62 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         if self.read_only and spec.mutating:  # belt and braces: the list already hides these
             self.notify(f"{spec.title} refused: read-only mode", severity="error")
             return
-        if spec.irreversible:
-            self.push_screen(TypedConfirmScreen(spec.title, spec.effect, driver.name),
-                             lambda ok: ok and self._run_action(driver, spec))
-        elif spec.dangerous:
-            self.push_screen(ConfirmScreen(spec.title, spec.effect),
-                             lambda ok: ok and self._run_action(driver, spec))
+        if spec.params:
+            self.push_screen(ParamsScreen(spec.title, spec.effect, spec.params, self._param_defaults(driver, spec)),
+                             lambda values: values is not None and self._confirm_action(driver, spec,
+                                                                                         coerce_params(driver, spec,
+                                                                                                       values)))
         else:
-            self._run_action(driver, spec)
+            self._confirm_action(driver, spec, {})
+
+    def _param_defaults(self, driver: Driver, spec: ActionSpec) -> dict[str, str]:
+        """Prefill from the focused pane's selected row (a service, a table) when it belongs to this driver."""
+        screen = self.dashboard
+        row = None
+        if screen is not None and screen.focused is not None:
+            pane = screen.focused.parent
+            selected = getattr(pane, "selected_row", None)
+            row = selected() if callable(selected) else None
+        import inspect
+
+        handler = getattr(driver, f"action_{spec.name.replace('-', '_')}", None)
+        defaults = {}
+        if handler is not None:  # the action's own defaults, e.g. the demo's one table
+            defaults = {n: str(p.default) for n, p in inspect.signature(handler).parameters.items()
+                        if n in spec.params and p.default is not inspect.Parameter.empty and p.default is not None}
+        if row is None or getattr(row, "source", None) != driver.name:
+            return defaults
+        from opsconsole.model import ServiceStatus, TableStats
+
+        if isinstance(row, TableStats) and "table" in spec.params:
+            defaults["table"] = row.name
+        elif isinstance(row, ServiceStatus) and "service" in spec.params:
+            defaults["service"] = str((row.extra or {}).get("service") or row.name)
+        return defaults
+
+    def _confirm_action(self, driver: Driver, spec: ActionSpec, params: dict[str, object]) -> None:
+        target = next((str(params[k]) for k in ("table", "service", "name") if k in params), driver.name)
+        shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        effect = spec.effect + (f"\n\nParameters: {shown}" if shown else "")
+        if spec.irreversible:
+            self.push_screen(TypedConfirmScreen(spec.title, effect, target),
+                             lambda ok: ok and self._run_action(driver, spec, params))
+        elif spec.dangerous:
+            self.push_screen(ConfirmScreen(spec.title, effect),
+                             lambda ok: ok and self._run_action(driver, spec, params))
+        else:
+            self._run_action(driver, spec, params)
 
     @work(group="action", exit_on_error=False)
-    async def _run_action(self, driver: Driver, spec: ActionSpec) -> None:
+    async def _run_action(self, driver: Driver, spec: ActionSpec, params: dict[str, object] | None = None) -> None:
         screen = self.dashboard
         log = screen.activity if screen else None
         if log:
             log.record(f"action {driver.name}.{spec.name} started: {spec.effect}")
         try:
             # Through the engine: audited before and after, refused when read-only or the target is busy.
-            result = await run_audited_action(self, driver, spec, timeout=max(driver.timeout * 6, 60))
+            result = await run_audited_action(self, driver, spec, timeout=max(driver.timeout * 6, 60),
+                                              params=params or {})
         except Exception as exc:
             message = f"{spec.title} failed: {describe(exc)}"
             self.notify(message, severity="error", timeout=10)

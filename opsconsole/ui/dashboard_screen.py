@@ -56,6 +56,7 @@ class DashboardScreen(Screen[None]):
         *[Binding(str(i), f"focus_pane({i})", f"Pane {i}", show=False, id=f"pane-{i}") for i in range(1, 8)],
         Binding("slash", "open_table(True)", "Filter", show=False, id="filter", key_display="/"),
         Binding("v", "open_table(False)", "Table view", show=False, id="table-view"),
+        Binding("g", "tail_logs", "Logs", show=False, id="logs"),
     ]
 
     def __init__(self, profile: Profile, drivers: Sequence[Driver], *, read_only: bool) -> None:
@@ -194,6 +195,19 @@ class DashboardScreen(Screen[None]):
                 target = widget.query_one("DataTable") if widget.query("DataTable") else widget
                 target.focus()
                 return
+
+    def action_tail_logs(self) -> None:
+        """Logs of the selected Services row, when its driver can stream logs (docker compose)."""
+        pane = self.focused.parent if self.focused is not None else None
+        selected = getattr(pane, "selected_row", None)
+        row = selected() if callable(selected) else None
+        driver = next((d for d in self.drivers if row is not None and d.name == getattr(row, "source", None)), None)
+        if row is None or driver is None or not hasattr(driver, "logs"):
+            self.app.notify("select a service of a docker driver in the Services pane, then press g")
+            return
+        from opsconsole.ui.logs_screen import LogsScreen
+
+        self.app.push_screen(LogsScreen(driver, str((row.extra or {}).get("service") or row.name)))
 
     def action_toggle_maximize(self) -> None:
         if self.maximized is not None:

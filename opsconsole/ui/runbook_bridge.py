@@ -9,6 +9,7 @@ runbook step, and refused the same way when another procedure holds the target.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.audit import AuditLog
@@ -68,19 +69,21 @@ def make_engine(app: Any, confirmer: Any) -> RunbookEngine:
                          audit=AuditLog(), secrets=app.profile.secrets())
 
 
-def adhoc_runbook(driver: Driver, spec: ActionSpec, timeout: float) -> Runbook:
+def adhoc_runbook(driver: Driver, spec: ActionSpec, timeout: float,
+                  params: Mapping[str, Any] | None = None) -> Runbook:
     """A one-step procedure calling ``spec`` on ``driver``: what the audit log records for an Actions pick."""
     step = RunbookStep(id=spec.name if spec.name.replace("-", "").isalnum() else "action", title=spec.title,
                        kind=StepKind.ACTION, driver_type=driver.kind, name=spec.name, driver=driver.name,
-                       timeout=timeout)
+                       timeout=timeout, params=dict(params or {}))
     return Runbook(id=ADHOC, title=f"{spec.title} [{driver.name}]", steps=(step,), summary="picked from Actions")
 
 
-async def run_audited_action(app: Any, driver: Driver, spec: ActionSpec, *, timeout: float) -> ActionResult:
+async def run_audited_action(app: Any, driver: Driver, spec: ActionSpec, *, timeout: float,
+                             params: Mapping[str, Any] | None = None) -> ActionResult:
     """Run one driver action through the engine (audited, locked, read-only aware) and say how it ended."""
     engine = make_engine(app, AlreadyConfirmed())
     try:
-        events = [r async for r in engine.run(adhoc_runbook(driver, spec, timeout))]
+        events = [r async for r in engine.run(adhoc_runbook(driver, spec, timeout, params))]
     except PlanError as exc:
         return ActionResult(False, str(exc))
     final = [r for r in events if r.status.final]

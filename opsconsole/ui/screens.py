@@ -111,3 +111,42 @@ class TypedConfirmScreen(ModalScreen[bool]):
 
     def action_cancel(self) -> None:
         self.dismiss(False)
+
+
+class ParamsScreen(ModalScreen["dict[str, str] | None"]):
+    """Ask for an action's parameters, prefilled from the row under the cursor."""
+
+    BINDINGS = [Binding("escape", "cancel", "Cancel")]
+
+    def __init__(self, title: str, effect: str, params: Sequence[str], defaults: dict[str, str]) -> None:
+        super().__init__()
+        self.title_text = title
+        self.effect = effect
+        self.params = list(params)
+        self.defaults = defaults
+
+    def compose(self) -> ComposeResult:
+        with Vertical(classes="modal-box"):
+            yield Static(Text(self.title_text, style="bold"))
+            yield Static(Text(self.effect))
+            for name in self.params:
+                yield Static(Text(name, style="dim"))
+                yield Input(value=self.defaults.get(name, ""), placeholder=name, id=f"param-{name}")
+            yield Static(Text("enter on the last field continues; esc cancels", style="dim"))
+            yield Static("", id="params-error")
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        inputs = list(self.query(Input))
+        index = inputs.index(event.input)
+        if index < len(inputs) - 1:
+            inputs[index + 1].focus()
+            return
+        values = {name: self.query_one(f"#param-{name}", Input).value.strip() for name in self.params}
+        missing = [name for name, value in values.items() if not value]
+        if missing:
+            self.query_one("#params-error", Static).update(Text(f"missing: {', '.join(missing)}", style="bold"))
+            return
+        self.dismiss(values)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
