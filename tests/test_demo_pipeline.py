@@ -98,8 +98,16 @@ async def test_query_history_is_the_queries_the_demo_ran(demo: DemoDriver) -> No
     by_id = {e["query_id"]: e for e in logged}
     for q in queries:
         assert q.duration_ms == by_id[q.query_id]["duration_ms"] and q.text == by_id[q.query_id]["sql"]
-    runs = await demo.job_runs()
-    assert runs and runs[0].state == "success"
+    runs = await wait_for(demo.job_runs)  # the run is logged when the transform ends, after its queries
+    assert runs[0].state == "success" and runs[0].job == "transform"
+
+
+async def _settled(demo: DemoDriver) -> bool:
+    """True once raw.orders stops changing (no commit for 1.5 s)."""
+    before = (await demo.table_stats())[0].snapshot_count
+    await asyncio.sleep(1.5)
+    demo._cache.clear()
+    return (await demo.table_stats())[0].snapshot_count == before
 
 
 async def _has(method, check) -> bool:  # type: ignore[no-untyped-def]
@@ -139,6 +147,7 @@ async def test_flood_raises_compaction_alert_and_compaction_clears_it(demo: Demo
 
     await wait_for(flooded, timeout=40)
     await demo.run_action("fault-stop-ingestion", {})
+    await wait_for(lambda: _settled(demo))  # events already buffered by the API still get written
     tables = await poll(Pane.TABLES, [demo])
     alerts = evaluate({Pane.TABLES: tables}, {"table_files_max": 50})
     assert [a.rule for a in alerts] == ["TableNeedsCompaction"] and alerts[0].subject == "raw.orders"

@@ -65,7 +65,8 @@ async def test_demo_panes_fill_with_real_figures(tmp_path: Path, size: tuple[int
                     and p.result.rows and p.result.rows[0].file_count)
         tables = screen.query_one("#pane-tables", DashboardPane)
         raw = tables.result.rows[0]
-        cell = tables.table.get_cell("pipeline:raw.orders", "files")
+        index = next(i for i, r in enumerate(tables.shown_rows) if r.name == "raw.orders")
+        cell = tables.table.get_cell_at((index, 1))
         assert str(cell) == f"{raw.file_count:,}"
         services = screen.query_one("#pane-services", DashboardPane)
         await until(pilot, lambda: services.result is not None and services.table.row_count == 5)

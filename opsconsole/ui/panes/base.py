@@ -61,6 +61,8 @@ class DashboardPane(Vertical, can_focus=False):
         self.index = index
         self.border_title = f"[{index}] {self.title}"
         self.result: PaneResult | None = None
+        self.shown_rows: list[Any] = []
+        """The rows on screen, in table order (deduplicated): what the cursor points at."""
         self.last_ok: datetime | None = None
         self.stale_reason: str = ""
         self.poll_started: float | None = None
@@ -176,29 +178,37 @@ class DashboardPane(Vertical, can_focus=False):
         raise NotImplementedError
 
     def update_rows(self, rows: Sequence[Any]) -> None:
-        """Update cells in place when the row set is unchanged; rebuild otherwise."""
+        """Update the table in place, row by position.
+
+        Rows are keyed by position, not identity: when a newest-first list (queries,
+        job runs) shifts by one, only cells change; the table's size stays put, so
+        no screen re-layout (tens of ms) happens on every poll. Rows are added or
+        removed only at the end when the count changes.
+        """
         table = self.table
-        keys = [self.row_key(r) for r in rows]
-        existing = [k.value for k in table.rows]
-        column_keys = [c[0] for c in self.columns]
-        if keys == existing:
-            for key, row in zip(keys, rows, strict=True):
-                for col, value in zip(column_keys, self.cells(row), strict=True):
-                    old = table.get_cell(key, col)
-                    # rich's Text equality ignores the base style: compare it too (health colours, themes)
-                    if old != value or getattr(old, "style", None) != getattr(value, "style", None):
-                        table.update_cell(key, col, value)
-            return
-        cursor = table.cursor_row
-        table.clear()
+        unique: list[Any] = []
         seen: set[str] = set()
-        for key, row in zip(keys, rows, strict=True):
-            if key in seen:
+        for row in rows:
+            key = self.row_key(row)
+            if key not in seen:
+                seen.add(key)
+                unique.append(row)
+        self.shown_rows = unique
+        column_keys = [c[0] for c in self.columns]
+        current = table.row_count
+        for index, row in enumerate(unique):
+            key = f"r{index}"
+            cells = self.cells(row)
+            if index >= current:
+                table.add_row(*cells, key=key)
                 continue
-            seen.add(key)
-            table.add_row(*self.cells(row), key=key)
-        if table.row_count:
-            table.move_cursor(row=min(cursor, table.row_count - 1))
+            for col, value in zip(column_keys, cells, strict=True):
+                old = table.get_cell(key, col)
+                # rich's Text equality ignores the base style: compare it too (health colours, themes)
+                if old != value or getattr(old, "style", None) != getattr(value, "style", None):
+                    table.update_cell(key, col, value)
+        for index in range(len(unique), current):
+            table.remove_row(f"r{index}")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """``enter`` on a row drills down: every field of the domain object behind it."""
@@ -213,8 +223,6 @@ class DashboardPane(Vertical, can_focus=False):
     def selected_row(self) -> Any | None:
         if not self.result or not self.table.row_count:
             return None
-        key = self.table.coordinate_to_cell_key(self.table.cursor_coordinate).row_key.value
-        for row in self.result.rows:
-            if self.row_key(row) == key:
-                return row
-        return None
+        shown = self.shown_rows
+        index = self.table.cursor_row
+        return shown[index] if 0 <= index < len(shown) else None
