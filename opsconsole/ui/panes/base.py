@@ -28,6 +28,7 @@ from opsconsole.poller import poll
 from opsconsole.ui.format import age, clip
 
 Cell = str | Text
+GROW_CHUNK = 25
 
 
 class PaneStatus(Static):
@@ -40,6 +41,8 @@ class DashboardPane(Vertical, can_focus=False):
     pane: ClassVar[Pane]
     title: ClassVar[str]
     columns: ClassVar[Sequence[tuple[str, str, int | None]]] = ()
+    grows: ClassVar[bool] = False
+    """A newest-first history (queries, runs) whose row count keeps growing."""
     """(key, label, width or None for auto)."""
 
     class Polled(Message):
@@ -182,8 +185,9 @@ class DashboardPane(Vertical, can_focus=False):
 
         Rows are keyed by position, not identity: when a newest-first list (queries,
         job runs) shifts by one, only cells change; the table's size stays put, so
-        no screen re-layout (tens of ms) happens on every poll. Rows are added or
-        removed only at the end when the count changes.
+        no screen re-layout (~40 ms of CPU here) happens on every poll. A pane whose
+        list keeps growing (``grows``) allocates rows ``GROW_CHUNK`` at a time, the
+        spare ones blank at the bottom, so a fresh platform does not re-layout either.
         """
         table = self.table
         unique: list[Any] = []
@@ -196,9 +200,15 @@ class DashboardPane(Vertical, can_focus=False):
         self.shown_rows = unique
         column_keys = [c[0] for c in self.columns]
         current = table.row_count
-        for index, row in enumerate(unique):
+        wanted = len(unique)
+        if self.grows and wanted > current:
+            wanted = -(-wanted // GROW_CHUNK) * GROW_CHUNK
+        elif self.grows and current - GROW_CHUNK < wanted <= current:
+            wanted = current  # keep the spare rows: shrinking is a re-layout too
+        blank = [Text("")] * len(column_keys)
+        for index in range(wanted):
             key = f"r{index}"
-            cells = self.cells(row)
+            cells = self.cells(unique[index]) if index < len(unique) else blank
             if index >= current:
                 table.add_row(*cells, key=key)
                 continue
@@ -207,7 +217,7 @@ class DashboardPane(Vertical, can_focus=False):
                 # rich's Text equality ignores the base style: compare it too (health colours, themes)
                 if old != value or getattr(old, "style", None) != getattr(value, "style", None):
                     table.update_cell(key, col, value)
-        for index in range(len(unique), current):
+        for index in range(wanted, current):
             table.remove_row(f"r{index}")
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

@@ -50,6 +50,7 @@ class ServicesPane(DashboardPane):
 class QueriesPane(DashboardPane):
     pane = Pane.QUERIES
     title = "Queries"
+    grows = True
     columns = (("when", "Started", 8), ("status", "Status", 9), ("duration", "Duration", 9),
                ("rows", "Rows", 7), ("sql", "Query", None))
 
@@ -102,6 +103,7 @@ class LagPane(DashboardPane):
 class JobsPane(DashboardPane):
     pane = Pane.JOBS
     title = "Jobs"
+    grows = True
     columns = (("job", "Job", 16), ("state", "State", 10), ("started", "Started", 8), ("duration", "Took", 8),
                ("detail", "Detail", None))
 
