@@ -43,6 +43,8 @@ class DashboardPane(Vertical, can_focus=False):
     columns: ClassVar[Sequence[tuple[str, str, int | None]]] = ()
     grows: ClassVar[bool] = False
     """A newest-first history (queries, runs) whose row count keeps growing."""
+    max_rows: ClassVar[int | None] = None
+    """Rows kept on the dashboard (newest first); ``v`` opens the pane's full history as a table."""
     """(key, label, width or None for auto)."""
 
     class Polled(Message):
@@ -197,6 +199,8 @@ class DashboardPane(Vertical, can_focus=False):
             if key not in seen:
                 seen.add(key)
                 unique.append(row)
+        if self.max_rows is not None:
+            unique = unique[: self.max_rows]
         self.shown_rows = unique
         column_keys = [c[0] for c in self.columns]
         current = table.row_count

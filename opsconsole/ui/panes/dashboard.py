@@ -51,6 +51,7 @@ class QueriesPane(DashboardPane):
     pane = Pane.QUERIES
     title = "Queries"
     grows = True
+    max_rows = 50
     columns = (("when", "Started", 8), ("status", "Status", 9), ("duration", "Duration", 9),
                ("rows", "Rows", 7), ("sql", "Query", None))
 
@@ -104,6 +105,7 @@ class JobsPane(DashboardPane):
     pane = Pane.JOBS
     title = "Jobs"
     grows = True
+    max_rows = 50
     columns = (("job", "Job", 16), ("state", "State", 10), ("started", "Started", 8), ("duration", "Took", 8),
                ("detail", "Detail", None))
 
