@@ -18,7 +18,7 @@ from opsconsole.model import ActionResult, ActionSpec, Pane, ServiceStatus
 from opsconsole.ui.app import OpsConsoleApp
 from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.palette import ConsoleCommands
-from opsconsole.ui.runbook_screens import RunbookCommands
+from opsconsole.ui.runbook_commands import RunbookCommands
 from opsconsole.ui.screens import HelpScreen
 
 

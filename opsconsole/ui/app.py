@@ -19,7 +19,6 @@ from opsconsole.poller import build_drivers
 from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.operations import OperationsMixin
 from opsconsole.ui.palette import ConsoleCommands
-from opsconsole.ui.runbook_bridge import run_audited_action
 from opsconsole.ui.screens import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen, TypedConfirmScreen
 
 HEALTH_VARIABLES = {
@@ -279,6 +278,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             log.record(f"action {driver.name}.{spec.name} started: {spec.effect}")
         try:
             # Through the engine: audited before and after, refused when read-only or the target is busy.
+            from opsconsole.ui.runbook_bridge import run_audited_action
+
             result = await run_audited_action(self, driver, spec, timeout=max(driver.timeout * 6, 60),
                                               params=params or {})
         except Exception as exc:

@@ -16,14 +16,13 @@ from textual.app import App
 from textual.widgets import DataTable
 
 from opsconsole.model import Alert
-from opsconsole.runbooks.library import Library, load_library
-from opsconsole.ui.audit_screen import AuditScreen
-from opsconsole.ui.incident_screens import IncidentOpenScreen, IncidentScreen
-from opsconsole.ui.runbook_screens import RunbookCommands, applicable, runbook_flow, runbook_for_alert
+from opsconsole.ui.runbook_commands import RunbookCommands
 
+# The runbook engine, library, audit and incident screens load on first use, not on start.
 if TYPE_CHECKING:
     from opsconsole.incidents import Incident
     from opsconsole.notify import Notifier
+    from opsconsole.runbooks.library import Library
     from opsconsole.ui.dashboard_screen import DashboardScreen
 
 
@@ -44,6 +43,8 @@ class OperationsMixin:
     async def runbook_library(self) -> Library:
         """The runbook library, loaded once in a thread (parsing ~90 YAML runbooks takes ~0.4 s)."""
         if self._library is None:
+            from opsconsole.runbooks.library import load_library
+
             self._library = await asyncio.to_thread(load_library)
         return self._library
 
@@ -66,6 +67,8 @@ class OperationsMixin:
         app: Any = self
 
         async def flow() -> None:
+            from opsconsole.ui.runbook_screens import runbook_flow
+
             library = await self.runbook_library()
             await runbook_flow(app, runbook_id, library)
 
@@ -83,6 +86,8 @@ class OperationsMixin:
         event.stop()
 
         async def open_for_alert() -> None:
+            from opsconsole.ui.runbook_screens import applicable, runbook_flow, runbook_for_alert
+
             library = await self.runbook_library()
             runbook = runbook_for_alert(alert, library, applicable(app, library))
             if runbook is None:
@@ -105,6 +110,8 @@ class OperationsMixin:
 
     # ------------------------------------------------------------------ audit, diagnostics
     def action_audit_log(self) -> None:
+        from opsconsole.ui.audit_screen import AuditScreen
+
         app: Any = self
         app.push_screen(AuditScreen())
 
@@ -131,6 +138,8 @@ class OperationsMixin:
 
     # ------------------------------------------------------------------ incidents
     def action_incident(self) -> None:
+        from opsconsole.ui.incident_screens import IncidentOpenScreen, IncidentScreen
+
         app: Any = self
         if app.dashboard is None:
             return

@@ -18,7 +18,6 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.command import DiscoveryHit, Hit, Hits, Provider
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, RichLog, Static
@@ -395,30 +394,3 @@ async def runbook_flow(app: Any, runbook_id: str | None = None, library: Library
     return await app.push_screen_wait(RunbookRunScreen(runbook, params, len(planned)))
 
 
-class RunbookCommands(Provider):
-    """Command palette (ctrl+p): "Runbook: <title>" for every runbook this profile can run."""
-
-    async def _runbooks(self) -> list[Runbook]:
-        app: Any = self.app
-        if getattr(app, "dashboard", None) is None or not hasattr(app, "runbook_library"):
-            return []
-        return applicable(app, await app.runbook_library())
-
-    def _hit_text(self, rb: Runbook) -> str:
-        return f"Runbook: {rb.title} ({rb.id})"
-
-    async def discover(self) -> Hits:
-        for rb in await self._runbooks():
-            yield DiscoveryHit(self._hit_text(rb), self._launcher(rb.id), help=rb.summary or rb.seed)
-
-    async def search(self, query: str) -> Hits:
-        matcher = self.matcher(query)
-        for rb in await self._runbooks():
-            text = self._hit_text(rb)
-            score = matcher.match(text)
-            if score > 0:
-                yield Hit(score, matcher.highlight(text), self._launcher(rb.id), help=rb.summary or rb.seed)
-
-    def _launcher(self, runbook_id: str) -> Any:
-        app: Any = self.app
-        return lambda: app.action_run_runbook(runbook_id)
