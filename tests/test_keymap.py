@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pilot_helpers import until
 from ui_profiles import http_profile
 
 from opsconsole.config import load
@@ -18,15 +18,6 @@ from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.logs_screen import LogsScreen
 from opsconsole.ui.screens import HelpScreen
 from opsconsole.ui.table_tools import DetailScreen, TableScreen, VirtualTable
-
-
-async def until(pilot, predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("UI condition not met in time")
-        await pilot.pause(0.05)
 
 
 def profile_with(tmp_path: Path, keymap: str, *, keys: str = "") -> Path:

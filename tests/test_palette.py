@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pytest
+from pilot_helpers import until
 from textual.app import App
 from textual.command import CommandPalette
 from textual.widgets import OptionList
@@ -20,15 +20,6 @@ from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.palette import ConsoleCommands
 from opsconsole.ui.runbook_commands import RunbookCommands
 from opsconsole.ui.screens import HelpScreen
-
-
-async def until(pilot, predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("UI condition not met in time")
-        await pilot.pause(0.05)
 
 
 def hits(app: App[object]) -> list[str]:

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-import asyncio
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+from pilot_helpers import until
 from ui_profiles import http_profile
 
 from opsconsole.model import QueryRecord
@@ -21,15 +21,6 @@ from opsconsole.ui.table_tools import (
     row_as_tsv,
     sort_key,
 )
-
-
-async def until(pilot, predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("UI condition not met in time")
-        await pilot.pause(0.05)
 
 
 def test_sort_key_orders_numbers_with_units_by_value() -> None:

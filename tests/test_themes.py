@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import asyncio
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
+from pilot_helpers import until
 from ui_profiles import http_profile
 
 from opsconsole.errors import ConfigError
@@ -24,13 +24,6 @@ from opsconsole.ui.themes import (
 ROOT = Path(__file__).resolve().parents[1]
 
 
-async def until(pilot, predicate, timeout: float = 20.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("UI condition not met in time")
-        await pilot.pause(0.1)
 
 
 def services_rows(app: OpsConsoleApp) -> dict[str, str]:

@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from pilot_helpers import until
 from textual.widgets import Input
 
 from opsconsole import drivers
@@ -17,15 +18,6 @@ from opsconsole.ui.app import OpsConsoleApp
 from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.panes.base import DashboardPane
 from opsconsole.ui.screens import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen
-
-
-async def until(pilot, predicate, timeout: float = 30.0) -> None:  # type: ignore[no-untyped-def]
-    loop = asyncio.get_running_loop()
-    deadline = loop.time() + timeout
-    while not predicate():
-        if loop.time() > deadline:
-            raise AssertionError("UI condition not met in time")
-        await pilot.pause(0.1)
 
 
 def demo_profile(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
