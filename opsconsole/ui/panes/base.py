@@ -171,8 +171,7 @@ class DashboardPane(Vertical, can_focus=False):
             self.remove_class("stale")
             n = len(self.result.rows) if self.result else 0
             took = f" · {self.result.duration_ms:.0f} ms" if self.result else ""
-            status.update(Text(f"fresh · {n} rows · polled {now:%H:%M:%S}{took} · every {self.interval:g}s"),
-                          layout=False)
+            # The status line is hidden while fresh (app.tcss): only the border subtitle changes.
             self.border_subtitle = f"{n} rows · {now:%H:%M:%S}{took}"
 
     # ------------------------------------------------------------------ rows
