@@ -7,6 +7,7 @@ drivers and closes the old ones, so no poller of the previous platform lingers.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import Sequence
 from datetime import datetime
 
@@ -151,6 +152,10 @@ class DashboardScreen(Screen[None]):
     def on_dashboard_pane_polled(self, event: DashboardPane.Polled) -> None:
         result = event.result
         previous = self.results.get(result.pane)
+        if previous is None:
+            # A pane's first poll imported its driver's SDK (pyiceberg, pyarrow, duckdb, ...): move those
+            # long-lived objects out of the cyclic GC's view too, or every full collection rescans them.
+            gc.freeze()
         for source, error in result.errors.items():
             if not previous or previous.errors.get(source) != error:
                 self.activity.record(f"{result.pane.value}: {error}")
