@@ -17,8 +17,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-from opsconsole.drivers.base import Driver, OptionSpec, describe
-from opsconsole.errors import DriverError, DriverTimeout, DriverUnavailable
+from opsconsole.drivers.base import OptionSpec
+from opsconsole.drivers.http_json import HttpJsonDriver, from_millis
+from opsconsole.errors import DriverError, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, JobRun, Pane, ServiceStatus
 
 if TYPE_CHECKING:
@@ -41,13 +42,6 @@ JOB_HEALTH: Mapping[str, Health] = {
     "SUSPENDED": Health.WARNING,
 }
 """A streaming job that is not running is not processing: cancelled is a warning, failed critical."""
-
-
-def from_millis(value: Any) -> datetime | None:
-    """Flink reports epoch milliseconds, ``-1`` for "not yet"."""
-    if not isinstance(value, (int, float)) or value <= 0:
-        return None
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
 
 
 def human_duration(seconds: float) -> str:
@@ -92,10 +86,11 @@ def restart_guidance(cause: str, checkpoint_path: str | None) -> str:
     return "; ".join(part for part in (cause, f"{RESTART_GUIDANCE}: {where}") if part)
 
 
-class FlinkDriver(Driver):
+class FlinkDriver(HttpJsonDriver):
     """Jobs and cluster capacity of one Flink session cluster (REST API)."""
 
     kind: ClassVar[str] = "flink"
+    service_label: ClassVar[str] = "Flink"
     description: ClassVar[str] = "Flink jobs: state, uptime, restarts, checkpoints; restart guidance (REST API)"
     panes: ClassVar[frozenset[Pane]] = frozenset({Pane.SERVICES, Pane.JOBS})
     options: ClassVar[tuple[OptionSpec, ...]] = (
@@ -111,31 +106,9 @@ class FlinkDriver(Driver):
                    dangerous=True, params=("job_id",)),
     )
 
-    def __init__(self, name: str, options: Mapping[str, Any], *, timeout: float = 10.0) -> None:
-        super().__init__(name, options, timeout=timeout)
-        self.base = str(self.config["url"]).rstrip("/")
-        self._client: httpx.AsyncClient | None = None
-
     # -- HTTP ----------------------------------------------------------------------
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-        await super().close()
-
     async def _request(self, method: str, path: str, **kwargs: Any) -> Any:
-        import httpx
-
-        if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self.base, timeout=self.timeout,
-                                             verify=bool(self.config.get("verify_tls", True)))
-        try:
-            response = await self._client.request(method, path, **kwargs)
-        except httpx.TimeoutException as exc:
-            raise DriverTimeout(f"{self.name}: {method} {path} timed out after {self.timeout:g}s "
-                                f"(is Flink at {self.base} up?)") from exc
-        except httpx.HTTPError as exc:
-            raise DriverUnavailable(f"{self.name}: cannot reach Flink at {self.base}: {describe(exc)}") from exc
+        response = await self._send(method, path, **kwargs)
         if response.status_code == 404:
             raise DriverError(f"{self.name}: {method} {path}: not found")
         if response.status_code >= 400:

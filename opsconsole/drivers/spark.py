@@ -16,12 +16,13 @@ from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
-from opsconsole.drivers.base import Driver, OptionSpec, describe
-from opsconsole.errors import DriverError, DriverTimeout, DriverUnavailable
+from opsconsole.drivers.base import OptionSpec
+from opsconsole.drivers.http_json import HttpJsonDriver, from_millis
+from opsconsole.errors import DriverError, DriverUnavailable
 from opsconsole.model import Health, JobRun, Pane, ServiceStatus
 
 if TYPE_CHECKING:
-    import httpx  # imported where used: httpx pulls in rich when it is installed
+    pass  # imported where used: httpx pulls in rich when it is installed
 
 MASTER_HEALTH: Mapping[str, Health] = {
     "ALIVE": Health.OK,
@@ -37,16 +38,11 @@ WORKER_HEALTH: Mapping[str, Health] = {
 }
 
 
-def from_millis(value: Any) -> datetime | None:
-    if not isinstance(value, (int, float)) or value <= 0:
-        return None
-    return datetime.fromtimestamp(value / 1000, tz=UTC)
-
-
-class SparkDriver(Driver):
+class SparkDriver(HttpJsonDriver):
     """One Spark standalone master (its web UI's JSON endpoint)."""
 
     kind: ClassVar[str] = "spark"
+    service_label: ClassVar[str] = "the Spark master"
     description: ClassVar[str] = "Spark standalone master: status, workers, running/completed applications"
     panes: ClassVar[frozenset[Pane]] = frozenset({Pane.SERVICES, Pane.JOBS})
     options: ClassVar[tuple[OptionSpec, ...]] = (
@@ -56,32 +52,9 @@ class SparkDriver(Driver):
         OptionSpec("verify_tls", bool, default=True, help="verify the server's TLS certificate"),
     )
 
-    def __init__(self, name: str, options: Mapping[str, Any], *, timeout: float = 10.0) -> None:
-        super().__init__(name, options, timeout=timeout)
-        self.base = str(self.config["url"]).rstrip("/")
-        self._client: httpx.AsyncClient | None = None
-
-    async def close(self) -> None:
-        if self._client is not None:
-            await self._client.aclose()
-            self._client = None
-        await super().close()
-
     async def master_state(self) -> dict[str, Any]:
         """The master's ``/json/`` document (the trailing slash matters)."""
-        import httpx
-
-        if self._client is None:
-            self._client = httpx.AsyncClient(base_url=self.base, timeout=self.timeout,
-                                             verify=bool(self.config.get("verify_tls", True)))
-        try:
-            response = await self._client.get("/json/")
-        except httpx.TimeoutException as exc:
-            raise DriverTimeout(f"{self.name}: GET /json/ timed out after {self.timeout:g}s "
-                                f"(is the Spark master at {self.base} up?)") from exc
-        except httpx.HTTPError as exc:
-            raise DriverUnavailable(f"{self.name}: cannot reach the Spark master at {self.base}: "
-                                    f"{describe(exc)}") from exc
+        response = await self._send("GET", "/json/")
         if response.status_code >= 400:
             raise DriverUnavailable(f"{self.name}: GET /json/ failed with HTTP {response.status_code} "
                                     f"(is {self.base} a Spark master web UI?)")

@@ -13,14 +13,9 @@ PIDS=/tmp/opsconsole-airflow.pids
 LOG=/tmp/opsconsole-airflow.log
 ENVFILE=${OPSCONSOLE_PEERS_ENV:-/dev/null}
 ready() { curl -fsS "http://127.0.0.1:$PORT/api/v2/monitor/health" >/dev/null 2>&1; }
-stop() {
-  if [ -f "$PIDS" ]; then
-    while read -r pid; do kill -- -"$pid" 2>/dev/null || true; done < "$PIDS"
-    sleep 1
-    while read -r pid; do kill -9 -- -"$pid" 2>/dev/null || true; done < "$PIDS"
-    rm -f "$PIDS"
-  fi
-}
+# shellcheck source=lib/process_groups.bash
+. "$(dirname "$0")/lib/process_groups.bash"
+stop() { stop_groups; }
 case "${1:-start}" in
   start)
     t0=$(date +%s)

@@ -13,17 +13,9 @@ PIDS=/tmp/opsconsole-spark.pids
 LOG=/tmp/opsconsole-spark.log
 ENVFILE=${OPSCONSOLE_PEERS_ENV:-/dev/null}
 ready() { curl -fsS "http://127.0.0.1:$UI/json/" 2>/dev/null | grep -q '"aliveworkers" *: *[1-9]'; }
-stop() {
-  if [ -f "$PIDS" ]; then
-    while read -r pid; do kill -- -"$pid" 2>/dev/null || true; done < "$PIDS"
-    for _ in $(seq 1 20); do
-      alive=0; while read -r pid; do kill -0 -- -"$pid" 2>/dev/null && alive=1; done < "$PIDS"
-      [ $alive = 0 ] && break; sleep 0.5
-    done
-    while read -r pid; do kill -9 -- -"$pid" 2>/dev/null || true; done < "$PIDS"
-    rm -f "$PIDS"
-  fi
-}
+# shellcheck source=lib/process_groups.bash
+. "$(dirname "$0")/lib/process_groups.bash"
+stop() { stop_groups; }
 case "${1:-start}" in
   start)
     t0=$(date +%s)
