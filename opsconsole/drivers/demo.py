@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
+from opsconsole import iceberg_ops
 from opsconsole.demo.layout import FAULTS, RAW_TABLE, DemoPaths, default_data_dir, pid_alive, tail_jsonl
 from opsconsole.drivers.base import Driver, OptionSpec, describe
 from opsconsole.errors import DriverUnavailable
@@ -399,41 +400,18 @@ class DemoDriver(Driver):
             return ActionResult(False, f"the demo has one Iceberg table, {RAW_TABLE}; got {table!r}")
 
         def compact() -> str:
-            from pyiceberg.exceptions import CommitFailedException, ValidationException
-
-            for attempt in range(8):
-                tbl = self._load_raw()
-                before = _iceberg_stats(tbl, RAW_TABLE, self.name)
-                try:
-                    tbl.overwrite(tbl.scan().to_arrow())
-                except (CommitFailedException, ValidationException):
-                    if attempt == 7:  # the writer kept committing between our read and our commit
-                        raise
-                    time.sleep(0.2 * (attempt + 1))
-                    continue
-                after = _iceberg_stats(self._load_raw(), RAW_TABLE, self.name)
-                return (f"{RAW_TABLE}: {before.file_count} files -> {after.file_count}, "
-                        f"{after.row_count} rows kept")
-            raise AssertionError("unreachable")
+            # The raw writer commits every few seconds: allow more retries than a quiet table needs.
+            result = iceberg_ops.compact(self._load_raw(), retries=7)
+            return (f"{RAW_TABLE}: {result.files_before} files -> {result.files_after}, "
+                    f"{result.records} rows kept")
 
         message = await self.run_sync(compact, timeout=max(self.timeout, 60), what="compact")
         return ActionResult(True, message)
 
 
 def _iceberg_stats(table: Any, name: str, source: str) -> TableStats:
-    """Cheap stats from the current snapshot's summary (no manifest scan)."""
-    snapshot = table.current_snapshot()
-    summary = snapshot.summary if snapshot is not None else None
-
-    def figure(key: str) -> int | None:
-        if summary is None:
-            return 0
-        value = summary.get(key)
-        return int(value) if value is not None else None
-
-    return TableStats(name=name, file_count=figure("total-data-files"), snapshot_count=len(table.snapshots()),
-                      size_bytes=figure("total-files-size"), row_count=figure("total-records"),
-                      last_commit=_ts(snapshot.timestamp_ms) if snapshot else None, layer="raw", source=source)
+    """Metadata-only figures of the raw layer (no manifest scan)."""
+    return iceberg_ops.table_stats(table, name, layer="raw", source=source)
 
 
 def _lock_message(exc: Exception | None) -> str:
