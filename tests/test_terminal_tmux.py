@@ -54,6 +54,9 @@ def test_console_in_tmux(tmp_path: Path, env: dict[str, str]) -> None:
             assert len(screen.splitlines()) <= 24
             tmux(sock, "send-keys", "-t", "t", "?")
             wait_for(sock, lambda s: "Diagnostics" in s and "Pane 1" in s, "the help screen")
+            # A lone ESC after a quiet spell: the input thread is asleep in select() without a timeout
+            # (ui/quiet_driver.py) and must still resolve ESC once its escape delay has passed.
+            time.sleep(1.5)
             tmux(sock, "send-keys", "-t", "t", "Escape")
             wait_for(sock, lambda s: "Diagnostics" not in s and "Services" in s, "the dashboard again")
             tmux(sock, "send-keys", "-t", "t", "q")

@@ -22,6 +22,7 @@ from typing import Any, ClassVar
 from opsconsole import iceberg_ops
 from opsconsole.demo.layout import FAULTS, RAW_TABLE, DemoPaths, default_data_dir, pid_alive, tail_jsonl
 from opsconsole.drivers.base import Driver, OptionSpec, describe
+from opsconsole.duckdb_reader import DuckDBReader
 from opsconsole.errors import DriverUnavailable
 from opsconsole.model import (
     ActionResult,
@@ -87,6 +88,7 @@ class DemoDriver(Driver):
         self._cache_lock = threading.Lock()
         self._catalog: Any = None
         self._http: Any = None
+        self._duckdb = DuckDBReader()
 
     # ------------------------------------------------------------------ lifecycle
     async def connect(self) -> None:
@@ -134,6 +136,7 @@ class DemoDriver(Driver):
         if self._http is not None:
             await self._http.aclose()
             self._http = None
+        self._duckdb.close()
         if self._process is not None and self._process.poll() is None:
             self._process.terminate()
             try:
@@ -180,20 +183,16 @@ class DemoDriver(Driver):
         last_error: Exception | None = None
         for _attempt in range(12):  # the transform holds the lock briefly every interval: retry ~2 s
             try:
-                con = duckdb.connect(str(self.paths.staging_db), read_only=True)
-            except duckdb.Error as exc:
+                with self._duckdb.read_only(str(self.paths.staging_db)) as con:
+                    out: dict[str, Any] = {}
+                    for table in ("stg_orders", "daily_revenue"):
+                        out[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+                    loaded_ms = con.execute("SELECT epoch_ms(max(loaded_at)) FROM stg_orders").fetchone()[0]
+                    out["max_loaded"] = _ts(loaded_ms)
+                    return out
+            except duckdb.IOException as exc:
                 last_error = exc
                 time.sleep(0.15)
-                continue
-            try:
-                out: dict[str, Any] = {}
-                for table in ("stg_orders", "daily_revenue"):
-                    out[table] = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-                loaded_ms = con.execute("SELECT epoch_ms(max(loaded_at)) FROM stg_orders").fetchone()[0]
-                out["max_loaded"] = _ts(loaded_ms)
-                return out
-            finally:
-                con.close()
         raise DriverUnavailable(_lock_message(last_error))
 
     # ------------------------------------------------------------------ panes

@@ -9,6 +9,7 @@ from typing import Any
 from textual import work
 from textual.app import App
 from textual.binding import Binding
+from textual.driver import Driver as TerminalDriver
 
 from opsconsole.config import Profile, load, load_profile
 from opsconsole.daemon_pool import DaemonThreadPool
@@ -76,6 +77,17 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         from opsconsole.ui.themes import install_themes
 
         self._theme_messages = install_themes(self, self.requested_theme)
+
+    def get_driver_class(self) -> type[TerminalDriver]:
+        """Textual's choice, except its Linux terminal driver becomes one that sleeps while idle."""
+        driver_class = super().get_driver_class()
+        from textual.drivers.linux_driver import LinuxDriver
+
+        if driver_class is LinuxDriver:
+            from opsconsole.ui.quiet_driver import QuietLinuxDriver
+
+            return QuietLinuxDriver
+        return driver_class
 
     # ------------------------------------------------------------------ theme
     def get_theme_variable_defaults(self) -> dict[str, str]:
