@@ -89,7 +89,10 @@ async def run(rounds: int) -> tuple[list[float], list[float]]:
                 for pane, result in zip(panes, results, strict=True):  # what on_worker_state_changed does
                     pane.apply(result)
                     pane.post_message(pane.Polled(pane, result))
-                await pilot.pause()  # the Polled messages are handled (alerts, header)
+                # Wait (without sleeping) until the screen has handled every Polled message (alerts,
+                # header): pilot.pause() would add its own 20 ms idle-detection sleeps to the figure.
+                while any(screen.results.get(p.pane) is not r for p, r in zip(panes, results, strict=True)):
+                    await asyncio.sleep(0)
                 screen.call_after_refresh(painted.set)
                 await painted.wait()
                 if round_no >= 3:  # the first rounds build the tables

@@ -18,6 +18,7 @@ from opsconsole.errors import ConfigError
 from opsconsole.model import ActionSpec, Health
 from opsconsole.poller import build_drivers
 from opsconsole.ui.dashboard_screen import DashboardScreen
+from opsconsole.ui.idle_gc import CHECK_EVERY, IdleCollector
 from opsconsole.ui.operations import OperationsMixin
 from opsconsole.ui.palette import ConsoleCommands
 from opsconsole.ui.screens import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen, TypedConfirmScreen
@@ -74,6 +75,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self.force_read_only = read_only
         self.requested_theme = theme or profile.theme
         self._health_styles: dict[Health, str] = {}
+        self.idle_gc = IdleCollector()
         from opsconsole.ui.themes import install_themes
 
         self._theme_messages = install_themes(self, self.requested_theme)
@@ -130,6 +132,11 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         # Start-up objects live for the whole session: take them out of the cyclic GC's view, so a
         # full collection (tens of ms on a busy poll) does not stall the event loop while probing.
         gc.freeze()
+        self.idle_gc.install()
+        self.set_interval(CHECK_EVERY, self.idle_gc.collect_if_due, name="idle full GC")
+
+    def on_unmount(self) -> None:
+        self.idle_gc.uninstall()  # the process (a test run, a caller of run()) gets CPython's GC back
 
     @property
     def dashboard(self) -> DashboardScreen | None:

@@ -29,13 +29,14 @@ from opsconsole.ui.format import HEALTH_DOT
 from opsconsole.ui.panes.alerts_pane import AlertsPane
 from opsconsole.ui.panes.base import DashboardPane
 from opsconsole.ui.panes.dashboard import PANE_CLASSES
+from opsconsole.ui.steady_scroll import SteadyScroll
 
 
 class HeaderBar(Static):
     """Profile, overall health and mode, always visible."""
 
 
-class ActivityLog(RichLog):
+class ActivityLog(SteadyScroll, RichLog):
     """What happened: polls that failed, alerts fired and resolved, actions run."""
 
     def record(self, message: str, style: str = "") -> None:
@@ -72,7 +73,8 @@ class DashboardScreen(Screen[None]):
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
-        yield HeaderBar(self._header_text(), id="header")
+        self._shown_header = self._header_text()
+        yield HeaderBar(self._shown_header, id="header")
         panes = panes_of(self.drivers)
         with Grid(id="dashboard", classes=f"panes-{len(panes) + 1}"):
             index = 1
@@ -177,7 +179,10 @@ class DashboardScreen(Screen[None]):
         self.alerts = alerts
         self.query_one(AlertsPane).show(alerts)
         self.health = overall_health(self.results, alerts)
-        self.query_one(HeaderBar).update(self._header_text(), layout=False)  # fixed height: no re-layout
+        header = self._header_text()
+        if header != self._shown_header:  # fixed height: no re-layout; unchanged: no repaint either
+            self._shown_header = header
+            self.query_one(HeaderBar).update(header, layout=False)
         self.app.sub_title = self.health.label
         if hasattr(self.app, "alerts_evaluated"):
             self.app.alerts_evaluated(self, alerts)  # incident timeline, notifications (a worker)

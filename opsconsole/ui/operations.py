@@ -80,7 +80,8 @@ class OperationsMixin:
             return
         app: Any = self
         screen = app.dashboard
-        alert = next((a for a in screen.alerts if a.key == event.row_key.value), None) if screen else None
+        alerts = screen.query_one("#pane-alerts").alerts if screen else []
+        alert = alerts[event.cursor_row] if 0 <= event.cursor_row < len(alerts) else None
         if alert is None:
             return
         event.stop()

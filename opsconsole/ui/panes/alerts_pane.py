@@ -7,10 +7,10 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable
 
 from opsconsole.model import Alert, Health, Severity
 from opsconsole.ui.format import SEVERITY_NAME, age, clip
+from opsconsole.ui.panes.pane_table import PaneTable
 
 SEVERITY_HEALTH = {Severity.CRITICAL: Health.CRITICAL, Severity.WARNING: Health.WARNING, Severity.INFO: Health.OK}
 
@@ -25,7 +25,7 @@ class AlertsPane(Vertical):
         self.first_seen: dict[str, object] = {}
 
     def compose(self) -> ComposeResult:
-        table: DataTable[Text] = DataTable(cursor_type="row", id="table-alerts")
+        table = PaneTable(cursor_type="row", id="table-alerts")
         table.add_column("Sev", key="sev", width=5)
         table.add_column("Alert", key="rule", width=20)
         table.add_column("Subject", key="subject", width=16)
@@ -42,22 +42,19 @@ class AlertsPane(Vertical):
             if key not in keys:
                 del self.first_seen[key]
         self.alerts = list(alerts)
-        table = self.query_one(DataTable)
-        rows = [(alert.key, alert.severity, alert.rule, alert.subject, clip(alert.message, 200), alert.runbook or "—",
-                 age(self.first_seen.get(alert.key))) for alert in alerts]  # type: ignore[arg-type]
-        if rows != getattr(self, "_shown_rows", None):  # unchanged: keep the cursor, skip a re-layout
-            self._shown_rows = rows
-            table.clear()
-            for key, severity, rule, subject, message, runbook, since in rows:
-                style = self.app.health_style(SEVERITY_HEALTH[severity]) if severity else ""
-                table.add_row(Text(SEVERITY_NAME[severity], style=style), Text(rule), Text(subject), Text(message),
-                              Text(runbook), Text(since), key=key)
+        rows = [[Text(SEVERITY_NAME[alert.severity], style=self.app.health_style(SEVERITY_HEALTH[alert.severity])),
+                 Text(alert.rule), Text(alert.subject), Text(clip(alert.message, 200)), Text(alert.runbook or "—"),
+                 Text(age(self.first_seen.get(alert.key)))]  # type: ignore[arg-type]
+                for alert in alerts]
+        self.query_one(PaneTable).set_rows(rows)  # in place: unchanged alerts are not re-rendered
         counts = {s: sum(1 for a in alerts if a.severity == s) for s in Severity}
-        self.border_subtitle = (f"{counts[Severity.CRITICAL]} crit · {counts[Severity.WARNING]} warn · "
-                                f"{counts[Severity.INFO]} info" if alerts else "all clear")
+        subtitle = (f"{counts[Severity.CRITICAL]} crit · {counts[Severity.WARNING]} warn · "
+                    f"{counts[Severity.INFO]} info" if alerts else "all clear")
+        if subtitle != self.border_subtitle:  # setting it repaints the whole pane, even when unchanged
+            self.border_subtitle = subtitle
 
     def selected(self) -> Alert | None:
-        table = self.query_one(DataTable)
+        table = self.query_one(PaneTable)
         if not table.row_count:
             return None
         return self.alerts[table.cursor_row] if table.cursor_row < len(self.alerts) else None

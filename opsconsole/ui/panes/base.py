@@ -26,8 +26,8 @@ from opsconsole.drivers.base import Driver
 from opsconsole.model import Pane, PaneResult
 from opsconsole.poller import poll
 from opsconsole.ui.format import age, clip
+from opsconsole.ui.panes.pane_table import Cell, PaneTable
 
-Cell = str | Text
 GROW_CHUNK = 25
 
 
@@ -76,14 +76,14 @@ class DashboardPane(Vertical, can_focus=False):
 
     def compose(self) -> ComposeResult:
         yield PaneStatus("waiting for first poll…", classes="pane-status")
-        table: DataTable[Cell] = DataTable(cursor_type="row", zebra_stripes=False, id=f"table-{self.pane.value}")
+        table = PaneTable(cursor_type="row", zebra_stripes=False, id=f"table-{self.pane.value}")
         for key, label, width in self.columns:
             table.add_column(label, key=key, width=width)
         yield table
 
     @property
-    def table(self) -> DataTable[Cell]:
-        return self.query_one(DataTable)
+    def table(self) -> PaneTable:
+        return self.query_one(PaneTable)
 
     def on_mount(self) -> None:
         if self._timer is not None:
@@ -182,15 +182,12 @@ class DashboardPane(Vertical, can_focus=False):
         raise NotImplementedError
 
     def update_rows(self, rows: Sequence[Any]) -> None:
-        """Update the table in place, row by position.
+        """Update the table in place, row by position (see :meth:`PaneTable.set_rows`).
 
-        Rows are keyed by position, not identity: when a newest-first list (queries,
-        job runs) shifts by one, only cells change; the table's size stays put, so
-        no screen re-layout (~40 ms of CPU here) happens on every poll. A pane whose
-        list keeps growing (``grows``) allocates rows ``GROW_CHUNK`` at a time, the
-        spare ones blank at the bottom, so a fresh platform does not re-layout either.
+        A pane whose list keeps growing (``grows``) allocates rows ``GROW_CHUNK`` at
+        a time, the spare ones blank at the bottom, so the table's size (scrollbar,
+        scroll range) does not change on every poll of a fresh platform.
         """
-        table = self.table
         unique: list[Any] = []
         seen: set[str] = set()
         for row in rows:
@@ -201,27 +198,14 @@ class DashboardPane(Vertical, can_focus=False):
         if self.max_rows is not None:
             unique = unique[: self.max_rows]
         self.shown_rows = unique
-        column_keys = [c[0] for c in self.columns]
-        current = table.row_count
+        current = self.table.row_count
         wanted = len(unique)
         if self.grows and wanted > current:
             wanted = -(-wanted // GROW_CHUNK) * GROW_CHUNK
         elif self.grows and current - GROW_CHUNK < wanted <= current:
-            wanted = current  # keep the spare rows: shrinking is a re-layout too
-        blank = [Text("")] * len(column_keys)
-        for index in range(wanted):
-            key = f"r{index}"
-            cells = self.cells(unique[index]) if index < len(unique) else blank
-            if index >= current:
-                table.add_row(*cells, key=key)
-                continue
-            for col, value in zip(column_keys, cells, strict=True):
-                old = table.get_cell(key, col)
-                # rich's Text equality ignores the base style: compare it too (health colours, themes)
-                if old != value or getattr(old, "style", None) != getattr(value, "style", None):
-                    table.update_cell(key, col, value)
-        for index in range(wanted, current):
-            table.remove_row(f"r{index}")
+            wanted = current  # keep the spare rows
+        blank = [Text("")] * len(self.columns)
+        self.table.set_rows([self.cells(row) for row in unique] + [blank] * (wanted - len(unique)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """``enter`` on a row drills down: every field of the domain object behind it."""
