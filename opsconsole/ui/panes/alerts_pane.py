@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from opsconsole.model import Alert, Health, Severity
 from opsconsole.ui.format import SEVERITY_NAME, age, clip
-from opsconsole.ui.panes.pane_table import PaneTable
+from opsconsole.ui.panes.pane_table import PaneTable, cell
 
 SEVERITY_HEALTH = {Severity.CRITICAL: Health.CRITICAL, Severity.WARNING: Health.WARNING, Severity.INFO: Health.OK}
 
@@ -42,9 +41,9 @@ class AlertsPane(Vertical):
             if key not in keys:
                 del self.first_seen[key]
         self.alerts = list(alerts)
-        rows = [[Text(SEVERITY_NAME[alert.severity], style=self.app.health_style(SEVERITY_HEALTH[alert.severity])),
-                 Text(alert.rule), Text(alert.subject), Text(clip(alert.message, 200)), Text(alert.runbook or "—"),
-                 Text(age(self.first_seen.get(alert.key)))]  # type: ignore[arg-type]
+        rows = [[cell(SEVERITY_NAME[alert.severity], style=self.app.health_style(SEVERITY_HEALTH[alert.severity])),
+                 cell(alert.rule), cell(alert.subject), cell(clip(alert.message, 200)), cell(alert.runbook or "—"),
+                 cell(age(self.first_seen.get(alert.key)))]  # type: ignore[arg-type]
                 for alert in alerts]
         self.query_one(PaneTable).set_rows(rows)  # in place: unchanged alerts are not re-rendered
         counts = {s: sum(1 for a in alerts if a.severity == s) for s in Severity}

@@ -26,7 +26,7 @@ from opsconsole.drivers.base import Driver
 from opsconsole.model import Pane, PaneResult
 from opsconsole.poller import poll
 from opsconsole.ui.format import age, clip
-from opsconsole.ui.panes.pane_table import Cell, PaneTable
+from opsconsole.ui.panes.pane_table import Cell, PaneTable, cell
 
 GROW_CHUNK = 25
 
@@ -204,7 +204,7 @@ class DashboardPane(Vertical, can_focus=False):
             wanted = -(-wanted // GROW_CHUNK) * GROW_CHUNK
         elif self.grows and current - GROW_CHUNK < wanted <= current:
             wanted = current  # keep the spare rows
-        blank = [Text("")] * len(self.columns)
+        blank = [cell("")] * len(self.columns)
         self.table.set_rows([self.cells(row) for row in unique] + [blank] * (wanted - len(unique)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:

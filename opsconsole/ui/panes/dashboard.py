@@ -6,19 +6,18 @@ from collections import defaultdict, deque
 from datetime import UTC, datetime
 from typing import Any
 
-from rich.text import Text
-
 from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, TableStats
 from opsconsole.ui.format import HEALTH_DOT, age, clip, duration_ms, number, size, sparkline
-from opsconsole.ui.panes.base import Cell, DashboardPane
+from opsconsole.ui.panes.base import DashboardPane
+from opsconsole.ui.panes.pane_table import Cell, cell
 
 HISTORY = 24
 
 
-def health_text(app: Any, health: Health, label: str | None = None) -> Text:
+def health_text(app: Any, health: Health, label: str | None = None) -> Cell:
     style = app.health_style(health) if hasattr(app, "health_style") else ""
     short = {Health.OK: "ok", Health.WARNING: "warn", Health.CRITICAL: "crit", Health.UNKNOWN: "unkn"}[health]
-    return Text(f"{HEALTH_DOT[health]} {label or short}", style=style)
+    return cell(f"{HEALTH_DOT[health]} {label or short}", style=style)
 
 
 class ServicesPane(DashboardPane):
@@ -42,9 +41,9 @@ class ServicesPane(DashboardPane):
         super().update_rows(rows)
 
     def cells(self, row: ServiceStatus) -> list[Cell]:
-        return [health_text(self.app, row.health), Text(row.name), Text(duration_ms(row.latency_ms)),
-                Text(sparkline(self.latency.get(self.row_key(row), ()))), Text(clip(row.detail, 200)),
-                Text(age(row.checked_at))]
+        return [health_text(self.app, row.health), cell(row.name), cell(duration_ms(row.latency_ms)),
+                cell(sparkline(self.latency.get(self.row_key(row), ()))), cell(clip(row.detail, 200)),
+                cell(age(row.checked_at))]
 
 
 class QueriesPane(DashboardPane):
@@ -60,10 +59,10 @@ class QueriesPane(DashboardPane):
 
     def cells(self, row: QueryRecord) -> list[Cell]:
         failed = row.status.upper() in {"FAILED", "CANCELED", "ERROR"}
-        status = Text(row.status.lower(), style=self.app.health_style(Health.CRITICAL) if failed else "")
+        status = cell(row.status.lower(), style=self.app.health_style(Health.CRITICAL) if failed else "")
         text = row.error if failed and row.error else row.text
-        return [Text(f"{row.started_at.astimezone():%H:%M:%S}"), status, Text(duration_ms(row.duration_ms)),
-                Text(number(row.rows)), Text(clip(text, 300))]
+        return [cell(f"{row.started_at.astimezone():%H:%M:%S}"), status, cell(duration_ms(row.duration_ms)),
+                cell(number(row.rows)), cell(clip(text, 300))]
 
 
 class TablesPane(DashboardPane):
@@ -74,11 +73,11 @@ class TablesPane(DashboardPane):
 
     def cells(self, row: TableStats) -> list[Cell]:
         limit = getattr(self.app, "thresholds", {}).get("table_files_max", 100)
-        files = Text(number(row.file_count))
+        files = cell(number(row.file_count))
         if row.file_count is not None and row.file_count > limit:
             files.stylize(self.app.health_style(Health.WARNING))
-        return [Text(row.name), files, Text(number(row.snapshot_count)), Text(number(row.row_count)),
-                Text(size(row.size_bytes)), Text(age(row.last_commit))]
+        return [cell(row.name), files, cell(number(row.snapshot_count)), cell(number(row.row_count)),
+                cell(size(row.size_bytes)), cell(age(row.last_commit))]
 
 
 class LagPane(DashboardPane):
@@ -97,8 +96,8 @@ class LagPane(DashboardPane):
 
     def cells(self, row: LagSample) -> list[Cell]:
         unit = {"seconds": "s", "messages": "msg", "rows": "rows", "hours": "h"}.get(row.unit, row.unit)
-        return [Text(row.name), Text(f"{number(row.lag)} {unit}"),
-                Text(sparkline(self.history.get(self.row_key(row), ()))), Text(clip(row.detail, 200))]
+        return [cell(row.name), cell(f"{number(row.lag)} {unit}"),
+                cell(sparkline(self.history.get(self.row_key(row), ()))), cell(clip(row.detail, 200))]
 
 
 class JobsPane(DashboardPane):
@@ -114,10 +113,10 @@ class JobsPane(DashboardPane):
 
     def cells(self, row: JobRun) -> list[Cell]:
         bad = row.state.lower() in {"failed", "error", "internal_error", "timedout"}
-        state = Text(row.state.lower(), style=self.app.health_style(Health.CRITICAL) if bad else "")
+        state = cell(row.state.lower(), style=self.app.health_style(Health.CRITICAL) if bad else "")
         started = f"{row.started_at.astimezone():%H:%M:%S}" if row.started_at else "—"
         took = duration_ms(row.duration_s * 1000) if row.duration_s is not None else "—"
-        return [Text(row.job), state, Text(started), Text(took), Text(clip(row.detail, 200))]
+        return [cell(row.job), state, cell(started), cell(took), cell(clip(row.detail, 200))]
 
 
 PANE_CLASSES: dict[Pane, type[DashboardPane]] = {
