@@ -7,6 +7,8 @@ a table or log that outgrows its box must still scroll to its last line.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
@@ -99,3 +101,33 @@ async def test_tables_and_logs_that_outgrow_their_box_still_scroll_to_the_end() 
         shown = [log.render_line(y).text for y in range(log.size.height)]
         assert any("event 11" in line for line in shown), shown
         assert log.max_scroll_y > 0
+
+
+async def test_footer_keeps_its_keys_across_a_modal(tmp_path: Path) -> None:
+    """Opening and closing help must leave the dashboard's footer showing the same keys, without
+    rebuilding its key widgets (Textual's Footer rebuilt them on every focus change)."""
+    from pilot_helpers import until
+    from textual.widgets._footer import FooterKey
+    from ui_profiles import http_profile
+
+    from opsconsole.ui.app import OpsConsoleApp
+    from opsconsole.ui.dashboard_screen import DashboardScreen
+    from opsconsole.ui.footer import KeysFooter
+    from opsconsole.ui.screens import HelpScreen
+
+    with http_profile(tmp_path) as (profile, _config):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+            footer = app.screen.query_one(KeysFooter)
+            await until(pilot, lambda: len(footer.query(FooterKey)) > 0)
+            keys_before = list(footer.query(FooterKey))
+            labels = [key.description for key in keys_before]
+            assert "Quit" in labels and "Help" in labels
+            await pilot.press("question_mark")
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+            await pilot.pause(0.2)
+            assert [key.description for key in footer.query(FooterKey)] == labels
+            assert list(footer.query(FooterKey)) == keys_before

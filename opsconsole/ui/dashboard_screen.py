@@ -18,13 +18,14 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.events import ScreenResume, ScreenSuspend
 from textual.screen import Screen
-from textual.widgets import Footer, RichLog, Static
+from textual.widgets import RichLog, Static
 
 from opsconsole.alerts import evaluate, overall_health
 from opsconsole.config import Profile
 from opsconsole.drivers.base import Driver, describe
 from opsconsole.model import Alert, Health, Pane, PaneResult
 from opsconsole.poller import panes_of
+from opsconsole.ui.footer import KeysFooter
 from opsconsole.ui.format import HEALTH_DOT
 from opsconsole.ui.panes.alerts_pane import AlertsPane
 from opsconsole.ui.panes.base import DashboardPane
@@ -85,7 +86,7 @@ class DashboardScreen(Screen[None]):
             log = ActivityLog(id="activity", max_lines=500, markup=False, wrap=False)
             log.border_title = f"[{index + 1}] Activity"
             yield log
-        yield Footer()
+        yield KeysFooter()
 
     def _header_text(self) -> Text:
         style = self.app.health_style(self.health) if hasattr(self.app, "health_style") else ""

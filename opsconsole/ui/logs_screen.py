@@ -19,10 +19,11 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import Footer, Input, Log, Static
+from textual.widgets import Input, Log, Static
 from textual.worker import Worker, WorkerState
 
 from opsconsole.drivers.base import describe
+from opsconsole.ui.footer import KeysFooter
 
 FLUSH_SECONDS = 0.1
 """Longest a received line waits before it is drawn."""
@@ -73,7 +74,7 @@ class LogsScreen(Screen[None]):
         yield Input(placeholder="filter: text or regular expression, enter to apply, empty for all",
                     id="logs-filter")
         yield Log(max_lines=self.max_lines, id="logs-lines", auto_scroll=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(Log).focus()

@@ -35,7 +35,9 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
-from textual.widgets import Footer, Input, Static
+from textual.widgets import Input, Static
+
+from opsconsole.ui.footer import KeysFooter
 
 Column = tuple[str, str, int | None]
 """(key, label, width or None for auto)."""
@@ -468,7 +470,7 @@ class TableScreen(Screen[None]):
         yield Static(self._title(), id="table-title")
         yield VirtualTable(self.columns, self.rows, id="big-table")
         yield Input(placeholder="filter: words that must all appear (enter keeps, esc clears)", id="table-filter")
-        yield Footer()
+        yield KeysFooter()
 
     @property
     def table(self) -> VirtualTable:
