@@ -9,7 +9,7 @@ rest is reused as it is.
 
 It leans on DataTable's private caches (textual 8.x). If a Textual upgrade
 renames them, the method falls back to plain ``update_cell``: slower, never
-wrong. ``tests/test_pane_table.py`` checks the screen against the data.
+wrong. ``tests/test_ui_widgets.py`` checks the screen against the data.
 """
 
 from __future__ import annotations

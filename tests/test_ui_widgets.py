@@ -1,4 +1,4 @@
-"""The dashboard's table and log widgets skip work, never correctness.
+"""The dashboard's table, log and footer widgets skip work, never correctness.
 
 ``PaneTable`` re-renders only changed cells and ``SteadyScroll`` widgets grow
 without a screen layout: what is on screen must still be exactly the data, and
