@@ -132,6 +132,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         # Start-up objects live for the whole session: take them out of the cyclic GC's view, so a
         # full collection (tens of ms on a busy poll) does not stall the event loop while probing.
         gc.freeze()
+        gc.enable()  # the CLI disabled it for the start-up (cli.py)
         self.idle_gc.install()
         self.set_interval(CHECK_EVERY, self.idle_gc.collect_if_due, name="idle full GC")
 
