@@ -40,6 +40,7 @@ from typing import Any, ClassVar
 from opsconsole import duckdb_lock
 from opsconsole import osaa_quality as quality
 from opsconsole.drivers.base import Driver, OptionSpec
+from opsconsole.duckdb_reader import DuckDBReader
 from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, JobRun, LagSample, Pane, ServiceStatus, TableStats
 
@@ -176,8 +177,13 @@ class DuckDBPipelineDriver(Driver):
         """Last snapshot with quality figures (a full read-only open)."""
         self._snapshot_lock: asyncio.Lock | None = None
         self._run: _LiveRun | None = None
+        self._reader = DuckDBReader()
         self.output_listeners: list[Callable[[str, str], None]] = []
         """Called with (run_id, line) for every output line of a pipeline run, as it arrives."""
+
+    async def close(self) -> None:
+        self._reader.close()
+        await super().close()
 
     # ------------------------------------------------------------------ snapshot
     def _read_snapshot(self) -> _Snapshot:
@@ -197,18 +203,15 @@ class DuckDBPipelineDriver(Driver):
         import duckdb
 
         try:
-            con = duckdb.connect(path, read_only=True)
-        except Exception as exc:
+            with self._reader.read_only(path) as con:
+                return self._read_figures(con, base)
+        except duckdb.Error as exc:
             message = str(exc)
             if duckdb_lock.is_lock_error(message):
                 holder = duckdb_lock.find_lock_holder(path, message) or duckdb_lock.LockHolder(
                     pid=0, command="unknown process", found_by="duckdb-error")
                 return _Snapshot(holder=holder, **base)
             return _Snapshot(error=message.splitlines()[0], **base)
-        try:
-            return self._read_figures(con, base)
-        finally:
-            con.close()
 
     def _read_figures(self, con: Any, base: dict[str, Any]) -> _Snapshot:
         cfg = self.config
