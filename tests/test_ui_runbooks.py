@@ -131,8 +131,12 @@ async def test_parameters_are_validated_and_the_run_can_be_cancelled(tmp_path: P
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        dashboard = app.screen
+        # The runbook's first check wants more than one data file: a slow (CI) start has not written them yet.
+        await until(pilot, lambda: any(getattr(row, "name", "") == "raw.orders" and (row.file_count or 0) > 1
+                                       for result in dashboard.results.values() for row in result.rows), timeout=60)
         app.action_run_runbook("demo-compaction")
-        await until(pilot, lambda: isinstance(app.screen, RunbookParamsScreen))
+        await until(pilot, lambda: isinstance(app.screen, RunbookParamsScreen) and app.screen.query("#param-table"))
         form = app.screen
         assert form.query_one("#param-table", Input).value == "raw.orders"
         form.query_one("#param-max_files", Input).value = "many"
@@ -153,7 +157,7 @@ async def test_parameters_are_validated_and_the_run_can_be_cancelled(tmp_path: P
         await until(pilot, lambda: isinstance(app.screen, RunbookRunScreen)
                     and "file-count-after" in log_text(app.screen), timeout=120)
         run = app.screen
-        assert not run.finished
+        assert not run.finished, log_text(run)
         await pilot.press("c")
         await until(pilot, lambda: run.finished, timeout=20)
         assert run.outcome == "cancelled"
