@@ -30,6 +30,7 @@ from opsconsole.ui.format import HEALTH_DOT
 from opsconsole.ui.panes.alerts_pane import AlertsPane
 from opsconsole.ui.panes.base import DashboardPane
 from opsconsole.ui.panes.dashboard import PANE_CLASSES
+from opsconsole.ui.panes.pane_table import StylePerPass
 from opsconsole.ui.steady_scroll import SteadyScroll
 
 
@@ -37,7 +38,7 @@ class HeaderBar(Static):
     """Profile, overall health and mode, always visible."""
 
 
-class ActivityLog(SteadyScroll, RichLog):
+class ActivityLog(StylePerPass, SteadyScroll, RichLog):
     """What happened: polls that failed, alerts fired and resolved, actions run."""
 
     def record(self, message: str, style: str = "") -> None:

@@ -17,7 +17,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.style import Style
 from rich.text import Text
+from textual.geometry import Region
+from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets._data_table import ColumnKey, RowKey
 
@@ -35,7 +38,28 @@ def cell(text: str, style: str = "") -> Text:
     return Text(text, style=style, no_wrap=True, overflow="ellipsis")
 
 
-class PaneTable(SteadyScroll, DataTable[Cell]):
+class StylePerPass:
+    """Mixin for line-rendering widgets (DataTable, RichLog): one ``rich_style`` per render pass.
+
+    They ask for ``rich_style`` once per line, and Textual computes it afresh each time
+    by walking every ancestor's styles; within one ``render_lines`` call it cannot change.
+    """
+
+    _pass_style: Style | None = None
+
+    def render_lines(self: Any, crop: Region) -> list[Strip]:
+        self._pass_style = super().rich_style  # type: ignore[misc]
+        try:
+            return super().render_lines(crop)  # type: ignore[misc, no-any-return]
+        finally:
+            self._pass_style = None
+
+    @property
+    def rich_style(self: Any) -> Style:
+        return self._pass_style if self._pass_style is not None else super().rich_style  # type: ignore[misc]
+
+
+class PaneTable(StylePerPass, SteadyScroll, DataTable[Cell]):
     """The table inside a dashboard pane (its height comes from the stylesheet)."""
 
     def set_rows(self, rows: Sequence[Sequence[Cell]]) -> None:
