@@ -16,8 +16,8 @@ the effect:
 
 The console's CPU time per key (from /proc) is printed too: on a loaded
 machine the wall figure includes waiting for a core.
-Target: p90 <= 16 ms (the verdict is on the cursor moves: navigation is what a
-user types most; opening and closing a modal screen is reported beside it).
+Target: p90 <= 16 ms over every key pressed (moves, opening and closing help);
+each kind is reported on its own line as well.
 """
 
 from __future__ import annotations
@@ -90,26 +90,27 @@ def main() -> int:
             console.write(b"1")  # focus the Services table
             quiet(console)
             cpu0 = cpu_seconds(console.process.pid)
-            moves, toggles = [], []
+            moves, opens, closes = [], [], []
             for _ in range(args.presses):
                 moves.append(press(console, b"\x1b[B", b"billing"))  # down
                 moves.append(press(console, b"\x1b[A", b"api"))  # up
-                toggles.append(press(console, b"?", "opsconsole — keys".encode()))
-                toggles.append(press(console, b"q", b"Services"))
+                opens.append(press(console, b"?", "opsconsole — keys".encode()))
+                closes.append(press(console, b"q", b"Services"))
             cpu_ms = (cpu_seconds(console.process.pid) - cpu0) * 1000 / (4 * args.presses)
             console.write(b"q")
             console.wait(10)
         finally:
             console.kill()
-    everything = moves + toggles
+    everything = moves + opens + closes
     print(f"keypress -> output showing it, {len(everything)} keys (ms):")
-    for label, values in (("cursor move (down/up)", moves), ("help open/close (?/q)", toggles), ("all", everything)):
+    for label, values in (("cursor move (down/up)", moves), ("help open (?)", opens),
+                          ("help close (q)", closes), ("all", everything)):
         print(f"  {label:<24} median {statistics.median(values):5.1f}  p90 {percentile(values, 90):5.1f}  "
               f"max {max(values):5.1f}")
     print(f"  console CPU per key (incl. polling meanwhile): {cpu_ms:.1f} ms")
-    p90 = percentile(moves, 90)
+    p90 = percentile(everything, 90)
     ok = p90 <= TARGET_P90_MS
-    print(f"cursor-move p90 {p90:.1f} ms (target <= {TARGET_P90_MS:.0f} ms) -> {'PASS' if ok else 'FAIL'}")
+    print(f"all keys p90 {p90:.1f} ms (target <= {TARGET_P90_MS:.0f} ms) -> {'PASS' if ok else 'FAIL'}")
     return 0 if ok else 1
 
 

@@ -57,6 +57,9 @@ def coerce_params(driver: Driver, spec: ActionSpec, values: dict[str, str]) -> d
     return out
 
 
+HELP_SCREEN = "help"
+
+
 class OpsConsoleApp(OperationsMixin, App[int]):
     """opsconsole's TUI for one profile at a time."""
 
@@ -76,6 +79,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self.requested_theme = theme or profile.theme
         self._health_styles: dict[Health, str] = {}
         self.idle_gc = IdleCollector()
+        self._help_screen: HelpScreen | None = None
         from opsconsole.ui.themes import install_themes
 
         self._theme_messages = install_themes(self, self.requested_theme)
@@ -169,7 +173,14 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             rows.append(("1-7", "focus a pane"))
         rows += [("tab", "next pane"), ("ctrl+p", "command palette")]
         text = f"profile {self.profile.name}: {self.profile.title} ({self.profile.source})"
-        self.push_screen(HelpScreen(rows, text))
+        # Kept installed between openings: composing and styling it again took most of the ~40 ms `?` cost.
+        cached = self._help_screen
+        if cached is None or (cached.rows, cached.profile_text) != (rows, text):
+            if cached is not None and self.is_screen_installed(HELP_SCREEN):
+                self.uninstall_screen(HELP_SCREEN)
+            self._help_screen = HelpScreen(rows, text)
+            self.install_screen(self._help_screen, HELP_SCREEN)
+        self.push_screen(HELP_SCREEN)
 
     def _bound_keys_display(self, binding: Binding) -> str:
         """The keys a binding answers to now: the profile's keymap wins over the default."""
