@@ -16,7 +16,7 @@ from tests.test_ui_runbooks import runbook_profile
 
 
 def activity(screen: DashboardScreen) -> str:
-    return "\n".join(str(line.text) for line in screen.activity.lines)
+    return "\n".join(screen.activity.lines)
 
 
 def api_down(screen: DashboardScreen) -> bool:

@@ -105,7 +105,7 @@ async def test_action_with_confirmation_changes_the_demo(tmp_path: Path) -> None
         assert "table=raw.orders" in str(app.screen.effect)
         await pilot.press("n")
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
-        log_text = "\n".join(str(line.text) for line in app.screen.activity.lines)
+        log_text = "\n".join(app.screen.activity.lines)
         assert "fault-stop-http" in log_text and "compact" not in log_text
         await pilot.press("q")
 

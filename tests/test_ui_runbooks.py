@@ -118,7 +118,7 @@ async def test_run_a_runbook_with_confirmation_from_the_picker(tmp_path: Path) -
         phases = [(r["procedure"], r["phase"], r.get("outcome", "")) for r in audit_records()]
         assert phases == [("demo-drill-stop-api", "run-start", ""), ("demo-drill-stop-api", "start", ""),
                           ("demo-drill-stop-api", "end", "ok"), ("demo-drill-stop-api", "run-end", "ok")]
-        assert "runbook demo-drill-stop-api ended: ok" in "\n".join(str(x.text) for x in dashboard.activity.lines)
+        assert "runbook demo-drill-stop-api ended: ok" in "\n".join(dashboard.activity.lines)
         await pilot.press("q")
 
 

@@ -25,7 +25,7 @@ class TableApp(App[None]):
             table.add_column("Name", key="name", width=8)
             table.add_column("Value", key="value", width=8)
             yield table
-            yield ActivityLog(max_lines=50, wrap=False)
+            yield ActivityLog(max_lines=50)
 
 
 def screen_lines(table: PaneTable) -> list[str]:

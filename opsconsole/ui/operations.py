@@ -220,8 +220,7 @@ class OperationsMixin:
                     if d.ok:
                         screen.activity.record(f"notified {d.channel}: {d.kind} {d.key}")
                     else:
-                        screen.activity.record(f"notify {d.channel} FAILED ({d.kind} {d.key}): {d.error}",
-                                               style="bold")
+                        screen.activity.record(f"notify {d.channel} FAILED ({d.kind} {d.key}): {d.error}")
         finally:
             self._notify_running = False
 
