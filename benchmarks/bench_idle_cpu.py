@@ -10,7 +10,7 @@ is reported on its own line and never counted as the console's.
 Phases, each measured from /proc/<pid>/stat over ``--seconds``:
 
 * ``default refresh``: the dashboard polling at the profile's intervals
-  (services every 5 s, the other panes every 10 s), nobody typing;
+  (services every 5 s, tables and lag every 10 s, queries and jobs every 15 s), nobody typing;
 * ``paused``: the help screen is open (``?``), which suspends every pane's
   poll timer, so the console should do nothing at all.
 
