@@ -39,7 +39,7 @@ def cell(text: str, style: str = "") -> Text:
 
 
 class StylePerPass:
-    """Mixin for line-rendering widgets (DataTable, RichLog): one ``rich_style`` per render pass.
+    """Mixin for line-rendering widgets (DataTable, Log): one ``rich_style`` per render pass.
 
     They ask for ``rich_style`` once per line, and Textual computes it afresh each time
     by walking every ancestor's styles; within one ``render_lines`` call it cannot change.
