@@ -25,7 +25,7 @@ class SteadyScroll:
     """Mixin for fixed-size scroll views: list it before the Textual widget class.
 
     It is deliberately not a Widget: Textual follows the first DOM base for CSS
-    and component classes, which must stay the wrapped widget (DataTable, RichLog).
+    and component classes, which must stay the wrapped widget (DataTable, Log).
     """
 
     virtual_size: Reactive[Size] = Reactive(Size(0, 0), layout=False)
