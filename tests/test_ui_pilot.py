@@ -91,7 +91,8 @@ async def test_action_with_confirmation_changes_the_demo(tmp_path: Path) -> None
             return "ingestion-api" in rows and rows["ingestion-api"].health.name == "CRITICAL"
 
         await until(pilot, api_down, timeout=15)
-        assert any(a.rule == "IngestionDown" for a in app.screen.alerts)
+        # The alert is evaluated when the screen handles the pane's Polled message, just after the rows land.
+        await until(pilot, lambda: any(a.rule == "IngestionDown" for a in app.screen.alerts), timeout=5)
         # A dangerous action asks first; answering no changes nothing.
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, PickScreen))
