@@ -180,7 +180,7 @@ async def test_dead_backend_recovers_when_it_returns(tmp_path: Path, tcp_driver:
         pane = app.screen.query_one("#pane-services", DashboardPane)
         await until(pilot, lambda: pane.is_stale, timeout=10)
         assert "connection refused" in pane.stale_reason
-        assert any(a.rule == "SourceUnreachable" for a in app.screen.alerts)
+        await until(pilot, lambda: any(a.rule == "SourceUnreachable" for a in app.screen.alerts), timeout=5)
 
         async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
             await reader.readline()
@@ -192,7 +192,7 @@ async def test_dead_backend_recovers_when_it_returns(tmp_path: Path, tcp_driver:
         try:
             await until(pilot, lambda: not pane.is_stale, timeout=10)
             assert pane.table.row_count == 1
-            assert not any(a.rule == "SourceUnreachable" for a in app.screen.alerts)
+            await until(pilot, lambda: not any(a.rule == "SourceUnreachable" for a in app.screen.alerts), timeout=5)
         finally:
             server.close()
         await pilot.press("q")
