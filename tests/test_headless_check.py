@@ -55,3 +55,23 @@ def test_check_unknown_profile_lists_profiles(root: Path) -> None:
     result = run_check("--config", str(root / "profiles.yaml"), "--profile", "nope", "check")
     assert result.returncode == 2
     assert "unknown profile 'nope'" in result.stderr and "iceberg-local" in result.stderr
+
+
+def test_check_piped_into_a_reader_that_leaves_exits_quietly(tmp_path: Path) -> None:
+    """`opsconsole check | head -1`: no traceback when the reader closes the pipe first."""
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        profiles:
+          down:
+            drivers:
+              pipeline:
+                type: demo
+                options: {{data_dir: {tmp_path / 'never'}, autostart: false}}
+        """))
+    proc = subprocess.Popen([sys.executable, "-m", "opsconsole", "--config", str(path), "check", "--wait", "0"],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stderr is not None
+    proc.stdout.close()  # the reader is gone before the report is written
+    stderr = proc.stderr.read()
+    assert proc.wait(timeout=120) == 141
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr
