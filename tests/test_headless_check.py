@@ -15,6 +15,20 @@ def run_check(*args: str, env: dict[str, str] | None = None) -> subprocess.Compl
                           timeout=120, env={**os.environ, **(env or {})})
 
 
+def down_profile(tmp_path: Path) -> Path:
+    """A profile whose only backend (a demo engine that is never started) is down."""
+    path = tmp_path / "p.yaml"
+    path.write_text(textwrap.dedent(f"""\
+        profiles:
+          down:
+            drivers:
+              pipeline:
+                type: demo
+                options: {{data_dir: {tmp_path / 'never'}, autostart: false}}
+        """))
+    return path
+
+
 def test_check_demo_reports_real_figures_and_exit_code(tmp_path: Path, root: Path) -> None:
     demo_dir = tmp_path / "demo"
     result = run_check("--config", str(root / "profiles.yaml"), "check", "--json",
@@ -37,15 +51,7 @@ def test_check_demo_reports_real_figures_and_exit_code(tmp_path: Path, root: Pat
 
 
 def test_check_exit_2_when_a_backend_is_down(tmp_path: Path) -> None:
-    path = tmp_path / "p.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        profiles:
-          down:
-            drivers:
-              pipeline:
-                type: demo
-                options: {{data_dir: {tmp_path / 'never'}, autostart: false}}
-        """))
+    path = down_profile(tmp_path)
     result = run_check("--config", str(path), "check", "--wait", "0")
     assert result.returncode == 2, result.stdout + result.stderr
     assert "CRITICAL" in result.stdout and "engine process not running" in result.stdout
@@ -59,15 +65,7 @@ def test_check_unknown_profile_lists_profiles(root: Path) -> None:
 
 def test_check_piped_into_a_reader_that_leaves_exits_quietly(tmp_path: Path) -> None:
     """`opsconsole check | head -1`: no traceback when the reader closes the pipe first."""
-    path = tmp_path / "p.yaml"
-    path.write_text(textwrap.dedent(f"""\
-        profiles:
-          down:
-            drivers:
-              pipeline:
-                type: demo
-                options: {{data_dir: {tmp_path / 'never'}, autostart: false}}
-        """))
+    path = down_profile(tmp_path)
     proc = subprocess.Popen([sys.executable, "-m", "opsconsole", "--config", str(path), "check", "--wait", "0"],
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stderr is not None
