@@ -59,7 +59,7 @@ async def one_run(n: int) -> dict[str, tuple[float, float]]:
 
     app = Bench()
     async with app.run_test(size=(120, 40)) as pilot:
-        pane = QueriesPane([], 10, index=1)
+        pane = QueriesPane(10, index=1)
         bound = _Bound(app)
         clock = _Clock()
         rows = LazyRows(records, lambda r: QueriesPane.cells(bound, r),  # type: ignore[arg-type]

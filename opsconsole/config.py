@@ -132,6 +132,8 @@ class Profile:
     """``opsconsole.notify.NotifySettings`` from the profile's ``notify:`` section."""
     keymap: Mapping[str, str] = field(default_factory=dict)
     """Binding id -> keys (``keymap:``), validated by :mod:`opsconsole.keymap`, applied with ``App.set_keymap``."""
+    rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
+    """Rule name -> fields changed or added (``rules:``), merged over the packaged rules by the monitor."""
 
     def secrets(self) -> list[str]:
         """Every secret value in this profile, for redaction."""
@@ -155,7 +157,7 @@ class ProfilesFile:
         return _build_profile(wanted, self.raw[wanted], self.path)
 
 
-# Alert thresholds a profile may set; shared with :mod:`opsconsole.alerts`.
+# Alert thresholds a profile may set; read by the rules in :mod:`opsconsole.monitor.rules`.
 ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
     "table_files_max": (int, 100),
     "lag_rows_max": ((int, float), 500),
@@ -166,10 +168,22 @@ ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
     "freshness_hours_max": ((int, float), 24),
     "coverage_min": ((int, float), 0.90),
     "service_latency_ms_max": ((int, float), 2_000),
+    "restarts_max": ((int, float), 3),
 }
 
 PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify",
-                "keymap"}
+                "keymap", "rules"}
+
+RULE_CHECKS = ("service_down", "service_degraded", "latency", "warehouse_down", "coverage", "restart_loop",
+               "table_files", "consumer_lag", "lag_rows", "lag_seconds", "freshness", "job_failed", "error_rate",
+               "p95")
+"""The checks a rule may use (``opsconsole.monitor.rules.CHECKS``; a test keeps the two equal)."""
+RULE_FIELDS: Mapping[str, type | tuple[type, ...]] = {
+    "check": str, "severity": str, "runbook": str, "runbooks": list, "threshold": (int, float),
+    "subjects": list, "driver_types": list, "for_polls": int, "clear_polls": int, "window_s": (int, float),
+    "enabled": bool, "summary": str,
+}
+"""Fields of a profile's ``rules:`` entries (see ``opsconsole.monitor.rules.Rule``)."""
 
 
 def _type_name(t: type | tuple[type, ...]) -> str:
@@ -350,7 +364,43 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
 
     return Profile(name=name, title=title, description=description, read_only=read_only,
                    drivers=tuple(drivers), poll=poll, alerts=alerts, keys=keys, theme=theme, source=path,
-                   notify=_notify(raw, path, where), keymap=_keymap(raw, path, where, keys))
+                   notify=_notify(raw, path, where), keymap=_keymap(raw, path, where, keys),
+                   rules=_rules(raw, path, where))
+
+
+def _rules(raw: Any, path: str, where: str) -> dict[str, dict[str, Any]]:
+    """``rules:`` of a profile: each rule's fields checked here, with file and line, before any poll."""
+    rules_raw = raw.get("rules") or {}
+    if not isinstance(rules_raw, dict):
+        raise ConfigError("rules must be a mapping of rule name -> fields", path=path, line=_line(raw, "rules"),
+                          key=f"{where}.rules")
+    out: dict[str, dict[str, Any]] = {}
+    for name, fields in rules_raw.items():
+        rwhere = f"{where}.rules.{name}"
+        if not isinstance(fields, dict):
+            raise ConfigError("a rule is a mapping of fields (check, severity, runbook, threshold, subjects, ...)",
+                              path=path, line=_line(rules_raw, name), key=rwhere)
+        rule: dict[str, Any] = {}
+        for key, value in fields.items():
+            fkey, fline = f"{rwhere}.{key}", _line(fields, key)
+            if key not in RULE_FIELDS:
+                raise ConfigError(f"unknown rule field {key!r} (fields: {', '.join(RULE_FIELDS)})", path=path,
+                                  line=fline, key=fkey)
+            value = _coerce_scalar(_expand(value, path=path, line=fline, key=fkey), RULE_FIELDS[key])
+            _check_type(value, RULE_FIELDS[key], path=path, line=fline, key=fkey)
+            if key == "check" and value not in RULE_CHECKS:
+                raise ConfigError(f"unknown check {value!r} (checks: {', '.join(RULE_CHECKS)})", path=path,
+                                  line=fline, key=fkey)
+            if key == "severity" and value not in {"critical", "warning", "info"}:
+                raise ConfigError(f"severity must be critical, warning or info, not {value!r}", path=path,
+                                  line=fline, key=fkey)
+            if key in {"for_polls", "clear_polls"} and value < 1:
+                raise ConfigError(f"{key} must be at least 1", path=path, line=fline, key=fkey)
+            if key in {"runbooks", "subjects", "driver_types"} and not all(isinstance(v, str) for v in value):
+                raise ConfigError(f"{key} must be a list of names", path=path, line=fline, key=fkey)
+            rule[key] = value
+        out[str(name)] = rule
+    return out
 
 
 def _keymap(raw: Any, path: str, where: str, runbook_keys: Mapping[str, str]) -> dict[str, str]:

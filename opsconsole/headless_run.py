@@ -108,7 +108,7 @@ async def run_procedure(args: argparse.Namespace, stdin: TextIO | None = None, o
             out.write(f"{rb.id:36} {rb.severity:8} {rb.title}\n")
         return 0 if args.list else 2
     runbook = library.get(args.procedure)
-    from opsconsole.poller import build_drivers
+    from opsconsole.monitor import build_drivers
 
     drivers = {d.name: d for d in build_drivers(profile)}
     read_only = bool(args.run_read_only or getattr(args, "read_only", False) or profile.read_only)
@@ -143,7 +143,7 @@ async def run_procedure(args: argparse.Namespace, stdin: TextIO | None = None, o
         if not args.dry_run:
             for name in sorted(used):
                 await drivers[name].connect()
-                waiter = getattr(drivers[name], "wait_ready", None)
+                waiter = drivers[name].wait_ready
                 if waiter is not None:
                     await waiter(30.0)
         async for result in engine.run(runbook, params, dry_run=args.dry_run):

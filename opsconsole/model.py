@@ -174,6 +174,8 @@ class Alert:
     message: str
     runbook: str | None = None
     since: datetime | None = None
+    source: str = ""
+    """Driver instance whose data raised it: when that source is lost, the alert becomes unknown."""
 
     @property
     def key(self) -> str:

@@ -217,8 +217,8 @@ def test_failed_run_raises_pipeline_failure(pipelines: dict[str, object]) -> Non
     """The Jobs rows feed the alert rules: the failed DAG's latest run is a PipelineFailure."""
     from datetime import UTC, datetime
 
-    from opsconsole.alerts import evaluate
     from opsconsole.model import Pane, PaneResult
+    from opsconsole.monitor.rules import evaluate
 
     rows: dict[str, JobRun] = pipelines["rows"]  # type: ignore[assignment]
     result = PaneResult(pane=Pane.JOBS, rows=tuple(rows.values()), errors={}, polled_at=datetime.now(UTC),

@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.alerts import evaluate
-from opsconsole.config import ALERT_THRESHOLDS
+from opsconsole.config import ALERT_THRESHOLDS, load_profile
 from opsconsole.drivers.databricks_rows import warehouse_status
 from opsconsole.model import (
     Alert,
@@ -22,6 +21,8 @@ from opsconsole.model import (
     Severity,
     TableStats,
 )
+from opsconsole.monitor.engine import profile_rules
+from opsconsole.monitor.rules import Rule, evaluate
 from opsconsole.runbooks.library import load_library
 
 NOW = datetime(2025, 3, 4, 14, 0, 30, tzinfo=UTC)
@@ -32,8 +33,13 @@ def result(pane: Pane, *rows: object, errors: dict[str, str] | None = None) -> P
     return PaneResult(pane, tuple(rows), errors or {}, NOW, 1.0)
 
 
+def stack_rules() -> tuple[Rule, ...]:
+    """The iceberg-local profile's rules: the packaged ones plus its named outages (MinIODown, ...)."""
+    return profile_rules(load_profile("iceberg-local", str(Path(__file__).parents[1] / "profiles.yaml")))
+
+
 def fired(*results: PaneResult, **thresholds: object) -> dict[str, Alert]:
-    alerts = evaluate({r.pane: r for r in results}, {**DEFAULTS, **thresholds}, now=NOW)
+    alerts = evaluate({r.pane: r for r in results}, {**DEFAULTS, **thresholds}, now=NOW, rules=stack_rules())
     return {a.rule: a for a in alerts}
 
 
@@ -143,7 +149,12 @@ def test_every_alert_names_a_runbook_that_exists_and_answers_it(library) -> None
                LagSample("raw freshness", 1e4, "seconds"), LagSample("freshness x", 99, "hours")),
         result(Pane.JOBS, JobRun("etl", "1", "FAILED", NOW)),
     ]
-    alerts = evaluate({r.pane: r for r in samples}, DEFAULTS, now=NOW)
+    demo_rules = profile_rules(load_profile("demo", str(Path(__file__).parents[1] / "profiles.yaml")))
+    # The demo's own rows (ingestion-api, staging-duckdb) have rules declared by its driver.
+    alerts = evaluate({r.pane: r for r in samples}, DEFAULTS, now=NOW, rules=stack_rules())
+    alerts += [a for a in evaluate({r.pane: r for r in samples}, DEFAULTS, now=NOW, rules=demo_rules,
+                                   driver_kinds={"": "demo"})
+               if a.rule == "DuckDBLocked"]
     rules = {a.rule for a in alerts}
     assert rules >= {"IcebergCatalogDown", "MinIODown", "IngestionDown", "DuckDBLocked", "ServiceDown",
                      "HighLatency", "ServiceDegraded", "WarehouseDown", "EntityCoverageLow", "HighErrorRate",

@@ -150,9 +150,9 @@ def test_every_shipped_profile_validates(root: Path) -> None:
     assert len(profiles) >= 6
 
 
-def test_cli_reports_config_errors_with_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+def test_cli_reports_config_errors_with_exit_3_from_check(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write(tmp_path, GOOD)
-    assert main(["--config", str(path), "--profile", "zzz", "check"]) == 2
+    assert main(["--config", str(path), "--profile", "zzz", "check"]) == 3  # Nagios UNKNOWN
     err = capsys.readouterr().err
     assert "unknown profile 'zzz'" in err and "one, two" in err and str(path) in err
 

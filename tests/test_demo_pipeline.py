@@ -16,10 +16,10 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.alerts import evaluate
 from opsconsole.drivers.demo import DemoDriver
 from opsconsole.model import Health, Pane
-from opsconsole.poller import poll
+from opsconsole.monitor.poll import poll
+from opsconsole.monitor.rules import evaluate
 
 
 async def wait_for(predicate, timeout: float = 20.0, step: float = 0.25):  # type: ignore[no-untyped-def]

@@ -140,8 +140,8 @@ def test_root_cause_is_the_innermost_cause_and_guidance_names_the_checkpoint() -
 async def test_failed_job_raises_pipeline_failure_with_guidance(flink: dict[str, str]) -> None:
     from datetime import UTC, datetime
 
-    from opsconsole.alerts import evaluate
     from opsconsole.model import Pane, PaneResult
+    from opsconsole.monitor.rules import evaluate
 
     driver = FlinkDriver("flink", {"url": flink["url"]})
     try:

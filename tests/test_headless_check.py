@@ -59,7 +59,7 @@ def test_check_exit_2_when_a_backend_is_down(tmp_path: Path) -> None:
 
 def test_check_unknown_profile_lists_profiles(root: Path) -> None:
     result = run_check("--config", str(root / "profiles.yaml"), "--profile", "nope", "check")
-    assert result.returncode == 2
+    assert result.returncode == 3  # UNKNOWN: the check could not judge anything
     assert "unknown profile 'nope'" in result.stderr and "iceberg-local" in result.stderr
 
 

@@ -36,8 +36,9 @@ def loaded_after(imports: list[str], statements: str = "") -> set[str]:
 
 def test_core_lists_the_seams() -> None:
     modules = core_modules()
-    for seam in ("opsconsole.model", "opsconsole.config", "opsconsole.drivers", "opsconsole.alerts",
-                 "opsconsole.poller", "opsconsole.headless", "opsconsole.runbooks.engine", "opsconsole.drivers.demo"):
+    for seam in ("opsconsole.model", "opsconsole.config", "opsconsole.drivers", "opsconsole.monitor",
+                 "opsconsole.monitor.engine", "opsconsole.headless", "opsconsole.runbooks.engine",
+                 "opsconsole.drivers.demo"):
         assert seam in modules
 
 

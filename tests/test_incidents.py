@@ -12,7 +12,7 @@ from opsconsole.audit import AuditLog
 from opsconsole.config import load
 from opsconsole.incidents import Incident, collect_diagnostics, load_open_incidents
 from opsconsole.model import Alert, Severity
-from opsconsole.poller import build_drivers
+from opsconsole.monitor import build_drivers
 
 PROFILES = """
 profiles:

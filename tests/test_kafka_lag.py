@@ -212,8 +212,8 @@ async def test_azure_rt_profile_builds_a_working_kafka_driver(bootstrap: str, ro
 
 async def test_real_samples_raise_kafka_consumer_lag_high_when_over_threshold_or_growing(bootstrap: str) -> None:
     """The driver's rows feed the alert rules: over consumer_lag_max, or growing below it."""
-    from opsconsole.alerts import evaluate
     from opsconsole.model import Pane, PaneResult
+    from opsconsole.monitor.rules import evaluate
 
     topic = f"alerts-{uuid.uuid4().hex[:8]}"
     over, growing, fine = (f"{kind}-{uuid.uuid4().hex[:6]}" for kind in ("over", "growing", "fine"))

@@ -96,7 +96,7 @@ async def test_hundred_thousand_query_rows_filter_and_scroll() -> None:
 
     class TableApp(App[None]):
         def on_mount(self) -> None:
-            pane = QueriesPane([], 10, index=2)
+            pane = QueriesPane(10, index=2)
             rows = LazyRows(records, lambda r: pane.cells.__func__(_Stub(), r),  # type: ignore[attr-defined]
                             [key for key, _label, _width in pane.columns])
             self.push_screen(TableScreen("Query history", pane.columns, rows, records))

@@ -211,7 +211,14 @@ async def test_enter_on_an_alert_opens_its_runbook_and_profile_keys_launch_runbo
         table.focus()
         table.move_cursor(row=row)
         await pilot.press("enter")
-        # The alert names the generic `compaction`; on the demo the runbook answering it is demo-compaction.
+        # First the whole alert: its text, source, first/last seen and runbook; the runbook is one key on.
+        from opsconsole.ui.alert_screen import AlertDetailScreen
+
+        await until(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        detail = str(app.screen.query_one("#alert-text").render())
+        assert "TableNeedsCompaction" in detail and "first seen" in detail and "pipeline/tables" in detail
+        await pilot.press("enter")
+        # On the demo the runbook answering it is demo-compaction.
         await until(pilot, lambda: isinstance(app.screen, RunbookParamsScreen))
         assert app.screen.runbook.id == "demo-compaction"
         await pilot.press("escape")

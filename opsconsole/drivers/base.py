@@ -67,6 +67,11 @@ class Driver(ABC):
     options: ClassVar[tuple[OptionSpec, ...]] = ()
     actions: ClassVar[tuple[ActionSpec, ...]] = ()
     max_threads: ClassVar[int] = 4
+    alert_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
+    """Rules in the profile's ``rules:`` format that only this driver's rows can fire (its own row names),
+    merged over the packaged rules and under the profile's; ``driver_types`` is set to this driver's kind."""
+    can_stream_logs: ClassVar[bool] = False
+    """Implements :meth:`logs` (the ``g`` key on a Services row)."""
 
     def __init__(self, name: str, options: Mapping[str, Any], *, timeout: float = 10.0) -> None:
         self.name = name
@@ -77,6 +82,15 @@ class Driver(ABC):
     # -- lifecycle -------------------------------------------------------
     async def connect(self) -> None:
         """Prepare the driver (optional). Must not block for long: it is awaited on start."""
+
+    async def logs(self, service: str, tail: int = 100, follow: bool = False,
+                   grep: str | None = None) -> Any:  # pragma: no cover - only where can_stream_logs
+        """Log lines of one service (an async iterator), for drivers that declare ``can_stream_logs``."""
+        raise NotImplementedError(f"driver {self.kind!r} cannot stream logs")
+
+    async def wait_ready(self, timeout: float = 30.0) -> bool:
+        """Wait until the backend can answer: a freshly started local engine needs a moment, most need none."""
+        return True
 
     async def close(self) -> None:
         """Release resources. Threads stuck in a hung call are abandoned, not joined."""

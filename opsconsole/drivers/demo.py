@@ -54,6 +54,14 @@ class DemoDriver(Driver):
     """Watches (and, for walkthroughs, perturbs) the embedded demo pipeline."""
 
     kind = "demo"
+    alert_rules = {
+        "IngestionDown": {"check": "service_down", "severity": "critical", "subjects": ["ingestion-api"],
+                          "runbook": "demo-ingestion-stopped"},
+        "DuckDBLocked": {"check": "service_down", "severity": "critical", "subjects": ["staging-duckdb"],
+                         "runbook": "demo-staging-stale"},
+        "IcebergCatalogDown": {"check": "service_down", "severity": "critical", "subjects": ["iceberg-catalog"],
+                               "runbook": "demo-clear-faults"},
+    }
     description = "Embedded Iceberg + DuckDB pipeline running on this machine"
     panes = frozenset({Pane.SERVICES, Pane.QUERIES, Pane.TABLES, Pane.LAG, Pane.JOBS})
     options = (

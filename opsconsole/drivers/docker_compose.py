@@ -123,6 +123,7 @@ class DockerComposeDriver(Driver):
     """Services of one compose project: state, health, restarts, uptime; logs; start/stop/restart."""
 
     kind = "docker"
+    can_stream_logs = True
     description = "Docker Compose project on a Docker Engine (docker SDK; honours DOCKER_HOST)."
     panes = frozenset({Pane.SERVICES})
     options = (

@@ -16,7 +16,7 @@ from opsconsole.daemon_pool import DaemonThreadPool
 from opsconsole.drivers.base import Driver, describe
 from opsconsole.errors import ConfigError
 from opsconsole.model import ActionSpec, Health
-from opsconsole.poller import build_drivers
+from opsconsole.monitor import Monitor, build_drivers
 from opsconsole.ui.dashboard_screen import DashboardScreen
 from opsconsole.ui.idle_gc import CHECK_EVERY, IdleCollector
 from opsconsole.ui.operations import OperationsMixin
@@ -80,6 +80,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self._health_styles: dict[Health, str] = {}
         self.idle_gc = IdleCollector()
         self._help_screen: HelpScreen | None = None
+        self.monitor = Monitor(profile, build_drivers(profile))
+        """The monitoring engine of the open profile: it keeps running whatever screen is on top."""
         from opsconsole.ui.themes import install_themes
 
         self._theme_messages = install_themes(self, self.requested_theme)
@@ -127,10 +129,19 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         for message in self._theme_messages:  # unknown --theme / profile theme, broken theme files
             self.notify(message, title="theme", severity="error", timeout=15)
         self.set_keymap(self.profile.keymap)  # profiles.yaml keymap: (binding id -> keys), validated by config
-        self.push_screen(DashboardScreen(self.profile, build_drivers(self.profile), read_only=self.read_only))
+        self.push_screen(self._new_dashboard(self.monitor))
         # asyncio.to_thread work must not keep the process alive after quit if a backend hangs.
         asyncio.get_running_loop().set_default_executor(DaemonThreadPool(8, "opsconsole-io"))
         self.call_after_refresh(self._after_first_frame)
+        self.call_after_refresh(self._start_monitor)  # paint first: connecting may import SDKs
+
+    def _new_dashboard(self, monitor: Monitor) -> DashboardScreen:
+        screen = DashboardScreen(self.profile, monitor, read_only=self.read_only, health_style=self.health_style)
+        self.bind_profile_keys(screen)
+        return screen
+
+    def _start_monitor(self) -> None:
+        self.run_worker(self.monitor.start(), group="monitor", exit_on_error=False)
 
     def _after_first_frame(self) -> None:
         # Start-up objects live for the whole session: take them out of the cyclic GC's view, so a
@@ -141,6 +152,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self.set_interval(CHECK_EVERY, self.idle_gc.collect_if_due, name="idle full GC")
 
     def on_unmount(self) -> None:
+        self.monitor.cancel()  # quit through action_quit stops it cleanly; this covers any other exit
         self.idle_gc.uninstall()  # the process (a test run, a caller of run()) gets CPython's GC back
 
     @property
@@ -152,9 +164,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
 
     async def action_quit(self) -> None:
         """Quit cleanly: stop polling, close drivers (and the demo engine we started)."""
-        dashboard = self.dashboard
-        if dashboard is not None:
-            await dashboard.close_drivers()
+        await self.monitor.stop()
         self.exit(0)
 
     # ------------------------------------------------------------------ help / profiles
@@ -205,20 +215,21 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             return
         try:
             profile = load_profile(name, self.config_path or self.profile.source)
-            drivers = build_drivers(profile)
+            monitor = Monitor(profile, build_drivers(profile))
         except ConfigError as exc:
             self.notify(str(exc), title="cannot switch profile", severity="error", timeout=15)
             return
-        old = self.dashboard
+        old_monitor = self.monitor
         self.profile = profile
+        self.monitor = monitor
         self.set_keymap(profile.keymap)
-        self._replace_dashboard(old, DashboardScreen(profile, drivers, read_only=self.read_only))
+        self._replace_dashboard(old_monitor, self._new_dashboard(monitor))
 
     @work(group="switch", exit_on_error=False)
-    async def _replace_dashboard(self, old: DashboardScreen | None, new: DashboardScreen) -> None:
-        if old is not None:
-            await old.close_drivers()
+    async def _replace_dashboard(self, old: Monitor, new: DashboardScreen) -> None:
+        await old.stop()  # the old platform's polls and drivers end before the new ones start
         await self.switch_screen(new)
+        await self.monitor.start()
 
     # ------------------------------------------------------------------ actions
     def _allowed_actions(self) -> list[tuple[Driver, ActionSpec]]:
@@ -322,5 +333,4 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self.notify(result.message, title=spec.title, severity="information" if result.ok else "error")
         if log:
             log.record(f"action {driver.name}.{spec.name} {'ok' if result.ok else 'FAILED'}: {result.message}")
-        if screen:
-            screen.action_refresh_all()
+        self.monitor.refresh()

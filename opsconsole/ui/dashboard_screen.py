@@ -1,30 +1,30 @@
 """The dashboard of one profile: header, panes, activity log, footer.
 
-One screen per profile: switching profiles builds a new screen with new
-drivers and closes the old ones, so no poller of the previous platform lingers.
+A view of the monitoring engine, never its owner: the app owns the
+:class:`~opsconsole.monitor.Monitor`, this screen subscribes to it and shows each
+update. Opening a modal screen on top changes nothing about the monitoring: the
+engine keeps polling and evaluating, and this screen keeps applying its updates.
 """
 
 from __future__ import annotations
 
-import asyncio
 import gc
-from collections.abc import Sequence
+from collections.abc import Callable
 from datetime import datetime
 
 from rich.text import Text
-from textual import events, work
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.containers import Grid
-from textual.events import ScreenResume, ScreenSuspend
+from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import Log, Static
 
-from opsconsole.alerts import evaluate, overall_health
 from opsconsole.config import Profile
-from opsconsole.drivers.base import Driver, describe
+from opsconsole.drivers.base import Driver
 from opsconsole.model import Alert, Health, Pane, PaneResult
-from opsconsole.poller import panes_of
+from opsconsole.monitor import Monitor, MonitorSnapshot, MonitorUpdate, TrackedAlert
 from opsconsole.ui.footer import KeysFooter
 from opsconsole.ui.format import HEALTH_DOT
 from opsconsole.ui.panes.alerts_pane import AlertsPane
@@ -67,25 +67,50 @@ class DashboardScreen(Screen[None]):
         Binding("g", "tail_logs", "Logs", show=False, id="logs"),
     ]
 
-    def __init__(self, profile: Profile, drivers: Sequence[Driver], *, read_only: bool) -> None:
+    class Updated(Message):
+        """The engine published updates; handled on the screen's own queue, in order."""
+
+    def __init__(self, profile: Profile, monitor: Monitor, *, read_only: bool,
+                 health_style: Callable[[Health], str] = lambda _h: "") -> None:
         super().__init__()
         self.profile = profile
-        self.drivers = list(drivers)
+        self.monitor = monitor
         self.read_only = read_only
+        self.health_style = health_style
         self.results: dict[Pane, PaneResult] = {}
-        self.alerts: list[Alert] = []
+        self.tracked: list[TrackedAlert] = []
         self.health = Health.UNKNOWN
-        self.connected = False
+        self.incident_text = ""
+        """``INCIDENT <id> <severity>`` while one is open (set by the app)."""
+        self.startup_notes: list[str] = []
+        """Lines for the activity log once it exists (e.g. profile keys that could not be bound)."""
+        self._pending: list[MonitorUpdate] = []
+        self._unsubscribe: Callable[[], None] | None = None
+
+    @property
+    def drivers(self) -> list[Driver]:
+        return self.monitor.drivers
+
+    @property
+    def alerts(self) -> list[Alert]:
+        """Active alerts (firing or unknown), in the Alerts pane's order."""
+        return [t.alert for t in self.tracked]
+
+    @property
+    def connected(self) -> bool:
+        return self.monitor.connected is not None and self.monitor.connected.is_set()
 
     # ------------------------------------------------------------------ layout
     def compose(self) -> ComposeResult:
         self._shown_header = self._header_text()
         yield HeaderBar(self._shown_header, id="header")
-        panes = panes_of(self.drivers)
+        panes = self.monitor.panes
         with Grid(id="dashboard", classes=f"panes-{len(panes) + 1}"):
             index = 1
             for pane in panes:
-                yield PANE_CLASSES[pane](self.drivers, self.profile.poll.get(pane.value, 10), index=index)
+                widget = PANE_CLASSES[pane](self.profile.poll.get(pane.value, 10), index=index)
+                widget.history = self.monitor.history.get
+                yield widget
                 index += 1
             yield AlertsPane(index=index)
             log = ActivityLog(id="activity", max_lines=500)
@@ -94,17 +119,21 @@ class DashboardScreen(Screen[None]):
         yield KeysFooter()
 
     def _header_text(self) -> Text:
-        style = self.app.health_style(self.health) if hasattr(self.app, "health_style") else ""
         text = Text("opsconsole ", style="bold")
         text.append(f"│ {self.profile.name} ", style="bold")
         text.append(f"{self.profile.title} ")
-        text.append(f"│ {HEALTH_DOT[self.health]} {self.health.label.upper()} ", style=style)
+        text.append(f"│ {HEALTH_DOT[self.health]} {self.health.label.upper()} ", style=self.health_style(self.health))
         if self.read_only:
             text.append("│ READ-ONLY ", style="bold reverse")
-        incident = getattr(self.app, "incident", None)
-        if incident is not None:
-            text.append(f"│ INCIDENT {incident.id} {incident.severity} ", style="bold reverse")
+        if self.incident_text:
+            text.append(f"│ {self.incident_text} ", style="bold reverse")
         return text
+
+    def refresh_header(self) -> None:
+        header = self._header_text()
+        if header != self._shown_header:  # fixed height: no re-layout; unchanged: no repaint either
+            self._shown_header = header
+            self.query_one(HeaderBar).update(header, layout=False)
 
     @property
     def panes(self) -> list[DashboardPane]:
@@ -114,89 +143,81 @@ class DashboardScreen(Screen[None]):
     def activity(self) -> ActivityLog:
         return self.query_one(ActivityLog)
 
-    # ------------------------------------------------------------------ lifecycle
+    # ------------------------------------------------------------------ engine -> screen
     def on_mount(self) -> None:
-        for pane in self.panes:
-            pane.pause()
         self.activity.record(f"profile {self.profile.name} from {self.profile.source}")
-        if hasattr(self.app, "bind_profile_keys"):
-            self.app.bind_profile_keys(self)  # profile keys: -> runbooks
-        self.call_after_refresh(self._connect)  # paint first: connecting may import SDKs
+        for note in self.startup_notes:
+            self.activity.record(note)
+        self._unsubscribe = self.monitor.subscribe(self._engine_update)
+        snapshot = self.monitor.snapshot()
+        if snapshot.sources:
+            self._show_snapshot(snapshot, None)
 
-    @work(group="connect", exit_on_error=False)
-    async def _connect(self) -> None:
-        async def one(driver: Driver) -> None:
-            try:
-                await asyncio.wait_for(driver.connect(), driver.timeout)
-            except Exception as exc:
-                self.activity.record(f"{driver.name}: connect failed: {describe(exc)}")
+    def on_unmount(self) -> None:
+        if self._unsubscribe is not None:
+            self._unsubscribe()
 
-        await asyncio.gather(*(one(d) for d in self.drivers))
-        self.connected = True
-        for pane in self.panes:
-            pane.resume()
-            pane.refresh_data()
+    def _engine_update(self, update: MonitorUpdate) -> None:
+        """Called by the engine (same event loop): queue it, and wake the screen once per burst."""
+        self._pending.append(update)
+        if len(self._pending) == 1:
+            self.post_message(self.Updated())
 
+    def on_dashboard_screen_updated(self, _event: Updated) -> None:
+        updates, self._pending = self._pending, []
+        if not updates:
+            return
+        for update in updates:
+            self._log_update(update)
+        panes = {u.pane for u in updates}
+        self._show_snapshot(updates[-1].snapshot, None if None in panes else panes)
+
+    def _log_update(self, update: MonitorUpdate) -> None:
+        log = self.activity
+        for change in update.changes:
+            if change.kind == "recovered":
+                log.record(f"{change.pane.value}: {change.source} recovered")
+            else:
+                log.record(f"{change.pane.value}: {change.error}")
+        for transition in update.transitions:
+            alert = transition.tracked.alert
+            if transition.kind == "fired":
+                log.record(f"ALERT {alert.severity.name} {alert.rule} {alert.subject}: {alert.message}")
+            elif transition.kind == "resolved":
+                log.record(f"resolved {alert.key}")
+            elif transition.kind == "unknown":
+                log.record(f"unknown {alert.key}: source lost ({transition.tracked.reason})")
+            else:
+                log.record(f"firing again {alert.key}: source back, condition still holds")
+        for note in update.notes:
+            log.record(note)
+
+    def _show_snapshot(self, snapshot: MonitorSnapshot, panes: set[Pane | None] | None) -> None:
+        for widget in self.panes:
+            if panes is not None and widget.pane not in panes:
+                continue
+            view = snapshot.pane(widget.pane)
+            if widget.pane not in self.results and view.last_ok is not None:
+                # A pane's first data imported its driver's SDK (pyiceberg, pyarrow, duckdb, ...): move those
+                # long-lived objects out of the cyclic GC's view too, or every full collection rescans them.
+                gc.freeze()
+            if view.last_ok is not None or view.errors:
+                self.results[widget.pane] = view.as_result()
+            widget.show(view)
+        self.tracked = list(snapshot.alerts)
+        self.query_one(AlertsPane).show(self.tracked)
+        self.health = snapshot.health
+        self.refresh_header()
+        self.app.sub_title = self.health.label
+
+    # ------------------------------------------------------------------ lifecycle
     def on_resize(self, event: events.Resize) -> None:
         # On a 24-line jump-box terminal the activity log gives its rows to the panes.
         self.query_one("#dashboard").set_class(event.size.height < 34, "compact")
 
-    def on_screen_suspend(self, _event: ScreenSuspend) -> None:
-        # A modal is open: stop polling so nothing churns behind it.
-        for pane in self.panes:
-            pane.pause()
-
-    def on_screen_resume(self, _event: ScreenResume) -> None:
-        if self.connected:
-            for pane in self.panes:
-                pane.resume()
-
-    async def close_drivers(self) -> None:
-        for pane in self.panes:
-            pane.pause()
-        await asyncio.gather(*(asyncio.wait_for(d.close(), 5) for d in self.drivers), return_exceptions=True)
-
-    # ------------------------------------------------------------------ polls -> alerts
-    def on_dashboard_pane_polled(self, event: DashboardPane.Polled) -> None:
-        result = event.result
-        previous = self.results.get(result.pane)
-        if previous is None:
-            # A pane's first poll imported its driver's SDK (pyiceberg, pyarrow, duckdb, ...): move those
-            # long-lived objects out of the cyclic GC's view too, or every full collection rescans them.
-            gc.freeze()
-        for source, error in result.errors.items():
-            if not previous or previous.errors.get(source) != error:
-                self.activity.record(f"{result.pane.value}: {error}")
-        if previous:
-            for source in set(previous.errors) - set(result.errors):
-                self.activity.record(f"{result.pane.value}: {source} recovered")
-        self.results[result.pane] = result
-        self.reevaluate()
-
-    def reevaluate(self) -> None:
-        alerts = evaluate(self.results, self.profile.alerts)
-        before = {a.key for a in self.alerts}
-        after = {a.key for a in alerts}
-        for alert in alerts:
-            if alert.key not in before:
-                self.activity.record(f"ALERT {alert.severity.name} {alert.rule} {alert.subject}: {alert.message}")
-        for key in before - after:
-            self.activity.record(f"resolved {key}")
-        self.alerts = alerts
-        self.query_one(AlertsPane).show(alerts)
-        self.health = overall_health(self.results, alerts)
-        header = self._header_text()
-        if header != self._shown_header:  # fixed height: no re-layout; unchanged: no repaint either
-            self._shown_header = header
-            self.query_one(HeaderBar).update(header, layout=False)
-        self.app.sub_title = self.health.label
-        if hasattr(self.app, "alerts_evaluated"):
-            self.app.alerts_evaluated(self, alerts)  # incident timeline, notifications (a worker)
-
     # ------------------------------------------------------------------ actions
     def action_refresh_all(self) -> None:
-        for pane in self.panes:
-            pane.refresh_data()
+        self.monitor.refresh()
 
     def action_open_table(self, filter_first: bool) -> None:
         """Full-screen table of the focused pane (filter, sort, detail, copy): see ui/table_tools.py."""
@@ -218,7 +239,7 @@ class DashboardScreen(Screen[None]):
         selected = getattr(pane, "selected_row", None)
         row = selected() if callable(selected) else None
         driver = next((d for d in self.drivers if row is not None and d.name == getattr(row, "source", None)), None)
-        if row is None or driver is None or not hasattr(driver, "logs"):
+        if row is None or driver is None or not driver.can_stream_logs:
             self.app.notify("select a service of a docker driver in the Services pane, then press g")
             return
         from opsconsole.ui.logs_screen import LogsScreen

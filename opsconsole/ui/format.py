@@ -59,13 +59,14 @@ def number(value: float | int | None) -> str:
 def sparkline(values: Iterable[float], width: int = 12) -> str:
     """Unicode block sparkline of the last *width* values, scaled to their range."""
     data = list(values)[-width:]
-    if not data:
-        return ""
-    low, high = min(data), max(data)
+    real = [v for v in data if v == v]  # NaN marks a failed poll: drawn as a gap, not a line across it
+    if not real:
+        return " " * len(data)
+    low, high = min(real), max(real)
     span = high - low
     if span <= 0:
-        return SPARK_CHARS[0 if high == 0 else 3] * len(data)
-    return "".join(SPARK_CHARS[min(7, int((v - low) / span * 7.999))] for v in data)
+        return "".join(SPARK_CHARS[0 if high == 0 else 3] if v == v else " " for v in data)
+    return "".join(SPARK_CHARS[min(7, int((v - low) / span * 7.999))] if v == v else " " for v in data)
 
 
 def clip(text: str, width: int) -> str:

@@ -9,7 +9,6 @@ or a diagnostics bundle is collected.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from textual.app import App
@@ -21,7 +20,6 @@ from opsconsole.ui.runbook_commands import RunbookCommands
 # The runbook engine, library, audit and incident screens load on first use, not on start.
 if TYPE_CHECKING:
     from opsconsole.incidents import Incident
-    from opsconsole.notify import Notifier
     from opsconsole.runbooks.library import Library
     from opsconsole.ui.dashboard_screen import DashboardScreen
 
@@ -31,13 +29,18 @@ class OperationsMixin:
 
     COMMANDS = App.COMMANDS | {RunbookCommands}
     """Runbooks in the command palette, next to Textual's system commands."""
-    incident: Incident | None = None
-    """The open incident: alerts and actions are added to its timeline."""
     _library: Library | None = None
-    _notifier: Notifier | None = None
-    _notifier_profile: str = ""
-    _notify_pending: list[Alert] | None = None
-    _notify_running: bool = False
+
+    @property
+    def incident(self) -> Incident | None:
+        """The open incident: the engine adds alerts to its timeline, the console adds actions."""
+        app: Any = self
+        return app.monitor.incident
+
+    @incident.setter
+    def incident(self, value: Incident | None) -> None:
+        app: Any = self
+        app.monitor.incident = value
 
     # ------------------------------------------------------------------ shared
     async def runbook_library(self) -> Library:
@@ -75,16 +78,22 @@ class OperationsMixin:
         app.run_worker(flow(), group="runbook-flow", exit_on_error=False)
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """``enter`` on a firing alert opens the runbook that answers it."""
+        """``enter`` on an alert shows all of it (text, source, first/last seen, runbook); its runbook is one key on."""
         if event.data_table.id != "table-alerts":
             return
         app: Any = self
         screen = app.dashboard
-        alerts = screen.query_one("#pane-alerts").alerts if screen else []
-        alert = alerts[event.cursor_row] if 0 <= event.cursor_row < len(alerts) else None
-        if alert is None:
+        tracked = screen.query_one("#pane-alerts").tracked_at(event.cursor_row) if screen else None
+        if tracked is None:
             return
         event.stop()
+        from opsconsole.ui.alert_screen import AlertDetailScreen
+
+        app.push_screen(AlertDetailScreen(tracked), lambda run: run and self.open_runbook_for(tracked.alert))
+
+    def open_runbook_for(self, alert: Alert) -> None:
+        """The runbook that answers ``alert`` on this profile: parameters, preview, run."""
+        app: Any = self
 
         async def open_for_alert() -> None:
             from opsconsole.ui.runbook_screens import applicable, runbook_flow, runbook_for_alert
@@ -104,10 +113,11 @@ class OperationsMixin:
         taken = {b.key for b in screen.BINDINGS if hasattr(b, "key")}
         for key, runbook_id in screen.profile.keys.items():
             if key in taken:
-                screen.activity.record(f"keys: {key!r} is already bound; {runbook_id} not bound to it")
+                screen.startup_notes.append(f"keys: {key!r} is already bound; {runbook_id} not bound to it")
                 continue
             screen._bindings.bind(key, f"app.run_runbook({runbook_id!r})", f"{runbook_id}")
-        screen.refresh_bindings()
+        if screen.is_attached:
+            screen.refresh_bindings()
 
     # ------------------------------------------------------------------ audit, diagnostics
     def action_audit_log(self) -> None:
@@ -186,42 +196,5 @@ class OperationsMixin:
         app: Any = self
         screen = app.dashboard
         if screen is not None:
-            from opsconsole.ui.dashboard_screen import HeaderBar
-
-            screen.query_one(HeaderBar).update(screen._header_text())
-
-    # ------------------------------------------------------------------ after every poll
-    def alerts_evaluated(self, screen: DashboardScreen, alerts: Sequence[Alert]) -> None:
-        """Called by the dashboard after each re-evaluation: incident timeline, then notifications."""
-        if self.incident is not None and self.incident.profile == screen.profile.name:
-            self.incident.record_alerts(alerts)
-        settings = screen.profile.notify
-        if settings is None or not settings.channels:
-            return
-        if self._notifier is None or self._notifier_profile != screen.profile.name:
-            from opsconsole.notify import Notifier
-
-            self._notifier = Notifier(settings, profile=screen.profile.name)
-            self._notifier_profile = screen.profile.name
-        self._notify_pending = list(alerts)
-        if not self._notify_running:
-            self._notify_running = True
-            app: Any = self
-            app.run_worker(self._deliver(screen), group="notify", exit_on_error=False)
-
-    async def _deliver(self, screen: DashboardScreen) -> None:
-        """One delivery loop at a time; only the latest alerts are sent when polls outpace the channels."""
-        try:
-            while self._notify_pending is not None and self._notifier is not None:
-                alerts, self._notify_pending = self._notify_pending, None
-                for d in await self._notifier.process(alerts):
-                    if d.suppressed:
-                        continue
-                    if d.ok:
-                        screen.activity.record(f"notified {d.channel}: {d.kind} {d.key}")
-                    else:
-                        screen.activity.record(f"notify {d.channel} FAILED ({d.kind} {d.key}): {d.error}")
-        finally:
-            self._notify_running = False
-
-
+            screen.incident_text = f"INCIDENT {self.incident.id} {self.incident.severity}" if self.incident else ""
+            screen.refresh_header()

@@ -573,14 +573,14 @@ async def open_pane_table(screen: Any, *, filter_first: bool) -> None:
         from opsconsole.drivers.base import describe
 
         history: list[Any] = []
-        for driver in pane.drivers:
-            if pane.pane in driver.panes:
-                try:
-                    history += await driver.query_history(limit=HISTORY_LIMIT)
-                except Exception as exc:
-                    screen.app.notify(f"{driver.name}: query history: {describe(exc)}", severity="warning")
+        sources = [d for d in screen.drivers if pane.pane in d.panes]
+        for driver in sources:
+            try:
+                history += await driver.query_history(limit=HISTORY_LIMIT)
+            except Exception as exc:
+                screen.app.notify(f"{driver.name}: query history: {describe(exc)}", severity="warning")
         if history:
             objects = sorted(history, key=lambda q: q.started_at, reverse=True)
-            title = f"Query history ({len(pane.drivers)} source{'s' if len(pane.drivers) > 1 else ''})"
+            title = f"Query history ({len(sources)} source{'s' if len(sources) > 1 else ''})"
     rows = LazyRows(objects, pane.cells, [key for key, _label, _width in pane.columns])
     screen.app.push_screen(TableScreen(title, pane.columns, rows, objects, filter_first=filter_first))

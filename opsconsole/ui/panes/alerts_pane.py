@@ -1,4 +1,4 @@
-"""Alerts pane: what is firing now, each with the runbook that answers it."""
+"""Alerts pane: what is firing (or lost from sight) now, each with the runbook that answers it."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 
 from opsconsole.model import Alert, Health, Severity
+from opsconsole.monitor import AlertState, TrackedAlert
 from opsconsole.ui.format import SEVERITY_NAME, age, clip
 from opsconsole.ui.panes.pane_table import PaneTable, cell
 
@@ -15,13 +16,20 @@ SEVERITY_HEALTH = {Severity.CRITICAL: Health.CRITICAL, Severity.WARNING: Health.
 
 
 class AlertsPane(Vertical):
-    """Firing alerts; ``enter`` on a row opens its runbook (when the library has it)."""
+    """Active alerts, worst first; ``enter`` on a row shows the whole alert and offers its runbook.
+
+    The cursor stays on the alert it was on when alerts come and go: an on-call
+    engineer reading one alert is not moved to another by the next poll.
+    """
 
     def __init__(self, *, index: int) -> None:
         super().__init__(id="pane-alerts", classes="dashboard-pane")
         self.border_title = f"[{index}] Alerts"
-        self.alerts: list[Alert] = []
-        self.first_seen: dict[str, object] = {}
+        self.tracked: list[TrackedAlert] = []
+
+    @property
+    def alerts(self) -> list[Alert]:
+        return [t.alert for t in self.tracked]
 
     def compose(self) -> ComposeResult:
         table = PaneTable(cursor_type="row", id="table-alerts")
@@ -33,27 +41,38 @@ class AlertsPane(Vertical):
         table.add_column("Since", key="since", width=6)
         yield table
 
-    def show(self, alerts: Sequence[Alert]) -> None:
-        keys = {a.key for a in alerts}
-        for alert in alerts:
-            self.first_seen.setdefault(alert.key, alert.since)
-        for key in list(self.first_seen):
-            if key not in keys:
-                del self.first_seen[key]
-        self.alerts = list(alerts)
-        rows = [[cell(SEVERITY_NAME[alert.severity], style=self.app.health_style(SEVERITY_HEALTH[alert.severity])),
-                 cell(alert.rule), cell(alert.subject), cell(clip(alert.message, 200)), cell(alert.runbook or "—"),
-                 cell(age(self.first_seen.get(alert.key)))]  # type: ignore[arg-type]
-                for alert in alerts]
-        self.query_one(PaneTable).set_rows(rows)  # in place: unchanged alerts are not re-rendered
-        counts = {s: sum(1 for a in alerts if a.severity == s) for s in Severity}
+    def show(self, tracked: Sequence[TrackedAlert]) -> None:
+        table = self.query_one(PaneTable)
+        current = self.tracked_at(table.cursor_row) if table.row_count else None
+        ordered = sorted(tracked, key=lambda t: (-t.alert.severity, t.first_seen))
+        self.tracked = ordered
+        rows = []
+        for t in ordered:
+            alert = t.alert
+            unknown = t.state is AlertState.UNKNOWN
+            sev = f"{SEVERITY_NAME[alert.severity]}?" if unknown else SEVERITY_NAME[alert.severity]
+            style = self.app.health_style(Health.UNKNOWN if unknown else SEVERITY_HEALTH[alert.severity])
+            message = f"(unknown: {t.reason}) {alert.message}" if unknown else alert.message
+            rows.append([cell(sev, style=style), cell(alert.rule), cell(alert.subject), cell(clip(message, 200)),
+                         cell(alert.runbook or "—"), cell(age(t.first_seen))])
+        table.set_rows(rows)  # in place: unchanged alerts are not re-rendered
+        if current is not None:
+            keys = [t.key for t in ordered]
+            if current.key in keys and keys.index(current.key) != table.cursor_row:
+                table.move_cursor(row=keys.index(current.key), animate=False, scroll=False)
+        counts = {s: sum(1 for t in ordered if t.alert.severity == s and t.state is AlertState.FIRING)
+                  for s in Severity}
+        unknown = sum(1 for t in ordered if t.state is AlertState.UNKNOWN)
         subtitle = (f"{counts[Severity.CRITICAL]} crit · {counts[Severity.WARNING]} warn · "
-                    f"{counts[Severity.INFO]} info" if alerts else "all clear")
+                    f"{counts[Severity.INFO]} info" + (f" · {unknown} unknown" if unknown else "")
+                    if ordered else "all clear")
         if subtitle != self.border_subtitle:  # setting it repaints the whole pane, even when unchanged
             self.border_subtitle = subtitle
 
+    def tracked_at(self, row: int) -> TrackedAlert | None:
+        return self.tracked[row] if 0 <= row < len(self.tracked) else None
+
     def selected(self) -> Alert | None:
         table = self.query_one(PaneTable)
-        if not table.row_count:
-            return None
-        return self.alerts[table.cursor_row] if table.cursor_row < len(self.alerts) else None
+        tracked = self.tracked_at(table.cursor_row) if table.row_count else None
+        return tracked.alert if tracked else None

@@ -1,30 +1,25 @@
-"""A pane that polls one kind of data from the profile's drivers.
+"""A pane that shows one kind of data from the monitoring engine.
 
-Polling habits from Dolphie and k9s: the interval timer only *starts* a worker;
-a poll still running when the next tick comes is not doubled up but reported
-(the pane turns stale with its age); workers never exit the app on error; rows
-are updated in place by key so the cursor and scroll survive a refresh.
+The pane never polls: the engine (:mod:`opsconsole.monitor`) does, behind every
+screen, and the dashboard hands each pane a :class:`~opsconsole.monitor.state.PaneView`
+after every poll. A failed or hung source keeps its last good rows here, dimmed,
+with their age and the error; rows are updated in place by position so the cursor
+and scroll survive a refresh.
 """
 
 from __future__ import annotations
 
-import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.message import Message
-from textual.timer import Timer
 from textual.widgets import DataTable, Static
-from textual.worker import Worker, WorkerState
 
-from opsconsole.drivers.base import Driver
 from opsconsole.model import Pane, PaneResult
-from opsconsole.poller import poll
+from opsconsole.monitor.state import PaneView, SourceState
 from opsconsole.ui.format import age, clip
 from opsconsole.ui.panes.pane_table import Cell, PaneTable, cell
 
@@ -47,21 +42,8 @@ class DashboardPane(Vertical, can_focus=False):
     """Rows kept on the dashboard (newest first); ``v`` opens the pane's full history as a table."""
     """(key, label, width or None for auto)."""
 
-    class Polled(Message):
-        """A poll finished; the app re-evaluates alerts from all panes' latest results."""
-
-        def __init__(self, pane: DashboardPane, result: PaneResult) -> None:
-            super().__init__()
-            self.pane = pane
-            self.result = result
-
-        @property
-        def control(self) -> DashboardPane:
-            return self.pane
-
-    def __init__(self, drivers: Sequence[Driver], interval: float, *, index: int) -> None:
+    def __init__(self, interval: float, *, index: int) -> None:
         super().__init__(id=f"pane-{self.pane.value}", classes="dashboard-pane")
-        self.drivers = list(drivers)
         self.interval = interval
         self.index = index
         self.border_title = f"[{index}] {self.title}"
@@ -70,9 +52,9 @@ class DashboardPane(Vertical, can_focus=False):
         """The rows on screen, in table order (deduplicated): what the cursor points at."""
         self.last_ok: datetime | None = None
         self.stale_reason: str = ""
-        self.poll_started: float | None = None
-        self._timer: Timer | None = None
-        self._worker: Worker[PaneResult] | None = None
+        self.state = SourceState.WAITING
+        self.history: Callable[[str], Sequence[tuple[float, float]]] = lambda _key: ()
+        """The engine's sample history (trends), set by the dashboard."""
 
     def compose(self) -> ComposeResult:
         yield PaneStatus("waiting for first poll…", classes="pane-status")
@@ -85,69 +67,19 @@ class DashboardPane(Vertical, can_focus=False):
     def table(self) -> PaneTable:
         return self.query_one(PaneTable)
 
-    def on_mount(self) -> None:
-        if self._timer is not None:
-            # Textual dispatches on_mount to every class in the MRO; a subclass calling super() would
-            # otherwise start a second timer that pause() never reaches (polls behind modals).
-            return
-        self._timer = self.set_interval(self.interval, self.refresh_data, name=f"poll-{self.pane.value}")
-        self.call_after_refresh(self._initial_poll)
-
-    def _initial_poll(self) -> None:
-        # Not when the owner paused us before the first frame (the dashboard polls after connecting):
-        # a poll started now would import SDKs in a thread and delay the first paint.
-        if not self._paused:
-            self.refresh_data()
-
-    _paused = False
-
-    def pause(self) -> None:
-        self._paused = True
-        if self._timer is not None:
-            self._timer.pause()
-
-    def resume(self) -> None:
-        self._paused = False
-        if self._timer is not None:
-            self._timer.resume()
-
-    # ------------------------------------------------------------------ polling
-    def refresh_data(self) -> None:
-        """Start a poll unless one is still running (then say it is slow)."""
-        if self._worker is not None and self._worker.state in (WorkerState.PENDING, WorkerState.RUNNING):
-            running_for = time.monotonic() - (self.poll_started or time.monotonic())
-            if running_for > max(2 * self.interval, 5.0):  # a slow poll is skipped, a stuck one is reported
-                self.stale_reason = f"poll still running after {running_for:.0f}s (backend hung?)"
-                self._show_status()
-            return
-        self.poll_started = time.monotonic()
-        self._worker = self._poll()
-
-    @work(group="poll", exclusive=False, exit_on_error=False, name="poll")
-    async def _poll(self) -> PaneResult:
-        return await poll(self.pane, self.drivers)
-
-    def on_worker_state_changed(self, event: Worker.StateChanged) -> None:
-        if event.worker is not self._worker:
-            return
-        event.stop()
-        if event.state == WorkerState.SUCCESS:
-            result: PaneResult = event.worker.result  # type: ignore[assignment]
-            self.apply(result)
-            self.post_message(self.Polled(self, result))
-        elif event.state == WorkerState.ERROR:
-            self.stale_reason = f"poll failed: {event.worker.error!r}"
-            self._show_status()
+    def show(self, view: PaneView) -> None:
+        """The engine's latest view of this pane: last good rows, state, age, errors."""
+        self.result = view.as_result()
+        self.state = view.state
+        self.last_ok = view.last_ok
+        self.stale_reason = "; ".join(view.errors.values()) if view.state in (
+            SourceState.STALE, SourceState.UNREACHABLE) else ""
+        with self.app.batch_update():
+            self.update_rows(view.rows)
+        self._show_status()
 
     def apply(self, result: PaneResult) -> None:
-        self.result = result
-        if result.errors:
-            self.stale_reason = "; ".join(result.errors.values())
-            if result.rows:
-                self.last_ok = result.polled_at
-        else:
-            self.stale_reason = ""
-            self.last_ok = result.polled_at
+        """Re-render the rows already shown (a theme change re-colours health cells at once)."""
         with self.app.batch_update():
             self.update_rows(result.rows)
         self._show_status()
@@ -163,14 +95,14 @@ class DashboardPane(Vertical, can_focus=False):
         if self.stale_reason:
             self.add_class("stale")
             seen = f"last good {age(self.last_ok, now)} ago" if self.last_ok else "never reached"
-            label = "UNREACHABLE" if not (self.result and self.result.rows) else "STALE"
+            label = "UNREACHABLE" if self.state is SourceState.UNREACHABLE else "STALE"
             # layout=False: the status is one line high (app.tcss), so no re-layout of the screen.
             status.update(Text(f"{label} · {seen} · {clip(self.stale_reason, 300)}"), layout=False)
             self.border_subtitle = f"{label} · {seen}"
         else:
             self.remove_class("stale")
-            n = len(self.result.rows) if self.result else 0
-            took = f" · {self.result.duration_ms:.0f} ms" if self.result else ""
+            n = len(self.shown_rows)
+            took = f" · {self.result.duration_ms:.0f} ms" if self.result and self.result.duration_ms else ""
             # The status line is hidden while fresh (app.tcss): only the border subtitle changes.
             self.border_subtitle = f"{n} rows · {now:%H:%M:%S}{took}"
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections import defaultdict, deque
 from datetime import UTC, datetime
 from typing import Any
 
@@ -26,24 +25,10 @@ class ServicesPane(DashboardPane):
     columns = (("state", "State", 6), ("name", "Service", 16), ("latency", "Latency", 8),
                ("trend", "History", 12), ("detail", "Detail", None), ("checked", "Checked", 7))
 
-    def on_mount(self) -> None:
-        self.latency: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=HISTORY))
-        super().on_mount()
-
-    def update_rows(self, rows: Any) -> None:
-        for row in rows:
-            if isinstance(row, ServiceStatus):
-                history = row.extra.get("latency_history") if row.extra else None
-                if history:
-                    self.latency[self.row_key(row)] = deque(history, maxlen=HISTORY)
-                elif row.latency_ms is not None:
-                    self.latency[self.row_key(row)].append(row.latency_ms)
-        super().update_rows(rows)
-
     def cells(self, row: ServiceStatus) -> list[Cell]:
+        trend = [v for _t, v in self.history(f"latency:{row.source}:{row.name}")][-HISTORY:]
         return [health_text(self.app, row.health), cell(row.name), cell(duration_ms(row.latency_ms)),
-                cell(sparkline(self.latency.get(self.row_key(row), ()))), cell(clip(row.detail, 200)),
-                cell(age(row.checked_at))]
+                cell(sparkline(trend)), cell(clip(row.detail, 200)), cell(age(row.checked_at))]
 
 
 class QueriesPane(DashboardPane):
@@ -85,19 +70,11 @@ class LagPane(DashboardPane):
     title = "Lag"
     columns = (("name", "Consumer / layer", 22), ("lag", "Lag", 12), ("trend", "Trend", 12), ("detail", "Detail", None))
 
-    def on_mount(self) -> None:
-        self.history: dict[str, deque[float]] = defaultdict(lambda: deque(maxlen=HISTORY))
-        super().on_mount()
-
-    def update_rows(self, rows: Any) -> None:
-        for row in rows:
-            self.history[self.row_key(row)].append(row.lag)
-        super().update_rows(rows)
-
     def cells(self, row: LagSample) -> list[Cell]:
         unit = {"seconds": "s", "messages": "msg", "rows": "rows", "hours": "h"}.get(row.unit, row.unit)
         return [cell(row.name), cell(f"{number(row.lag)} {unit}"),
-                cell(sparkline(self.history.get(self.row_key(row), ()))), cell(clip(row.detail, 200))]
+                cell(sparkline([v for _t, v in self.history(f"lag:{row.source}:{row.name}")][-HISTORY:])),
+                cell(clip(row.detail, 200))]
 
 
 class JobsPane(DashboardPane):

@@ -1,4 +1,7 @@
-"""One poll of one pane across a profile's drivers: the core the UI and CLI share.
+"""One poll of one pane across several drivers, outside any schedule (tests, diagnostics, benchmarks).
+
+The engine (:mod:`opsconsole.monitor.engine`) polls each source on its own; this is the
+same call for a caller that wants one pane's rows now.
 
 Drivers are called concurrently, each under its own timeout; a driver that
 fails or hangs contributes an error instead of rows, so one bad backend makes a
@@ -12,22 +15,9 @@ import time
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
-from opsconsole.config import Profile
-from opsconsole.drivers import driver_class
 from opsconsole.drivers.base import PANE_METHODS, Driver, describe
 from opsconsole.errors import DriverError
 from opsconsole.model import Pane, PaneResult
-
-
-def build_drivers(profile: Profile) -> list[Driver]:
-    """Instantiate the profile's drivers (imports driver modules, never SDKs)."""
-    return [driver_class(d.kind)(d.name, d.options, timeout=d.timeout) for d in profile.drivers]
-
-
-def panes_of(drivers: Sequence[Driver]) -> list[Pane]:
-    """The panes at least one driver can fill, in dashboard order."""
-    offered = set().union(*(d.panes for d in drivers)) if drivers else set()
-    return [p for p in Pane if p in offered]
 
 
 async def _call(driver: Driver, pane: Pane) -> list[object]:
