@@ -5,12 +5,12 @@ Run: ``python benchmarks/bench_refresh.py [--rounds 60]``
 The real console (OpsConsoleApp, DashboardScreen, the real panes, alert
 evaluation) runs under Textual's Pilot at 120x40 with a benchmark driver that
 serves four panes: Services (40 rows), Queries (200), Tables (60), Jobs (60).
-Each round hands every pane a fresh PaneResult exactly as a finished poll
-worker does (``apply`` then the ``Polled`` message -> alerts re-evaluated,
-header and alerts pane updated) and stops the clock after the next screen
-refresh. Values change every round (latencies, durations, file counts); every
+Each round asks the monitoring engine to poll now (``Monitor.refresh``): the
+driver returns fresh rows, the engine evaluates the alert rules and publishes
+its update, the dashboard applies it (panes, alerts, header) and the clock
+stops after the next screen refresh. Values change every round (latencies, durations, file counts); every
 fifth round the row set changes too (a rebuild rather than in-place updates).
-The driver's own I/O is not in the figure: it runs in a worker, off the UI.
+The driver does no I/O: the figure is the engine and the UI.
 
 Wall and CPU time (process_time) are printed: on a loaded machine the wall
 time includes waiting for a core.
@@ -32,7 +32,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from opsconsole.drivers.base import Driver
-from opsconsole.model import Health, JobRun, Pane, PaneResult, QueryRecord, ServiceStatus, TableStats
+from opsconsole.model import Health, JobRun, Pane, QueryRecord, ServiceStatus, TableStats
 
 TARGET_P95_MS = 100.0
 NOW = datetime.now(UTC)
@@ -43,6 +43,25 @@ class BenchDriver(Driver):
 
     kind = "bench-4"
     panes = frozenset({Pane.SERVICES, Pane.QUERIES, Pane.TABLES, Pane.JOBS})
+    round_no = 0
+    served: dict[Pane, tuple[Any, ...]] = {}
+
+    def _rows(self, pane: Pane) -> list[Any]:
+        rows = rows_for(pane, BenchDriver.round_no)
+        BenchDriver.served[pane] = rows
+        return list(rows)
+
+    async def health(self) -> list[Any]:
+        return self._rows(Pane.SERVICES)
+
+    async def query_history(self, limit: int = 200) -> list[Any]:
+        return self._rows(Pane.QUERIES)
+
+    async def table_stats(self) -> list[Any]:
+        return self._rows(Pane.TABLES)
+
+    async def job_runs(self) -> list[Any]:
+        return self._rows(Pane.JOBS)
 
 
 def rows_for(pane: Pane, round_no: int) -> tuple[Any, ...]:
@@ -82,20 +101,24 @@ async def run(rounds: int) -> tuple[list[float], list[float]]:
             screen = app.screen
             panes = screen.panes
             assert sorted(p.pane.value for p in panes) == ["jobs", "queries", "services", "tables"]
-            for round_no in range(rounds + 3):
-                results = [PaneResult(p.pane, rows_for(p.pane, round_no), {}, datetime.now(UTC), 1.0) for p in panes]
+            def landed(pane: Pane) -> bool:
+                shown = screen.results.get(pane)
+                served = BenchDriver.served.get(pane)
+                return bool(shown and served and shown.rows and shown.rows[0] is served[0])
+
+            for round_no in range(1, rounds + 4):
+                BenchDriver.round_no = round_no
+                BenchDriver.served = {}
                 painted = asyncio.Event()
                 t0, c0 = time.perf_counter(), time.process_time()
-                for pane, result in zip(panes, results, strict=True):  # what on_worker_state_changed does
-                    pane.apply(result)
-                    pane.post_message(pane.Polled(pane, result))
-                # Wait (without sleeping) until the screen has handled every Polled message (alerts,
+                app.monitor.refresh()  # every source polls now: rows -> rules -> update -> dashboard
+                # Wait (without sleeping) until the screen has applied every pane's new rows (alerts,
                 # header): pilot.pause() would add its own 20 ms idle-detection sleeps to the figure.
-                while any(screen.results.get(p.pane) is not r for p, r in zip(panes, results, strict=True)):
+                while not all(landed(p.pane) for p in panes):
                     await asyncio.sleep(0)
                 screen.call_after_refresh(painted.set)
                 await painted.wait()
-                if round_no >= 3:  # the first rounds build the tables
+                if round_no > 3:  # the first rounds build the tables
                     walls.append((time.perf_counter() - t0) * 1000)
                     cpus.append((time.process_time() - c0) * 1000)
                 await pilot.pause(0.05)

@@ -13,7 +13,7 @@ from datetime import UTC, datetime
 
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.errors import DriverTimeout, DriverUnavailable
-from opsconsole.model import Health, Pane, ServiceStatus
+from opsconsole.model import Health, LagSample, Pane, ServiceStatus, TableStats
 
 
 class TcpProbeDriver(Driver):
@@ -38,3 +38,18 @@ class TcpProbeDriver(Driver):
         return [ServiceStatus("tcp-service", Health.OK if ok else Health.CRITICAL, line.decode().strip(),
                               latency_ms=(time.perf_counter() - t0) * 1000,
                               checked_at=datetime.now(UTC), source=self.name)]
+
+
+class TcpProbeAllPanesDriver(TcpProbeDriver):
+    """The same probe behind three panes: a backend that hangs stalls each of them for its timeout."""
+
+    kind = "tcp-probe-panes"
+    panes = frozenset({Pane.SERVICES, Pane.TABLES, Pane.LAG})
+
+    async def table_stats(self) -> list[TableStats]:
+        await self.health()
+        return [TableStats("tcp.table", 1, source=self.name)]
+
+    async def lag(self) -> list[LagSample]:
+        await self.health()
+        return [LagSample("tcp lag", 0.0, "rows", source=self.name)]

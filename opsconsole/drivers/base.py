@@ -70,6 +70,10 @@ class Driver(ABC):
     alert_rules: ClassVar[Mapping[str, Mapping[str, Any]]] = {}
     """Rules in the profile's ``rules:`` format that only this driver's rows can fire (its own row names),
     merged over the packaged rules and under the profile's; ``driver_types`` is set to this driver's kind."""
+    extra_checks: ClassVar[frozenset[str]] = frozenset()
+    """Alert checks its rows can trigger beyond its panes' usual ones (``warehouse_down``, ``restart_loop``...)."""
+    no_checks: ClassVar[frozenset[str]] = frozenset()
+    """Usual checks of its panes that do not apply to its rows (an S3 prefix's object count is no table)."""
     can_stream_logs: ClassVar[bool] = False
     """Implements :meth:`logs` (the ``g`` key on a Services row)."""
 
@@ -78,6 +82,14 @@ class Driver(ABC):
         self.config = dict(options)
         self.timeout = timeout
         self._executor: DaemonThreadPool | None = None
+
+    @classmethod
+    def alert_checks(cls) -> frozenset[str]:
+        """The checks (``opsconsole.monitor.rules.CHECKS``) its rows can fire: only those are evaluated on them."""
+        usual: set[str] = set()
+        for pane in cls.panes:
+            usual |= PANE_CHECKS.get(pane, frozenset())
+        return frozenset((usual | cls.extra_checks) - cls.no_checks)
 
     # -- lifecycle -------------------------------------------------------
     async def connect(self) -> None:
@@ -161,6 +173,15 @@ def describe(exc: BaseException) -> str:
     name = type(exc).__name__
     return f"{name}: {text}" if text else name
 
+
+PANE_CHECKS: Mapping[Pane, frozenset[str]] = {
+    Pane.SERVICES: frozenset({"service_down", "service_degraded", "latency"}),
+    Pane.QUERIES: frozenset({"error_rate", "p95"}),
+    Pane.TABLES: frozenset({"table_files"}),
+    Pane.LAG: frozenset(),
+    Pane.JOBS: frozenset({"job_failed"}),
+}
+"""Alert checks every driver filling a pane gets; lag units differ per driver, so lag checks are declared."""
 
 PANE_METHODS: Mapping[Pane, str] = {
     Pane.SERVICES: "health",

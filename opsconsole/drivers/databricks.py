@@ -39,6 +39,7 @@ class DatabricksDriver(StatementActions, Driver):
     kind = "databricks"
     description = "Databricks workspace: app, SQL warehouse and statements, query history, clusters, job health"
     panes = frozenset({Pane.SERVICES, Pane.QUERIES, Pane.JOBS})
+    extra_checks = frozenset({"warehouse_down"})
     options: tuple[OptionSpec, ...] = OPTIONS
     actions: tuple[ActionSpec, ...] = ACTIONS
 

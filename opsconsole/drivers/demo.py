@@ -64,6 +64,7 @@ class DemoDriver(Driver):
     }
     description = "Embedded Iceberg + DuckDB pipeline running on this machine"
     panes = frozenset({Pane.SERVICES, Pane.QUERIES, Pane.TABLES, Pane.LAG, Pane.JOBS})
+    extra_checks = frozenset({"lag_rows", "lag_seconds"})
     options = (
         OptionSpec("data_dir", str, default="", help="where the demo keeps its files (default: user data dir)"),
         OptionSpec("batch_interval", (int, float), default=5, help="seconds between ingested batches"),

@@ -126,6 +126,7 @@ class DockerComposeDriver(Driver):
     can_stream_logs = True
     description = "Docker Compose project on a Docker Engine (docker SDK; honours DOCKER_HOST)."
     panes = frozenset({Pane.SERVICES})
+    extra_checks = frozenset({"restart_loop"})
     options = (
         OptionSpec("project", str, required=True, help="compose project name (com.docker.compose.project label)"),
         OptionSpec("docker_host", str, default="",

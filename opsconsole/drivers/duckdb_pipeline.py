@@ -115,6 +115,8 @@ class DuckDBPipelineDriver(Driver):
     kind: ClassVar[str] = "duckdb"
     description: ClassVar[str] = "DuckDB/SQLMesh pipeline: lock holder, data quality, freshness, pipeline runs"
     panes: ClassVar[frozenset[Pane]] = frozenset({Pane.SERVICES, Pane.TABLES, Pane.LAG, Pane.JOBS})
+    extra_checks = frozenset({"coverage", "freshness"})
+    no_checks = frozenset({"table_files"})  # DuckDB tables have no data files to compact
     options: ClassVar[tuple[OptionSpec, ...]] = (
         OptionSpec("database", str, required=True, help="path of the pipeline's DuckDB file"),
         OptionSpec("compose_dir", str, default=".", help="directory holding docker-compose.yml"),

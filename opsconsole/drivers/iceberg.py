@@ -52,6 +52,7 @@ class IcebergDriver(Driver):
     kind = "iceberg"
     description = "Apache Iceberg tables through pyiceberg (REST or SQL catalog; S3 or local storage)."
     panes = frozenset({Pane.SERVICES, Pane.TABLES, Pane.LAG})
+    extra_checks = frozenset({"lag_rows"})
     options = (
         OptionSpec("catalog_uri", str, required=True,
                    help="REST catalog URL (http://...) or SQLAlchemy URL of a SQL catalog "

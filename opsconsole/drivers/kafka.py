@@ -44,6 +44,7 @@ class KafkaLagDriver(Driver):
     kind: ClassVar[str] = "kafka"
     description: ClassVar[str] = "Kafka/Redpanda consumer lag per group, topic and partition (Kafka protocol)"
     panes: ClassVar[frozenset[Pane]] = frozenset({Pane.SERVICES, Pane.LAG})
+    extra_checks = frozenset({"consumer_lag"})
     options: ClassVar[tuple[OptionSpec, ...]] = (
         OptionSpec("bootstrap", str, required=True,
                    help="bootstrap servers, host:port[,host:port]"),

@@ -58,6 +58,7 @@ class S3Driver(Driver):
     kind: ClassVar[str] = "s3"
     description: ClassVar[str] = "S3 data lake: objects per environment and layer, promote dev->qa->prod, restore"
     panes: ClassVar[frozenset[Pane]] = frozenset({Pane.SERVICES, Pane.TABLES})
+    no_checks = frozenset({"table_files"})  # objects under a dataset prefix, not an Iceberg table
     options: ClassVar[tuple[OptionSpec, ...]] = (
         OptionSpec("bucket", str, required=True, help="lake bucket (seed: osaa-mvp)"),
         OptionSpec("environments", list, default=["dev", "qa", "prod"],

@@ -77,6 +77,12 @@ def panes_of(drivers: Sequence[Driver]) -> list[Pane]:
     return [p for p in Pane if p in offered]
 
 
+def rules_that_can_fire(rules: Iterable[Rule], drivers: Sequence[Driver]) -> list[Rule]:
+    """The rules some driver of the profile can trigger (its check declared, its driver type present)."""
+    return [r for r in rules if r.enabled and any(
+        r.check in d.alert_checks() and (not r.driver_types or d.kind in r.driver_types) for d in drivers)]
+
+
 def profile_rules(profile: Profile, drivers: Sequence[Driver] | None = None) -> tuple[Rule, ...]:
     """Packaged rules, then the drivers' own (scoped to their type), then the profile's ``rules:``."""
     from opsconsole.drivers import driver_class
@@ -100,6 +106,8 @@ class _Source:
         self.interval = interval
         self.key = source_key(driver.name, pane)
         self.snap = SourceSnapshot(driver.name, driver.kind, pane, interval)
+        self.checks = driver.alert_checks()
+        """Only the rules whose check this driver's rows can trigger are evaluated on them."""
         self.wake = asyncio.Event()
         self.polling_since: float | None = None
         self.task: asyncio.Task[None] | None = None
@@ -305,7 +313,8 @@ class Monitor:
         result = PaneResult(source.pane, source.snap.rows, {}, now, source.snap.duration_ms or 0.0)
         ctx = Context(now, self.profile.alerts, self._kinds, self.history.get)
         found = []
-        for rule, finding in evaluate_findings({source.pane: result}, self.rules, ctx):
+        rules = [r for r in self.rules if r.check in source.checks]
+        for rule, finding in evaluate_findings({source.pane: result}, rules, ctx):
             alert = Alert(rule.name, rule.severity, finding.subject, finding.message, rule.runbook, now,
                           source=source.key)
             found.append((alert, rule.for_polls, rule.clear_polls))

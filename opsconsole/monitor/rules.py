@@ -299,7 +299,7 @@ DEFAULT_RULES: tuple[Rule, ...] = (
           threshold_key="restarts_max", window_s=600, clear_polls=3,
           summary="a container keeps restarting"),
     _rule("WarehouseDown", "warehouse_down", C, "ontos-warehouse-timeout"),
-    _rule("EntityCoverageLow", "coverage", W, "entity-coverage-low", threshold_key="coverage_min"),
+    _rule("EntityCoverageLow", "coverage", W, "entity-coverage-low", "stale-data", threshold_key="coverage_min"),
     _rule("TableNeedsCompaction", "table_files", INFO, "compaction", "demo-compaction", "ontos-optimize-tables",
           threshold_key="table_files_max"),
     _rule("KafkaConsumerLagHigh", "consumer_lag", W, "kafka-consumer-lag", "azure-high-latency",
@@ -313,10 +313,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("FlinkJobFailed", "job_failed", C, "flink-job-failed", driver_types=("flink",)),
     _rule("SparkAppFailed", "job_failed", C, "spark-app-failed", driver_types=("spark",)),
     _rule("PipelineFailure", "job_failed", C, "pipeline-failure", "osaa-pipeline-complete-failure",
-          "demo-staging-stale"),
-    _rule("HighErrorRate", "error_rate", W, "ontos-high-error-rate", "azure-error-spike",
+          "dataops-job-health-review", "demo-staging-stale"),
+    _rule("HighErrorRate", "error_rate", W, "ontos-high-error-rate", "azure-error-spike", "demo-staging-stale",
           threshold_key="error_rate_max"),
-    _rule("HighP95Latency", "p95", W, "ontos-slow-queries", "azure-high-latency", threshold_key="p95_ms_max"),
+    _rule("HighP95Latency", "p95", W, "ontos-slow-queries", "azure-high-latency", "demo-staging-stale",
+          threshold_key="p95_ms_max"),
 )
 """Packaged rules; a profile's ``rules:`` changes or adds to them (see :func:`merge_rules`)."""
 

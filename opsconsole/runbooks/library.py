@@ -62,11 +62,36 @@ class Library:
         return [r for r in self.all() if rule in r.alerts]
 
     def for_driver_types(self, types: Iterable[str]) -> list[Runbook]:
-        """Runbooks whose required (non-optional) drivers a profile provides."""
+        """Runbooks whose required (non-optional) drivers a profile provides.
+
+        A runbook of shell steps only names no driver: it is offered where its
+        ``platform`` is (``full-reset`` of the compose stack is not offered on the
+        demo), see :data:`PLATFORM_DRIVERS`.
+        """
         have = set(types)
         return [r for r in self.all()
                 if all(s.optional or not s.driver_type or s.driver_type in have for s in r.steps)
-                and (r.driver_types & have or not r.driver_types)]
+                and (r.driver_types & have if r.driver_types else on_platform(r, have))]
+
+
+PLATFORM_DRIVERS: dict[str, frozenset[str]] = {
+    "iceberg-compose": frozenset({"docker"}),
+    "iceberg": frozenset({"iceberg"}),
+    "databricks": frozenset({"databricks"}),
+    "azure-databricks": frozenset({"databricks"}),
+    "azure": frozenset({"databricks", "kafka"}),
+    "docker": frozenset({"docker", "duckdb"}),
+    "duckdb": frozenset({"duckdb"}),
+    "s3": frozenset({"s3"}),
+    "demo": frozenset({"demo"}),
+}
+"""Driver types that mark a profile as a runbook's platform (``platform: any`` runs everywhere)."""
+
+
+def on_platform(runbook: Runbook, driver_types: Iterable[str]) -> bool:
+    if runbook.platform in ("", "any"):
+        return True
+    return bool(PLATFORM_DRIVERS.get(runbook.platform, frozenset({runbook.platform})) & set(driver_types))
 
 
 def user_runbook_dir() -> Path:
