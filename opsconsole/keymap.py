@@ -50,6 +50,7 @@ KEY_BINDINGS: tuple[KeyBinding, ...] = (
     KeyBinding("quit-ctrl-c", "app", "ctrl+c", "quit (everywhere)"),
     KeyBinding("refresh", "dashboard", "r", "refresh every pane now"),
     KeyBinding("zoom", "dashboard", "z", "zoom the focused pane"),
+    KeyBinding("back", "dashboard", "escape", "back one level (restore a zoomed pane)"),
     KeyBinding("actions", "dashboard", "a", "run a driver action"),
     KeyBinding("profile", "dashboard", "p", "switch profile"),
     KeyBinding("help", "dashboard", "question_mark", "this help"),

@@ -53,6 +53,7 @@ class DashboardScreen(Screen[None]):
     BINDINGS = [
         Binding("r", "refresh_all", "Refresh", id="refresh"),
         Binding("z", "toggle_maximize", "Zoom", id="zoom"),
+        Binding("escape", "back", "Back", show=False, id="back"),
         Binding("a", "app.actions", "Actions", id="actions"),
         Binding("p", "app.pick_profile", "Profile", id="profile"),
         Binding("question_mark", "app.help", "Help", id="help", key_display="?"),
@@ -253,5 +254,10 @@ class DashboardScreen(Screen[None]):
         focused = self.focused
         while focused is not None and not focused.has_class("dashboard-pane") and focused.id != "activity":
             focused = focused.parent  # type: ignore[assignment]
-        if focused is not None:
-            self.maximize(focused, container=False)
+        if focused is None or not self.maximize(focused, container=False):
+            self.app.notify("focus a pane first (1-7 or tab), then z zooms it", title="zoom", timeout=4)
+
+    def action_back(self) -> None:
+        """``esc`` goes back one level: out of a zoomed pane first."""
+        if self.maximized is not None:
+            self.minimize()

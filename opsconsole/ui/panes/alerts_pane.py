@@ -22,6 +22,8 @@ class AlertsPane(Vertical):
     engineer reading one alert is not moved to another by the next poll.
     """
 
+    ALLOW_MAXIMIZE = True
+
     def __init__(self, *, index: int) -> None:
         super().__init__(id="pane-alerts", classes="dashboard-pane")
         self.border_title = f"[{index}] Alerts"

@@ -33,6 +33,9 @@ class PaneStatus(Static):
 class DashboardPane(Vertical, can_focus=False):
     """Base of the data panes: a title, a status line and a DataTable."""
 
+    ALLOW_MAXIMIZE = True
+    """``z`` zooms the pane, not just its table: Textual only maximizes focusable widgets by default."""
+
     pane: ClassVar[Pane]
     title: ClassVar[str]
     columns: ClassVar[Sequence[tuple[str, str, int | None]]] = ()
