@@ -90,3 +90,92 @@ async def test_z_with_nothing_focused_says_what_to_do(tmp_path: Path) -> None:
             await pilot.pause()
             assert screen.maximized is None
             assert any("focus a pane" in n.message for n in app._notifications)
+
+
+def visible_lines(widget) -> list[str]:  # type: ignore[no-untyped-def]
+    """What the widget shows on screen now, line by line (as the terminal would draw it)."""
+    from textual.geometry import Region
+
+    width, height = widget.size
+    return ["".join(seg.text for seg in strip) for strip in widget.render_lines(Region(0, 0, width, height))]
+
+
+async def test_status_strip_keeps_state_read_only_incident_and_counts_at_80_columns(tmp_path: Path) -> None:
+    from opsconsole.ui.incident_screens import IncidentOpenScreen
+
+    with five_services(tmp_path, read_only=True) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await started(pilot, app)
+            await until(pilot, lambda: screen.tracked)  # zz-billing refused: an alert fires
+            await pilot.press("I")
+            await until(pilot, lambda: isinstance(app.screen, IncidentOpenScreen))
+            await pilot.press("down", "enter")
+            await until(pilot, lambda: app.incident is not None and isinstance(app.screen, DashboardScreen))
+            await until(pilot, lambda: "INCIDENT" in visible_lines(screen.query_one("#header"))[0])
+            strip = visible_lines(screen.query_one("#header"))[0]
+            firing = sum(1 for t in screen.tracked if t.state.value == "firing")
+            for shown in ("web", "CRITICAL", "READ-ONLY", f"INCIDENT {app.incident.id} P1", f"{firing} firing"):
+                assert shown in strip, (shown, strip)
+            assert len(strip.rstrip()) <= 80
+
+
+async def test_critical_service_listed_last_is_shown_first_at_80x24(tmp_path: Path) -> None:
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot, app)
+            pane = services(app)
+            await until(pilot, lambda: any(r.health.name == "CRITICAL" for r in pane.shown_rows))
+            await pilot.pause()
+            shown = visible_lines(pane.table)
+            assert pane.shown_rows[0].name == "zz-billing"
+            assert any("zz-billing" in line for line in shown), shown
+
+
+async def test_message_column_takes_the_spare_width(tmp_path: Path) -> None:
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(200, 50)) as pilot:
+            screen = await started(pilot, app)
+            await until(pilot, lambda: screen.tracked)
+            await pilot.press("1", "z")  # Services alone on the screen: its Detail column spreads
+            await pilot.pause()
+            table = services(app).table
+            detail = next(c for c in table.columns.values() if c.key.value == "detail")
+            assert detail.width > 100
+            row = next(i for i, r in enumerate(services(app).shown_rows) if r.name == "zz-billing")
+            message = services(app).shown_rows[row].detail
+            line = visible_lines(table)[row + 1]
+            assert " ".join(message.split())[:90] in line  # whole, not cut beside empty columns
+            await pilot.press("escape", "2")
+            await pilot.pause()
+            alerts = screen.query_one("#table-alerts")
+            message_col = next(c for c in alerts.columns.values() if c.key.value == "message")
+            fixed = sum(c.get_render_width(alerts) for c in alerts.columns.values() if c is not message_col)
+            assert message_col.get_render_width(alerts) + fixed >= alerts.size.width - 1
+
+
+async def test_demo_lock_fault_critical_row_above_the_fold_at_80x24(tmp_path: Path) -> None:
+    """The issue's walk-through: during the lock fault the critical row was below the fold at 80x24."""
+    from test_ui_pilot import demo_profile
+
+    from opsconsole.ui.screens import PickScreen
+
+    profile, _ = demo_profile(tmp_path)
+    app = OpsConsoleApp(profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        pane = services(app)
+        await until(pilot, lambda: pane.table.row_count == 5)
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, PickScreen))
+        app.screen.dismiss("pipeline|fault-hold-lock")
+        await until(pilot, lambda: any(r.name == "staging-duckdb" and r.health.name == "CRITICAL"
+                                       for r in pane.shown_rows), timeout=30)
+        await pilot.pause()
+        shown = visible_lines(pane.table)
+        assert len(shown) - 1 < 5  # header + fewer than five rows: the pane is shorter than its rows
+        critical = [r.name for r in pane.shown_rows if r.health.name == "CRITICAL"]
+        assert all(any(name in line for line in shown) for name in critical), (critical, shown)
+        await pilot.press("q")

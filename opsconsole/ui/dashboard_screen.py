@@ -24,9 +24,8 @@ from textual.widgets import Log, Static
 from opsconsole.config import Profile
 from opsconsole.drivers.base import Driver
 from opsconsole.model import Alert, Health, Pane, PaneResult
-from opsconsole.monitor import Monitor, MonitorSnapshot, MonitorUpdate, TrackedAlert
+from opsconsole.monitor import AlertState, Monitor, MonitorSnapshot, MonitorUpdate, TrackedAlert
 from opsconsole.ui.footer import KeysFooter
-from opsconsole.ui.format import HEALTH_DOT
 from opsconsole.ui.panes.alerts_pane import AlertsPane
 from opsconsole.ui.panes.base import DashboardPane
 from opsconsole.ui.panes.dashboard import PANE_CLASSES
@@ -120,15 +119,16 @@ class DashboardScreen(Screen[None]):
         yield KeysFooter()
 
     def _header_text(self) -> Text:
-        text = Text("opsconsole ", style="bold")
-        text.append(f"│ {self.profile.name} ", style="bold")
-        text.append(f"{self.profile.title} ")
-        text.append(f"│ {HEALTH_DOT[self.health]} {self.health.label.upper()} ", style=self.health_style(self.health))
-        if self.read_only:
-            text.append("│ READ-ONLY ", style="bold reverse")
-        if self.incident_text:
-            text.append(f"│ {self.incident_text} ", style="bold reverse")
-        return text
+        """The status strip (ui/status_strip.py): essentials first, whatever the width."""
+        from opsconsole.ui.status_strip import Status, status_text
+
+        status = Status(profile=self.profile.name, title=self.profile.title, health=self.health,
+                        health_style=self.health_style(self.health), read_only=self.read_only,
+                        incident=self.incident_text,
+                        firing=sum(1 for t in self.tracked if t.state is AlertState.FIRING),
+                        unknown=sum(1 for t in self.tracked if t.state is AlertState.UNKNOWN))
+        width = (self.size.width or self.app.size.width) - 2  # the strip's padding
+        return status_text(status, max(10, width), ascii_only=getattr(self.app, "ascii_only", False))
 
     def refresh_header(self) -> None:
         header = self._header_text()
@@ -215,6 +215,7 @@ class DashboardScreen(Screen[None]):
     def on_resize(self, event: events.Resize) -> None:
         # On a 24-line jump-box terminal the activity log gives its rows to the panes.
         self.query_one("#dashboard").set_class(event.size.height < 34, "compact")
+        self.refresh_header()
 
     # ------------------------------------------------------------------ actions
     def action_refresh_all(self) -> None:

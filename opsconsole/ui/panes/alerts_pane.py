@@ -41,6 +41,7 @@ class AlertsPane(Vertical):
         table.add_column("Message", key="message")
         table.add_column("Runbook", key="runbook", width=18)
         table.add_column("Since", key="since", width=6)
+        table.flex = "message"
         yield table
 
     def show(self, tracked: Sequence[TrackedAlert]) -> None:

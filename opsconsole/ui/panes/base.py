@@ -64,6 +64,7 @@ class DashboardPane(Vertical, can_focus=False):
         table = PaneTable(cursor_type="row", zebra_stripes=False, id=f"table-{self.pane.value}")
         for key, label, width in self.columns:
             table.add_column(label, key=key, width=width)
+        table.flex = next((key for key, _label, width in self.columns if width is None), None)
         yield table
 
     @property
@@ -113,6 +114,10 @@ class DashboardPane(Vertical, can_focus=False):
     def row_key(self, row: Any) -> str:
         return f"{getattr(row, 'source', '')}:{getattr(row, 'name', '')}"
 
+    def ordered(self, rows: Sequence[Any]) -> Sequence[Any]:
+        """The rows in display order; panes with a health per row put the worst first."""
+        return rows
+
     def cells(self, row: Any) -> list[Cell]:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -125,7 +130,7 @@ class DashboardPane(Vertical, can_focus=False):
         """
         unique: list[Any] = []
         seen: set[str] = set()
-        for row in rows:
+        for row in self.ordered(rows):
             key = self.row_key(row)
             if key not in seen:
                 seen.add(key)

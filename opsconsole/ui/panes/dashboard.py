@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,8 @@ from opsconsole.ui.panes.base import DashboardPane
 from opsconsole.ui.panes.pane_table import Cell, cell
 
 HISTORY = 24
+WORST_FIRST = {Health.CRITICAL: 0, Health.UNKNOWN: 1, Health.WARNING: 2, Health.OK: 3}
+"""Unknown before warning: a service we cannot see may be down, a warning is known to be up."""
 
 
 def health_text(app: Any, health: Health, label: str | None = None) -> Cell:
@@ -24,6 +27,10 @@ class ServicesPane(DashboardPane):
     title = "Services"
     columns = (("state", "State", 6), ("name", "Service", 16), ("latency", "Latency", 8),
                ("trend", "History", 12), ("detail", "Detail", None), ("checked", "Checked", 7))
+
+    def ordered(self, rows: Sequence[ServiceStatus]) -> list[ServiceStatus]:
+        """Worst first (stable: equal health keeps the driver's order), so a critical row is never below the fold."""
+        return sorted(rows, key=lambda r: WORST_FIRST.get(r.health, 1))
 
     def cells(self, row: ServiceStatus) -> list[Cell]:
         trend = [v for _t, v in self.history(f"latency:{row.source}:{row.name}")][-HISTORY:]

@@ -19,6 +19,7 @@ from typing import Any
 
 from rich.style import Style
 from rich.text import Text
+from textual import events
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
@@ -59,8 +60,43 @@ class StylePerPass:
         return self._pass_style if self._pass_style is not None else super().rich_style  # type: ignore[misc]
 
 
+FLEX_MIN = 8
+"""The flexing column never shrinks below this: a message cut to 3 characters says nothing."""
+
+
 class PaneTable(StylePerPass, SteadyScroll, DataTable[Cell]):
-    """The table inside a dashboard pane (its height comes from the stylesheet)."""
+    """The table inside a dashboard pane (its height comes from the stylesheet).
+
+    One column may *flex* (``flex``, a column key): it takes whatever width the other
+    columns leave, so at 200 columns a message is shown whole instead of cut beside
+    30 empty columns, and at 80 it is cut with an ellipsis only where there is no room.
+    """
+
+    flex: str | None = None
+
+    def _on_resize(self, event: events.Resize) -> None:
+        super()._on_resize(event)
+        self.fit_columns()
+
+    def fit_columns(self) -> None:
+        """Give the flex column the width the fixed columns leave (content width, scrollbar excluded)."""
+        if self.flex is None or not self.columns:
+            return
+        from textual.widgets._data_table import ColumnKey as Key
+
+        flex = self.columns.get(Key(self.flex))
+        if flex is None:
+            return
+        # Reserve the scrollbar's column even before rows overflow: no re-fit when it appears.
+        available = self.size.width - (0 if self.show_vertical_scrollbar else self.styles.scrollbar_size_vertical)
+        fixed = sum(c.get_render_width(self) for key, c in self.columns.items() if key != flex.key)
+        width = max(FLEX_MIN, available - fixed - 2 * self.cell_padding)
+        if flex.auto_width or flex.width != width:
+            flex.auto_width = False
+            flex.width = width
+            self._update_count += 1  # part of every render-cache key: re-render at the new width
+            self._require_update_dimensions = True
+            self.refresh()
 
     def set_rows(self, rows: Sequence[Sequence[Cell]]) -> None:
         """Show ``rows`` in order, keyed by position (``r0``, ``r1``, ...), changing only what differs.
