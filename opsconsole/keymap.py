@@ -62,6 +62,8 @@ KEY_BINDINGS: tuple[KeyBinding, ...] = (
     *(KeyBinding(f"pane-{i}", "dashboard", str(i), f"focus pane {i}") for i in range(1, 8)),
     KeyBinding("filter", "dashboard", "slash", "filter the focused pane (full-screen table)"),
     KeyBinding("table-view", "dashboard", "v", "focused pane as a full-screen table"),
+    KeyBinding("sort", "dashboard", "s", "focused pane as a full-screen table, sorted (s again: next order)"),
+    KeyBinding("detail", "dashboard", "d", "full record of the row under the cursor, wrapped, with history"),
     KeyBinding("logs", "dashboard", "g", "tail the logs of the selected service (docker)"),
     KeyBinding("table-close", "table", "escape", "back (clears the filter first)"),
     KeyBinding("table-filter", "table", "slash", "filter rows"),

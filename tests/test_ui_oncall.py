@@ -100,6 +100,15 @@ def visible_lines(widget) -> list[str]:  # type: ignore[no-untyped-def]
     return ["".join(seg.text for seg in strip) for strip in widget.render_lines(Region(0, 0, width, height))]
 
 
+def screen_text(app: OpsConsoleApp) -> str:
+    """Every character on the screen now (from Textual's own SVG export), lines joined."""
+    import html
+    import re
+
+    svg = app.export_screenshot()
+    return html.unescape("".join(re.findall(r"<text[^>]*>(.*?)</text>", svg))).replace("\xa0", " ")
+
+
 async def test_status_strip_keeps_state_read_only_incident_and_counts_at_80_columns(tmp_path: Path) -> None:
     from opsconsole.ui.incident_screens import IncidentOpenScreen
 
@@ -179,3 +188,109 @@ async def test_demo_lock_fault_critical_row_above_the_fold_at_80x24(tmp_path: Pa
         critical = [r.name for r in pane.shown_rows if r.health.name == "CRITICAL"]
         assert all(any(name in line for line in shown) for name in critical), (critical, shown)
         await pilot.press("q")
+
+
+async def test_slash_v_s_and_d_act_on_the_focused_pane_whichever_it_is(tmp_path: Path) -> None:
+    from opsconsole.ui.alert_screen import AlertDetailScreen
+    from opsconsole.ui.table_tools import DetailScreen, TableScreen, VirtualTable
+
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await started(pilot, app)
+            await until(pilot, lambda: screen.tracked)
+            await pilot.press("2", "slash")  # Alerts focused: its alerts, not the Services table
+            await until(pilot, lambda: isinstance(app.screen, TableScreen))
+            assert app.screen.title_text == "Alerts" and app.screen.query_one("#table-filter").has_focus
+            rows = app.screen.query_one(VirtualTable).rows
+            assert any("zz-billing" in row for row in rows)
+            await pilot.press("escape", "escape")
+            await until(pilot, lambda: app.screen is screen)
+            await pilot.press("2", "s")
+            await until(pilot, lambda: isinstance(app.screen, TableScreen))
+            assert app.screen.title_text == "Alerts" and app.screen.query_one(VirtualTable).sort_column == 0
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is screen)
+            await pilot.press("2", "d")
+            await until(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is screen)
+            await pilot.press("3", "v")  # Activity
+            await until(pilot, lambda: isinstance(app.screen, TableScreen))
+            assert app.screen.title_text == "Activity"
+            assert any("ALERT" in row[1] for row in app.screen.query_one(VirtualTable).rows)
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is screen)
+            await pilot.press("3", "enter")
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+            assert any("ALERT" in value for _k, value in app.screen.fields)
+            await pilot.press("escape", "1", "d")
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+            assert dict(app.screen.fields)["name"] == "zz-billing"  # worst first: the cursor's row
+
+
+async def test_detail_wraps_a_long_sql_statement_at_80x24() -> None:
+    from datetime import UTC, datetime
+
+    from textual.app import App
+
+    from opsconsole.model import QueryRecord
+    from opsconsole.ui.table_tools import DetailScreen, detail_fields
+
+    sql = "SELECT " + ", ".join(f"column_number_{i}" for i in range(25)) + " FROM lake.orders WHERE the_end = 1"
+    record = QueryRecord("q1", sql, "FINISHED", datetime(2026, 1, 1, tzinfo=UTC), duration_ms=12.0, source="x")
+
+    class One(App[None]):
+        def on_mount(self) -> None:
+            self.push_screen(DetailScreen("Queries: q1", detail_fields(record)))
+
+    app = One()
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.pause()
+        shown = screen_text(app)
+        assert "the_end" in shown and "column_number_24" in shown
+
+
+def test_history_segments_break_at_failed_polls() -> None:
+    from opsconsole.ui.history_chart import segments
+
+    nan = float("nan")
+    runs = segments([(1, 5.0), (2, 6.0), (3, nan), (4, nan), (5, 7.0)])
+    assert runs == [[(1, 5.0), (2, 6.0)], [(5, 7.0)]]  # the outage is a gap, not a line from 6 to 7
+
+
+async def test_detail_of_a_service_charts_its_latency_with_axes(tmp_path: Path) -> None:
+    from opsconsole.ui.history_chart import HistoryChart
+    from opsconsole.ui.table_tools import DetailScreen
+
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await started(pilot, app)
+            await until(pilot, lambda: len(app.monitor.history.get(
+                f"latency:{services(app).shown_rows[1].source}:{services(app).shown_rows[1].name}")) >= 2)
+            await pilot.press("1", "down", "d")
+            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+            await pilot.pause()
+            assert app.screen.history, (app.screen.title_text, app.screen.history)
+            chart = app.screen.query_one(HistoryChart)
+            assert chart.region.height >= 8
+            assert "minutes ago" in screen_text(app)  # the x axis is labelled
+            await pilot.press("escape")
+            await until(pilot, lambda: app.screen is screen)
+
+
+async def test_alert_subject_and_message_readable_at_80_columns(tmp_path: Path) -> None:
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await started(pilot, app)
+            await until(pilot, lambda: screen.tracked)
+            await pilot.pause()
+            alert = screen.tracked[0].alert
+            row = visible_lines(screen.query_one("#table-alerts"))[1]
+            assert alert.subject in row  # whole, not cut to 8 characters
+            assert " ".join(alert.message.split())[:14] in row, row  # and the start of the message beside it
+            services_row = visible_lines(services(app).table)[1]
+            assert services(app).shown_rows[0].detail[:12] in services_row  # Services' Detail too

@@ -40,9 +40,13 @@ class HeaderBar(Static):
 class ActivityLog(StylePerPass, SteadyScroll, Log):
     """What happened: polls that failed, alerts fired and resolved, actions run.
 
+    ``enter`` (or ``d``) shows every line whole, wrapped.
+
     Plain lines in Textual's ``Log``: ``RichLog`` would pull in ``rich.pretty`` (and
     with it ``attrs``), 15 ms of start-up for a log that never pretty-prints.
     """
+
+    BINDINGS = [Binding("enter", "screen.detail", "Detail", show=False)]
 
     def record(self, message: str) -> None:
         self.write_line(f"{datetime.now():%H:%M:%S} {message}")
@@ -64,6 +68,8 @@ class DashboardScreen(Screen[None]):
         *[Binding(str(i), f"focus_pane({i})", f"Pane {i}", show=False, id=f"pane-{i}") for i in range(1, 8)],
         Binding("slash", "open_table(True)", "Filter", show=False, id="filter", key_display="/"),
         Binding("v", "open_table(False)", "Table view", show=False, id="table-view"),
+        Binding("s", "open_table(False, True)", "Sort", show=False, id="sort"),
+        Binding("d", "detail", "Detail", show=False, id="detail"),
         Binding("g", "tail_logs", "Logs", show=False, id="logs"),
     ]
 
@@ -221,11 +227,32 @@ class DashboardScreen(Screen[None]):
     def action_refresh_all(self) -> None:
         self.monitor.refresh()
 
-    def action_open_table(self, filter_first: bool) -> None:
-        """Full-screen table of the focused pane (filter, sort, detail, copy): see ui/table_tools.py."""
-        from opsconsole.ui.table_tools import open_pane_table
+    def action_open_table(self, filter_first: bool, sort_first: bool = False) -> None:
+        """Full-screen table of the focused pane, whichever it is (filter, sort, detail, copy): ui/pane_views.py."""
+        from opsconsole.ui.pane_views import open_pane_table
 
-        self.run_worker(open_pane_table(self, filter_first=filter_first), group="table", exit_on_error=False)
+        self.run_worker(open_pane_table(self, filter_first=filter_first, sort_first=sort_first), group="table",
+                        exit_on_error=False)
+
+    def action_detail(self) -> None:
+        """``d`` (``enter`` too): the full record under the cursor of the focused pane, wrapped."""
+        from opsconsole.ui.pane_views import focused_container
+
+        container = focused_container(self)
+        if container is None:
+            self.app.notify("focus a pane first (1-7 or tab), then d shows the row under the cursor", timeout=4)
+        elif container.id == "activity":
+            self.open_activity_detail()
+        elif not container.open_detail():
+            self.app.notify("no row to show yet", timeout=3)
+
+    def open_activity_detail(self) -> None:
+        """The activity log's lines, each whole and wrapped (the log itself cuts them at its width)."""
+        from opsconsole.ui.detail_screen import DetailScreen
+
+        lines = [line.split(" ", 1) if " " in line else ["", line] for line in self.activity.lines if line.strip()]
+        screen = DetailScreen("Activity", [(when, text) for when, text in lines])
+        self.app.push_screen(screen)
 
     def action_focus_pane(self, index: int) -> None:
         for widget in self.query(".dashboard-pane, #activity"):

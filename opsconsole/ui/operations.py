@@ -87,8 +87,13 @@ class OperationsMixin:
         if tracked is None:
             return
         event.stop()
+        self.open_alert_detail(tracked)
+
+    def open_alert_detail(self, tracked: Any) -> None:
+        """The whole alert, wrapped; ``enter``/``r`` there opens its runbook."""
         from opsconsole.ui.alert_screen import AlertDetailScreen
 
+        app: Any = self
         app.push_screen(AlertDetailScreen(tracked), lambda run: run and self.open_runbook_for(tracked.alert))
 
     def open_runbook_for(self, alert: Alert) -> None:

@@ -28,16 +28,18 @@ from rich.text import Text
 from textual import on
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
 from textual.geometry import Size
 from textual.message import Message
 from textual.reactive import reactive
-from textual.screen import ModalScreen, Screen
+from textual.screen import Screen
 from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
+from opsconsole.ui.detail_screen import DetailScreen, copy
 from opsconsole.ui.footer import KeysFooter
+
+__all__ = ["DetailScreen", "TableScreen", "VirtualTable", "copy", "detail_fields"]
 
 Column = tuple[str, str, int | None]
 """(key, label, width or None for auto)."""
@@ -402,44 +404,6 @@ class VirtualTable(ScrollView, can_focus=True):
             self.post_message(self.Selected(self, self.selected_index))
 
 
-class DetailScreen(ModalScreen[None]):
-    """Every field of one row's domain object; ``c`` copies the field under the cursor, ``y`` all of it."""
-
-    BINDINGS = [
-        Binding("escape,q", "dismiss", "Close", id="detail-close"),
-        Binding("c", "copy_field", "Copy value", id="detail-copy-cell"),
-        Binding("y", "copy_all", "Copy all", id="detail-copy-row"),
-    ]
-
-    def __init__(self, title: str, fields: Sequence[tuple[str, str]]) -> None:
-        super().__init__()
-        self.title_text = title
-        self.fields = list(fields)
-
-    def compose(self) -> ComposeResult:
-        with Vertical(classes="modal-box", id="detail-box"):
-            yield Static(Text(self.title_text, style="bold"))
-            yield VirtualTable([("field", "Field", 22), ("value", "Value", None)], self.fields, id="detail-table")
-            yield Static(Text("c copy value · y copy all · esc close", style="dim"))
-
-    def on_mount(self) -> None:
-        self.query_one(VirtualTable).focus()
-
-    def action_copy_field(self) -> None:
-        row = self.query_one(VirtualTable).selected_row()
-        if row is not None:
-            copy(self.app, row[1], f"{row[0]}")
-
-    def action_copy_all(self) -> None:
-        copy(self.app, "\n".join(f"{k}\t{v}" for k, v in self.fields), "all fields")
-
-
-def copy(app: Any, text: str, what: str) -> None:
-    """Copy through OSC 52 (works over SSH and in tmux with set-clipboard on) and say what was copied."""
-    app.copy_to_clipboard(text)
-    app.notify(f"copied {what} ({len(text)} chars) to the clipboard", timeout=3)
-
-
 class TableScreen(Screen[None]):
     """A full-screen table: ``/`` filter, ``s`` sort by the column under the cursor, ``enter`` detail,
     ``c`` copy cell, ``y`` copy row."""
@@ -458,8 +422,11 @@ class TableScreen(Screen[None]):
     ]
 
     def __init__(self, title: str, columns: Sequence[Column], rows: Sequence[Sequence[str]],
-                 objects: Sequence[Any] | None = None, *, filter_first: bool = False) -> None:
+                 objects: Sequence[Any] | None = None, *, filter_first: bool = False,
+                 sort_column: int | None = None) -> None:
         super().__init__()
+        self.sort_column = sort_column
+        """Sort by this column on opening (``s`` on the dashboard)."""
         self.title_text = title
         self.columns = columns
         self.rows = rows
@@ -488,6 +455,9 @@ class TableScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.table.focus()
+        if self.sort_column is not None:
+            self.table.sort_by(self.sort_column)
+            self._retitle()
         if self.filter_first:
             self.action_filter()
 
@@ -541,46 +511,3 @@ class TableScreen(Screen[None]):
         fields = detail_fields(obj) if obj is not None else list(
             zip([label for _k, label, _w in self.columns], self.rows[event.index], strict=False))
         self.app.push_screen(DetailScreen(self.title_text, fields))
-
-
-def plain_rows(cells_of: Callable[[Any], Sequence[Any]], objects: Sequence[Any]) -> list[tuple[str, ...]]:
-    """Pane cells (rich Text or str) as plain strings, for the virtual table."""
-    return [tuple(c.plain if isinstance(c, Text) else str(c) for c in cells_of(obj)) for obj in objects]
-
-
-HISTORY_LIMIT = 100_000
-
-
-def focused_pane(screen: Any) -> Any | None:
-    """The dashboard pane holding the focus (or the first one)."""
-    widget = screen.focused
-    while widget is not None and not widget.has_class("dashboard-pane"):
-        widget = widget.parent
-    if widget is not None and hasattr(widget, "cells"):
-        return widget
-    panes = getattr(screen, "panes", [])
-    return panes[0] if panes else None
-
-
-async def open_pane_table(screen: Any, *, filter_first: bool) -> None:
-    """Open the focused pane's rows full screen; for Queries, the drivers' whole history (up to 100k)."""
-    pane = focused_pane(screen)
-    if pane is None:
-        return
-    objects: list[Any] = list(pane.result.rows) if pane.result else []
-    title = pane.title
-    if pane.pane.value == "queries":
-        from opsconsole.drivers.base import describe
-
-        history: list[Any] = []
-        sources = [d for d in screen.drivers if pane.pane in d.panes]
-        for driver in sources:
-            try:
-                history += await driver.query_history(limit=HISTORY_LIMIT)
-            except Exception as exc:
-                screen.app.notify(f"{driver.name}: query history: {describe(exc)}", severity="warning")
-        if history:
-            objects = sorted(history, key=lambda q: q.started_at, reverse=True)
-            title = f"Query history ({len(sources)} source{'s' if len(sources) > 1 else ''})"
-    rows = LazyRows(objects, pane.cells, [key for key, _label, _width in pane.columns])
-    screen.app.push_screen(TableScreen(title, pane.columns, rows, objects, filter_first=filter_first))

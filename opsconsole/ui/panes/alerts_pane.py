@@ -35,13 +35,10 @@ class AlertsPane(Vertical):
 
     def compose(self) -> ComposeResult:
         table = PaneTable(cursor_type="row", id="table-alerts")
-        table.add_column("Sev", key="sev", width=5)
-        table.add_column("Alert", key="rule", width=20)
-        table.add_column("Subject", key="subject", width=16)
-        table.add_column("Message", key="message")
-        table.add_column("Runbook", key="runbook", width=18)
-        table.add_column("Since", key="since", width=6)
-        table.flex = "message"
+        # Narrow (80 columns): severity, subject and message stay; the rest is one `enter` away.
+        table.define([("sev", "Sev", 5), ("rule", "Alert", 20), ("subject", "Subject", 16),
+                      ("message", "Message", None), ("runbook", "Runbook", 18), ("since", "Since", 6)],
+                     drop=("runbook", "since", "rule"))
         yield table
 
     def show(self, tracked: Sequence[TrackedAlert]) -> None:
@@ -71,6 +68,17 @@ class AlertsPane(Vertical):
                     if ordered else "all clear")
         if subtitle != self.border_subtitle:  # setting it repaints the whole pane, even when unchanged
             self.border_subtitle = subtitle
+
+    def open_detail(self) -> bool:
+        """``d`` (like ``enter``): the whole alert, and its runbook one key on."""
+        table = self.query_one(PaneTable)
+        tracked = self.tracked_at(table.cursor_row) if table.row_count else None
+        if tracked is None:
+            return False
+        opener = getattr(self.app, "open_alert_detail", None)
+        if callable(opener):
+            opener(tracked)
+        return True
 
     def tracked_at(self, row: int) -> TrackedAlert | None:
         return self.tracked[row] if 0 <= row < len(self.tracked) else None

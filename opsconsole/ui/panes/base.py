@@ -44,6 +44,8 @@ class DashboardPane(Vertical, can_focus=False):
     max_rows: ClassVar[int | None] = None
     """Rows kept on the dashboard (newest first); ``v`` opens the pane's full history as a table."""
     """(key, label, width or None for auto)."""
+    drop: ClassVar[Sequence[str]] = ()
+    """Columns a narrow pane gives up first, in order, so its flex column stays readable."""
 
     def __init__(self, interval: float, *, index: int) -> None:
         super().__init__(id=f"pane-{self.pane.value}", classes="dashboard-pane")
@@ -62,9 +64,7 @@ class DashboardPane(Vertical, can_focus=False):
     def compose(self) -> ComposeResult:
         yield PaneStatus("waiting for first poll…", classes="pane-status")
         table = PaneTable(cursor_type="row", zebra_stripes=False, id=f"table-{self.pane.value}")
-        for key, label, width in self.columns:
-            table.add_column(label, key=key, width=width)
-        table.flex = next((key for key, _label, width in self.columns if width is None), None)
+        table.define(self.columns, drop=self.drop)
         yield table
 
     @property
@@ -148,14 +148,25 @@ class DashboardPane(Vertical, can_focus=False):
         self.table.set_rows([self.cells(row) for row in unique] + [blank] * (wanted - len(unique)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
-        """``enter`` on a row drills down: every field of the domain object behind it."""
+        """``enter`` on a row drills down: every field of the domain object behind it, with its history."""
+        if self.open_detail():
+            event.stop()
+
+    def history_keys(self, row: Any) -> list[tuple[str, str]]:
+        """(label, engine history key) of the figures of ``row`` that have a trend."""
+        return []
+
+    def open_detail(self) -> bool:
+        """The full record of the selected row, wrapped, with its history chart (``enter`` / ``d``)."""
         row = self.selected_row()
         if row is None:
-            return
-        event.stop()
-        from opsconsole.ui.table_tools import DetailScreen, detail_fields
+            return False
+        from opsconsole.ui.detail_screen import DetailScreen
+        from opsconsole.ui.table_tools import detail_fields
 
-        self.app.push_screen(DetailScreen(f"{self.title}: {self.row_key(row)}", detail_fields(row)))
+        history = [(label, self.history(key)) for label, key in self.history_keys(row)]
+        self.app.push_screen(DetailScreen(f"{self.title}: {self.row_key(row)}", detail_fields(row), history))
+        return True
 
     def selected_row(self) -> Any | None:
         if not self.result or not self.table.row_count:

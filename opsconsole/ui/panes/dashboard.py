@@ -27,10 +27,14 @@ class ServicesPane(DashboardPane):
     title = "Services"
     columns = (("state", "State", 6), ("name", "Service", 16), ("latency", "Latency", 8),
                ("trend", "History", 12), ("detail", "Detail", None), ("checked", "Checked", 7))
+    drop = ("checked", "trend", "latency")
 
     def ordered(self, rows: Sequence[ServiceStatus]) -> list[ServiceStatus]:
         """Worst first (stable: equal health keeps the driver's order), so a critical row is never below the fold."""
         return sorted(rows, key=lambda r: WORST_FIRST.get(r.health, 1))
+
+    def history_keys(self, row: ServiceStatus) -> list[tuple[str, str]]:
+        return [(f"{row.name} latency (ms)", f"latency:{row.source}:{row.name}")]
 
     def cells(self, row: ServiceStatus) -> list[Cell]:
         trend = [v for _t, v in self.history(f"latency:{row.source}:{row.name}")][-HISTORY:]
@@ -45,6 +49,7 @@ class QueriesPane(DashboardPane):
     max_rows = 50
     columns = (("when", "Started", 8), ("status", "Status", 9), ("duration", "Duration", 9),
                ("rows", "Rows", 7), ("sql", "Query", None))
+    drop = ("rows", "when", "duration")
 
     def row_key(self, row: QueryRecord) -> str:
         return f"{row.source}:{row.query_id}"
@@ -63,6 +68,9 @@ class TablesPane(DashboardPane):
     columns = (("name", "Table", 22), ("files", "Files", 6), ("snapshots", "Snaps", 6), ("rows", "Rows", 9),
                ("size", "Size", 10), ("commit", "Commit", 7))
 
+    def history_keys(self, row: TableStats) -> list[tuple[str, str]]:
+        return [(f"{row.name} files", f"files:{row.source}:{row.name}")]
+
     def cells(self, row: TableStats) -> list[Cell]:
         limit = getattr(self.app, "thresholds", {}).get("table_files_max", 100)
         files = cell(number(row.file_count))
@@ -76,6 +84,10 @@ class LagPane(DashboardPane):
     pane = Pane.LAG
     title = "Lag"
     columns = (("name", "Consumer / layer", 22), ("lag", "Lag", 12), ("trend", "Trend", 12), ("detail", "Detail", None))
+    drop = ("trend",)
+
+    def history_keys(self, row: LagSample) -> list[tuple[str, str]]:
+        return [(f"{row.name} lag ({row.unit})", f"lag:{row.source}:{row.name}")]
 
     def cells(self, row: LagSample) -> list[Cell]:
         unit = {"seconds": "s", "messages": "msg", "rows": "rows", "hours": "h"}.get(row.unit, row.unit)
@@ -91,9 +103,13 @@ class JobsPane(DashboardPane):
     max_rows = 50
     columns = (("job", "Job", 16), ("state", "State", 10), ("started", "Started", 8), ("duration", "Took", 8),
                ("detail", "Detail", None))
+    drop = ("started", "duration")
 
     def row_key(self, row: JobRun) -> str:
         return f"{row.source}:{row.job}:{row.run_id}"
+
+    def history_keys(self, row: JobRun) -> list[tuple[str, str]]:
+        return [(f"{row.job} duration (s)", f"duration:{row.source}:{row.job}")]
 
     def cells(self, row: JobRun) -> list[Cell]:
         bad = row.state.lower() in {"failed", "error", "internal_error", "timedout"}

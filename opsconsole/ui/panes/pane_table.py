@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rich.cells import cell_len
 from rich.style import Style
 from rich.text import Text
 from textual import events
@@ -62,36 +63,114 @@ class StylePerPass:
 
 FLEX_MIN = 8
 """The flexing column never shrinks below this: a message cut to 3 characters says nothing."""
+FLEX_READABLE = 16
+"""Below this, the pane drops its least useful columns (``drop``) to give the flex column room."""
+
+ColumnSpec = tuple[str, str, int | None]
+"""(key, label, width or None for the flex column)."""
 
 
 class PaneTable(StylePerPass, SteadyScroll, DataTable[Cell]):
     """The table inside a dashboard pane (its height comes from the stylesheet).
 
-    One column may *flex* (``flex``, a column key): it takes whatever width the other
-    columns leave, so at 200 columns a message is shown whole instead of cut beside
-    30 empty columns, and at 80 it is cut with an ellipsis only where there is no room.
+    Columns fit the pane's width (:meth:`define`): one column may *flex*, taking the
+    width the others leave, so at 200 columns a message is shown whole instead of cut
+    beside 30 empty columns; on a narrow pane the least useful columns (``drop``, in
+    order) go first, so at 80 columns the subject and message stay readable. Rows
+    always carry every column's cell; the table shows the ones that fit.
     """
 
     flex: str | None = None
+    specs: tuple[ColumnSpec, ...] = ()
+    drop: tuple[str, ...] = ()
+    _rows: Sequence[Sequence[Cell]] = ()
+    _shown: tuple[str, ...] = ()
+    _fitting = False
+
+    def define(self, columns: Sequence[ColumnSpec], *, drop: Sequence[str] = ()) -> None:
+        """Declare every column (flex: the one with width None) and the order narrow panes drop them in."""
+        self.specs = tuple(columns)
+        self.drop = tuple(drop)
+        self.flex = next((key for key, _label, width in self.specs if width is None), None)
+        self._show_columns(tuple(key for key, _l, _w in self.specs))
+
+    def _show_columns(self, keys: tuple[str, ...]) -> None:
+        cursor = self.cursor_row
+        self.clear(columns=True)
+        for key, label, width in self.specs:
+            if key in keys:
+                self.add_column(label, key=key, width=width)
+        self._shown = keys
+        if self._rows:
+            self.set_rows(self._rows)
+            self.move_cursor(row=min(cursor, len(self._rows) - 1), animate=False)
 
     def _on_resize(self, event: events.Resize) -> None:
         super()._on_resize(event)
         self.fit_columns()
 
+    def _available(self) -> int:
+        # Reserve the scrollbar's column even before rows overflow: no re-fit when it appears.
+        return self.size.width - (0 if self.show_vertical_scrollbar else self.styles.scrollbar_size_vertical)
+
+    def columns_for(self, available: int) -> tuple[str, ...]:
+        """The columns that fit ``available`` cells: drop (in order) until the flex column is readable."""
+        pad = 2 * self.cell_padding
+        shown = [key for key, _l, _w in self.specs]
+        widths = self.fitted_widths()
+        needed = FLEX_READABLE + pad if self.flex else 0
+
+        def fixed() -> int:
+            return sum((widths[k] or 0) + pad for k in shown if k != self.flex)
+
+        for key in self.drop:
+            if fixed() + needed <= available:
+                break
+            if key in shown:
+                shown.remove(key)
+        return tuple(shown)
+
+    def fitted_widths(self) -> dict[str, int | None]:
+        """Each fixed column as wide as its widest cell (or label), never wider than declared: a pane of
+        short service names does not spend 16 cells on them while the message beside it is cut."""
+        out: dict[str, int | None] = {}
+        for index, (key, label, width) in enumerate(self.specs):
+            if width is None or not self._rows:
+                out[key] = width
+                continue
+            widest = max((cell_len(c.plain if isinstance(c, Text) else str(c))
+                          for cells in self._rows if index < len(cells) for c in (cells[index],)), default=0)
+            out[key] = max(1, min(width, max(widest, cell_len(label))))
+        return out
+
     def fit_columns(self) -> None:
-        """Give the flex column the width the fixed columns leave (content width, scrollbar excluded)."""
-        if self.flex is None or not self.columns:
+        """Show the columns that fit, and give the flex column the width the others leave."""
+        if not self.specs or not self.size.width or self._fitting:
             return
+        self._fitting = True
+        try:
+            self._fit()
+        finally:
+            self._fitting = False
+
+    def _fit(self) -> None:
+        available = self._available()
+        keys = self.columns_for(available)
+        if keys != self._shown:
+            self._show_columns(keys)
+        if self.flex is None or self.flex not in keys:
+            return  # (a table without a flex column keeps its declared widths)
         from textual.widgets._data_table import ColumnKey as Key
 
-        flex = self.columns.get(Key(self.flex))
-        if flex is None:
-            return
-        # Reserve the scrollbar's column even before rows overflow: no re-fit when it appears.
-        available = self.size.width - (0 if self.show_vertical_scrollbar else self.styles.scrollbar_size_vertical)
+        changed = False
+        for key, width in self.fitted_widths().items():
+            column = self.columns.get(Key(key))
+            if column is not None and width is not None and column.width != width:
+                column.width, column.auto_width, changed = width, False, True
+        flex = self.columns[Key(self.flex)]
         fixed = sum(c.get_render_width(self) for key, c in self.columns.items() if key != flex.key)
         width = max(FLEX_MIN, available - fixed - 2 * self.cell_padding)
-        if flex.auto_width or flex.width != width:
+        if changed or flex.auto_width or flex.width != width:
             flex.auto_width = False
             flex.width = width
             self._update_count += 1  # part of every render-cache key: re-render at the new width
@@ -105,6 +184,10 @@ class PaneTable(StylePerPass, SteadyScroll, DataTable[Cell]):
         cells rather than removed and re-added rows, so the cursor and scroll stay put.
         Needs the table's columns to be added, in the order of the cells.
         """
+        self._rows = rows
+        if self.specs and len(self._shown) != len(self.specs):  # narrow: only the cells of the shown columns
+            keep = [i for i, (key, _l, _w) in enumerate(self.specs) if key in self._shown]
+            rows = [[cells[i] for i in keep] for cells in rows]
         columns = [column.key.value for column in self.ordered_columns]
         current = self.row_count
         changes: dict[str, dict[str, Cell]] = {}
@@ -121,6 +204,8 @@ class PaneTable(StylePerPass, SteadyScroll, DataTable[Cell]):
         self.update_cells(changes)
         for index in range(len(rows), current):
             self.remove_row(f"r{index}")
+        if self.specs and not self._fitting:
+            self.fit_columns()  # a longer name or message may change what fits
 
     def update_cells(self, changes: Mapping[str, Mapping[str, Cell]]) -> None:
         """Set ``changes[row_key][column_key] = value`` and repaint only what changed."""
