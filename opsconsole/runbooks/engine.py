@@ -162,10 +162,25 @@ def summarize_row(row: Any) -> str:
         value = getattr(row, f.name)
         if value in (None, "", ()):
             continue
-        if isinstance(value, datetime):
-            value = value.isoformat(timespec="seconds")
-        parts.append(f"{f.name}={_text(value)}")
+        parts.append(f"{f.name}={human_value(f.name, value)}")
     return " ".join(parts)
+
+
+def human_value(name: str, value: Any) -> str:
+    """A value as a person reads it in a run log: ``latency_ms=10.7 ms``, ``checked_at=12s ago``,
+    not ``10.726421999834201`` or ``2026-11-29T11:23:16+00:00``."""
+    if isinstance(value, datetime):
+        seconds = (_now() - value).total_seconds() if value.tzinfo else None
+        if seconds is None or seconds < 0:
+            return value.astimezone().strftime("%Y-%m-%d %H:%M:%S")
+        for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+            if seconds >= size:
+                return f"{seconds / size:.0f}{unit} ago"
+        return f"{seconds:.0f}s ago"
+    if isinstance(value, float):
+        text = f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+        return text + (" ms" if name.endswith("_ms") else " s" if name.endswith("_s") else "")
+    return _text(value)
 
 
 # --------------------------------------------------------------------------- engine
@@ -214,7 +229,8 @@ class RunbookEngine:
         values = {**values, "profile": self.profile}
         self._secret_names = {p.name for p in runbook.params if p.secret}
         planned: list[PlannedStep] = []
-        for index, step in enumerate(runbook.steps):
+        cleanup_from = len(runbook.steps)
+        for index, step in enumerate(runbook.steps + runbook.cleanup):
             step = self._resolve_seconds(step, values)
             spec = None
             driver_name: str | None = None
@@ -248,7 +264,7 @@ class RunbookEngine:
                 index=index, step=step, params=step_params, driver=driver_name, spec=spec, mutating=mutating,
                 dangerous=dangerous, irreversible=irreversible, confirm=step.confirm or dangerous, target=target,
                 description=self._describe(step, driver_name, step_params, values), effect=effect,
-                skip_reason=skip))
+                skip_reason=skip, cleanup=index >= cleanup_from))
         return planned
 
     @staticmethod
@@ -333,7 +349,7 @@ class RunbookEngine:
             self.audit.write(self.audit.event(**base, phase="run-start", params=shown_params,
                                               start=_now().isoformat(), flags=("read-only",) if self.read_only else ()))
             stop_reason = ""
-            for p in planned:
+            for p in (p for p in planned if not p.cleanup):
                 if stop_reason:
                     yield StepResult(p.index, p.step.id, StepStatus.SKIPPED, stop_reason, planned=p)
                     continue
@@ -373,6 +389,12 @@ class RunbookEngine:
                         stop_reason = f"not run: step {p.step.id!r} {final.status.value}"
                     elif outcome == "ok":
                         outcome = "ok-with-failures"
+            cleanup_failed = False
+            async for event in self._cleanup([p for p in planned if p.cleanup], values, base, dry_run):
+                cleanup_failed = cleanup_failed or (event.status.final and not event.status.success)
+                yield event
+            if cleanup_failed and outcome == "ok":
+                outcome = "ok-with-failures"
             if dry_run:
                 outcome = "dry-run"
         except BaseException:
@@ -387,6 +409,29 @@ class RunbookEngine:
                                                       end=_now().isoformat()))
                 except OSError:
                     pass
+
+    async def _cleanup(self, planned: list[PlannedStep], values: Mapping[str, Any], base: Mapping[str, Any],
+                       dry_run: bool) -> AsyncIterator[StepResult]:
+        """The ``finally:`` steps, whatever happened before: each runs even if the previous one failed.
+
+        A cancel stopped the procedure, not its cleanup: the cancel flag is reset first
+        (a second cancel interrupts a cleanup wait). Read-only and confirmations still apply.
+        """
+        self._cancel = asyncio.Event()
+        for p in planned:
+            if p.skip_reason:
+                yield StepResult(p.index, p.step.id, StepStatus.SKIPPED, p.skip_reason, planned=p)
+                continue
+            if dry_run:
+                yield StepResult(p.index, p.step.id, StepStatus.DRY_RUN, f"finally: {p.description}", planned=p)
+                continue
+            refusal = await self._refusal(p)
+            if refusal:
+                self._audit_end(base, p, StepStatus.REFUSED, refusal, None, None)
+                yield StepResult(p.index, p.step.id, StepStatus.REFUSED, refusal, planned=p)
+                continue
+            async for event in self._execute(p, values, base):
+                yield event
 
     async def _refusal(self, p: PlannedStep) -> str:
         if self.read_only and p.mutating:

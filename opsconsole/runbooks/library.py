@@ -32,7 +32,7 @@ BUILTIN_REFS = frozenset({"profile"})
 """Names every runbook may reference without declaring them."""
 
 RUNBOOK_KEYS = {"id", "title", "summary", "symptoms", "severity", "platform", "seed", "profiles", "alerts",
-                "params", "steps"}
+                "params", "steps", "finally"}
 PARAM_KEYS = {"type", "required", "default", "choices", "pattern", "help", "secret"}
 STEP_KEYS = {"id", "title", "action", "probe", "shell", "params", "driver", "select", "expect", "match", "until",
              "timeout", "interval", "cwd", "mutating", "confirm", "dangerous", "irreversible", "target", "effect",
@@ -70,7 +70,7 @@ class Library:
         """
         have = set(types)
         return [r for r in self.all()
-                if all(s.optional or not s.driver_type or s.driver_type in have for s in r.steps)
+                if all(s.optional or not s.driver_type or s.driver_type in have for s in r.steps + r.cleanup)
                 and (r.driver_types & have if r.driver_types else on_platform(r, have))]
 
 
@@ -221,7 +221,18 @@ def parse_runbook(raw: Any, path: str, index: int = 0) -> Runbook:
             raise _Ctx(path, f"{rb_id}.steps[{i}]").fail(f"duplicate step id {step.id!r}", step_raw, "id")
         ids.add(step.id)
         steps.append(step)
-    return Runbook(id=rb_id, title=title, steps=tuple(steps), summary=str(raw.get("summary", "")).strip(),
+    cleanup: list[RunbookStep] = []
+    cleanup_raw = raw.get("finally", [])
+    if not isinstance(cleanup_raw, list):
+        raise ctx.fail("'finally' must be a list of steps (run after the others, whatever happened)", raw, "finally")
+    for i, step_raw in enumerate(cleanup_raw):
+        step = _parse_step(_Ctx(path, f"{rb_id}.finally[{i}]"), step_raw, len(steps) + i, declared)
+        if step.id in ids:
+            raise _Ctx(path, f"{rb_id}.finally[{i}]").fail(f"duplicate step id {step.id!r}", step_raw, "id")
+        ids.add(step.id)
+        cleanup.append(step)
+    return Runbook(id=rb_id, title=title, steps=tuple(steps), cleanup=tuple(cleanup),
+                   summary=str(raw.get("summary", "")).strip(),
                    symptoms=_str_list(ctx, raw, "symptoms"), severity=severity,
                    platform=str(raw.get("platform", "")), seed=str(raw.get("seed", "")),
                    profiles=_str_list(ctx, raw, "profiles"), alerts=_str_list(ctx, raw, "alerts"),
@@ -336,7 +347,8 @@ def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookS
     step_id = raw.get("id", f"step-{index + 1}")
     if not isinstance(step_id, str) or not ID_PATTERN.match(step_id):
         raise ctx.fail(f"step id {step_id!r} must be lower-case letters, digits and dashes", raw, "id")
-    ctx.where = ctx.where.rsplit(".steps[", 1)[0] + f".steps.{step_id}"
+    section = "finally" if ".finally[" in ctx.where else "steps"
+    ctx.where = ctx.where.rsplit(f".{section}[", 1)[0] + f".{section}.{step_id}"
 
     driver_type: str | None = None
     name = ""

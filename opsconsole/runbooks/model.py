@@ -138,6 +138,9 @@ class Runbook:
     params: tuple[RunbookParam, ...] = ()
     source: str = ""
     """File the runbook was loaded from."""
+    cleanup: tuple[RunbookStep, ...] = ()
+    """``finally:`` steps, run after ``steps`` whatever happened: a refused, failed or cancelled step
+    must not leave the system half-changed (ingestion paused, a job stopped)."""
 
     def param(self, name: str) -> RunbookParam | None:
         for p in self.params:
@@ -147,7 +150,7 @@ class Runbook:
 
     @property
     def driver_types(self) -> frozenset[str]:
-        return frozenset(s.driver_type for s in self.steps if s.driver_type)
+        return frozenset(s.driver_type for s in self.steps + self.cleanup if s.driver_type)
 
 
 @dataclass(frozen=True, slots=True)
@@ -173,6 +176,8 @@ class PlannedStep:
     """One line saying exactly what would run."""
     effect: str
     skip_reason: str = ""
+    cleanup: bool = False
+    """A ``finally:`` step: it runs even after a refusal, a failure or a cancel."""
 
     @property
     def needs_confirmation(self) -> bool:

@@ -109,7 +109,9 @@ class OperationsMixin:
                 app.notify(f"no runbook this profile can run answers {alert.rule}"
                            + (f" (named: {alert.runbook})" if alert.runbook else ""), severity="warning")
                 return
-            await runbook_flow(app, runbook.id, library)
+            from opsconsole.ui.runbook_prefill import alert_params
+
+            await runbook_flow(app, runbook.id, library, alert_params(alert, runbook))
 
         app.run_worker(open_for_alert(), group="runbook-flow", exit_on_error=False)
 

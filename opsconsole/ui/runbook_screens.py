@@ -87,6 +87,8 @@ def plan_lines(planned: Sequence[PlannedStep], read_only: bool) -> Text:
     """The dry-run: exactly what each step would run, with its flags and effect."""
     text = Text()
     for p in planned:
+        if p.cleanup and (p.index == 0 or not planned[p.index - 1].cleanup):
+            text.append("finally (always runs, even after a refusal, failure or cancel):\n", style="bold italic")
         text.append(f"{p.index + 1}. {p.step.title}\n", style="bold")
         text.append(f"   {p.description}\n")
         flags = [name for name, on_ in (("mutating", p.mutating), ("dangerous: asks first", p.dangerous),
@@ -190,9 +192,16 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
 
     BINDINGS = [Binding("escape", "dismiss_none", "Cancel")]
 
-    def __init__(self, runbook: Runbook) -> None:
+    def __init__(self, runbook: Runbook, prefill: Mapping[str, str] | None = None) -> None:
         super().__init__()
         self.runbook = runbook
+        self.prefill = dict(prefill or {})
+        """Values taken from the alert that opened the runbook (ui/runbook_prefill.py)."""
+
+    def on_mount(self) -> None:
+        inputs = self.query(Input)
+        if inputs:
+            inputs.first().focus()  # enter previews at once, as the hint says
 
     def compose(self) -> ComposeResult:
         with VerticalScroll(classes="modal-box"):
@@ -202,7 +211,8 @@ class RunbookParamsScreen(ModalScreen[dict[str, str] | None]):
                 if p.choices:
                     hint += f"; one of {', '.join(str(c) for c in p.choices)}"
                 yield Static(Text(f"{p.name} ({hint})" + (f": {p.help}" if p.help else "")))
-                yield Input(value="" if p.default is None else str(p.default), password=p.secret,
+                value = self.prefill.get(p.name, "" if p.default is None else str(p.default))
+                yield Input(value=value, password=p.secret,
                             id=f"param-{p.name}")
             yield Static("", id="param-errors")
             yield Static(Text("enter: preview what would run · esc: cancel", style="dim"))
@@ -229,7 +239,9 @@ class RunbookPreviewScreen(ModalScreen[bool]):
     BINDINGS = [Binding("escape,n", "answer(False)", "Back"), Binding("enter,y", "answer(True)", "Run")]
     DEFAULT_CSS = """
     RunbookPreviewScreen #preview-plan { height: auto; max-height: 30; }
+    RunbookPreviewScreen .dialog-keys { dock: bottom; height: 1; }
     """
+    """The key hint is docked: at 80x24 a long plan scrolls, the keys stay on screen."""
 
     def __init__(self, runbook: Runbook, planned: Sequence[PlannedStep], *, read_only: bool) -> None:
         super().__init__()
@@ -244,7 +256,7 @@ class RunbookPreviewScreen(ModalScreen[bool]):
                 yield Static(Text(self.runbook.summary, style="dim"))
             with VerticalScroll(id="preview-plan"):
                 yield Static(plan_lines(self.planned, self.read_only), id="preview-steps")
-            yield Static(Text("enter / y: run it · esc / n: back", style="dim"))
+            yield Static(Text("enter / y: run it · esc / n: back", style="dim"), classes="dialog-keys")
 
     def action_answer(self, value: bool) -> None:
         self.dismiss(value)
@@ -255,7 +267,9 @@ class RunbookRunScreen(ModalScreen[str]):
 
     BINDINGS = [Binding("escape", "close_or_cancel", "Cancel/close"), Binding("c", "cancel_run", "Cancel")]
     DEFAULT_CSS = """
-    RunbookRunScreen #run-log { height: 20; }
+    RunbookRunScreen .modal-box { height: 90%; }
+    RunbookRunScreen #run-log { height: 1fr; }
+    RunbookRunScreen #run-hint { dock: bottom; height: 1; }
     """
 
     def __init__(self, runbook: Runbook, params: Mapping[str, str], total: int) -> None:
@@ -351,7 +365,8 @@ async def pick_runbook(app: Any, library: Library) -> str | None:
     return await app.push_screen_wait(RunbookPickScreen(runbooks, mutating, read_only=app.read_only))
 
 
-async def runbook_flow(app: Any, runbook_id: str | None = None, library: Library | None = None) -> str:
+async def runbook_flow(app: Any, runbook_id: str | None = None, library: Library | None = None,
+                       prefill: Mapping[str, str] | None = None) -> str:
     """Pick (unless given), parameters, preview, run. Returns how it ended (``back`` when abandoned)."""
     if app.dashboard is None:
         return "back"
@@ -375,7 +390,7 @@ async def runbook_flow(app: Any, runbook_id: str | None = None, library: Library
     params: dict[str, str] = {}
     while True:
         if runbook.params:
-            answer = await app.push_screen_wait(RunbookParamsScreen(runbook))
+            answer = await app.push_screen_wait(RunbookParamsScreen(runbook, params or prefill))
             if answer is None:
                 return "back"
             params = answer
