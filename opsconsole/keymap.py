@@ -65,6 +65,7 @@ KEY_BINDINGS: tuple[KeyBinding, ...] = (
     KeyBinding("sort", "dashboard", "s", "focused pane as a full-screen table, sorted (s again: next order)"),
     KeyBinding("detail", "dashboard", "d", "full record of the row under the cursor, wrapped, with history"),
     KeyBinding("logs", "dashboard", "g", "tail the logs of the selected service (docker)"),
+    KeyBinding("command", "dashboard", "colon", "command line (:tables, :profile NAME, :runbook ID)"),
     KeyBinding("table-close", "table", "escape", "back (clears the filter first)"),
     KeyBinding("table-filter", "table", "slash", "filter rows"),
     KeyBinding("table-sort", "table", "s", "sort by the column under the cursor (again: reverse)"),

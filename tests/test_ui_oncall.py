@@ -294,3 +294,64 @@ async def test_alert_subject_and_message_readable_at_80_columns(tmp_path: Path) 
             assert " ".join(alert.message.split())[:14] in row, row  # and the start of the message beside it
             services_row = visible_lines(services(app).table)[1]
             assert services(app).shown_rows[0].detail[:12] in services_row  # Services' Detail too
+
+
+async def test_help_scrolls_and_lists_the_focused_panes_keys(tmp_path: Path) -> None:
+    from opsconsole.ui.screens import HelpScreen
+
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot, app)
+            await pilot.press("2", "question_mark")  # Alerts focused
+            await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+            await pilot.pause()
+            rows = app.screen.rows
+            keys = {key for key, _desc in rows}
+            assert {"enter", "s", "c", "y", "d", "z", "/", "v"} <= keys
+            assert any("focused pane: Alerts" in desc for key, desc in rows if not key)
+            assert any("runbook" in desc for key, desc in rows if key == "enter")
+            scroll = app.screen.query_one("#help-scroll")
+            assert scroll.max_scroll_y > 0  # more keys than 24 rows hold
+            await pilot.press("end")
+            await until(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y > 0, timeout=5)
+            assert "back one level" in screen_text(app)  # the last line, reached by scrolling
+            await pilot.press("escape")
+            await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+
+
+async def test_colon_command_line_completes_and_runs(tmp_path: Path) -> None:
+    from opsconsole.ui.command_line import CommandLine
+
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await started(pilot, app)
+            await pilot.press("1", "colon")
+            line = screen.query_one(CommandLine)
+            await until(pilot, lambda: line.has_focus and line.display)
+            await pilot.press(*"al", "tab")
+            assert line.value == "alerts"  # completed from the panes this profile has
+            await pilot.press("enter")
+            await pilot.pause()
+            assert not line.is_open and screen.maximized is not None and screen.maximized.id == "pane-alerts"
+            await pilot.press("escape")  # back one level: the zoom
+            await pilot.pause()
+            assert screen.maximized is None
+            await pilot.press("colon", *"profile nosuch", "enter")
+            await pilot.pause()
+            assert any("no profile 'nosuch'" in n.message for n in app._notifications)
+            await pilot.press("colon", *"pro", "tab")
+            assert line.value == "profile"
+            await pilot.press("escape")  # closes the line, the focus goes back where it was (:alerts moved it)
+            await pilot.pause()
+            assert not line.is_open and screen.focused is screen.query_one("#table-alerts")
+
+
+def test_runbook_command_takes_a_unique_part_of_an_id() -> None:
+    from opsconsole.ui.command_line import match_runbook
+
+    ids = ["demo-compaction", "demo-clear-faults", "service-down"]
+    assert match_runbook("compact", ids) == ("demo-compaction", ["demo-compaction"])
+    assert match_runbook("demo", ids)[0] is None  # ambiguous: says which
+    assert match_runbook("service-down", ids)[0] == "service-down"

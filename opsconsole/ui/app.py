@@ -182,6 +182,15 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         if not any(k.startswith("pane-") for k in self._keymap):
             rows.append(("1-7", "focus a pane"))
         rows += [("tab", "next pane"), ("ctrl+p", "command palette")]
+        if screen is not None:  # the focused pane's keys and those of the views it opens (ui/help_rows.py)
+            from opsconsole.ui.help_rows import pane_rows, view_rows
+            from opsconsole.ui.pane_views import focused_container
+
+            container = focused_container(screen) or (screen.panes[0] if screen.panes else None)
+            rows += pane_rows(container, dict(self._keymap),
+                              lambda c: getattr(c, "pane", None) is not None and c.pane.value == "services"
+                              and any(d.can_stream_logs for d in screen.drivers))
+            rows += view_rows(dict(self._keymap))
         text = f"profile {self.profile.name}: {self.profile.title} ({self.profile.source})"
         # Kept installed between openings: composing and styling it again took most of the ~40 ms `?` cost.
         cached = self._help_screen

@@ -11,6 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from datetime import datetime
+from typing import Any
 
 from rich.text import Text
 from textual import events
@@ -71,6 +72,7 @@ class DashboardScreen(Screen[None]):
         Binding("s", "open_table(False, True)", "Sort", show=False, id="sort"),
         Binding("d", "detail", "Detail", show=False, id="detail"),
         Binding("g", "tail_logs", "Logs", show=False, id="logs"),
+        Binding("colon", "command_line", "Command", show=False, id="command", key_display=":"),
     ]
 
     class Updated(Message):
@@ -122,6 +124,9 @@ class DashboardScreen(Screen[None]):
             log = ActivityLog(id="activity", max_lines=500)
             log.border_title = f"[{index + 1}] Activity"
             yield log
+        from opsconsole.ui.command_line import CommandLine
+
+        yield CommandLine()
         yield KeysFooter()
 
     def _header_text(self) -> Text:
@@ -289,3 +294,70 @@ class DashboardScreen(Screen[None]):
         """``esc`` goes back one level: out of a zoomed pane first."""
         if self.maximized is not None:
             self.minimize()
+
+    def action_command_line(self) -> None:
+        """``:``: the command line (ui/command_line.py), completed from panes, profiles and runbooks."""
+        from opsconsole.ui import command_line
+
+        line = self.query_one(command_line.CommandLine)
+        panes = [p.pane.value for p in self.panes] + ["alerts", "activity"]
+        line.open(command_line.candidates(panes, self._profile_names()))
+
+        async def offer_runbooks() -> None:
+            from opsconsole.ui.runbook_screens import applicable
+
+            library = await self.app.runbook_library()
+            line.offer(f"runbook {rb.id}" for rb in applicable(self.app, library))
+
+        self.run_worker(offer_runbooks(), group="command-line", exit_on_error=False)
+
+    def _profile_names(self) -> list[str]:
+        from opsconsole.config import load
+        from opsconsole.errors import ConfigError
+
+        try:
+            return list(load(self.profile.source).names)
+        except (ConfigError, OSError):
+            return [self.profile.name]
+
+    def on_input_submitted(self, event: Any) -> None:
+        from opsconsole.ui import command_line
+
+        if event.input.id != "command-line":
+            return
+        event.stop()
+        word, arg = command_line.parse(event.value)
+        event.input.action_close()
+        if word:
+            self.run_command(word, arg)
+
+    def run_command(self, word: str, arg: str) -> None:
+        """One command of the ``:`` line: a pane (focused and zoomed), a profile, a runbook, help, quit."""
+        from opsconsole.ui import command_line
+
+        app: Any = self.app
+        target = {"services": "#pane-services", "queries": "#pane-queries", "tables": "#pane-tables",
+                  "lag": "#pane-lag", "jobs": "#pane-jobs", "alerts": "#pane-alerts", "activity": "#activity"}
+        if word in target:
+            found = self.query(target[word])
+            if not found:
+                app.notify(f"this profile has no {word} pane", title="command", severity="warning")
+                return
+            widget = found.first()
+            (widget.query_one("DataTable") if widget.query("DataTable") else widget).focus()
+            self.maximize(widget, container=False)
+        elif word == "profile":
+            if not arg:
+                app.action_pick_profile()
+            elif arg not in self._profile_names():
+                app.notify(f"no profile {arg!r} (profiles: {', '.join(self._profile_names())})", severity="error")
+            else:
+                app._switch_profile(arg)
+        elif word == "runbook":
+            self.run_worker(command_line.open_runbook(app, arg), group="command-line", exit_on_error=False)
+        elif word == "help":
+            app.action_help()
+        elif word in ("quit", "q"):
+            self.run_worker(app.action_quit(), group="quit")
+        else:
+            command_line.unknown(word, app)

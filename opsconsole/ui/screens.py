@@ -7,16 +7,21 @@ from collections.abc import Sequence
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Vertical
+from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
 
 class HelpScreen(ModalScreen[None]):
-    """Keys, generated from the active bindings so it never goes out of date."""
+    """Keys, generated from the active bindings so it never goes out of date; it scrolls at 80x24."""
 
     BINDINGS = [Binding("escape,q,question_mark", "dismiss", "Close", id="help-close")]
+    DEFAULT_CSS = """
+    HelpScreen #help-box { height: 90%; }
+    HelpScreen #help-scroll { height: 1fr; }
+    HelpScreen .help-foot { dock: bottom; height: auto; }
+    """
 
     def __init__(self, rows: Sequence[tuple[str, str]], profile_text: str) -> None:
         super().__init__()
@@ -24,14 +29,24 @@ class HelpScreen(ModalScreen[None]):
         self.profile_text = profile_text
 
     def compose(self) -> ComposeResult:
-        width = max((len(k) for k, _ in self.rows), default=4) + 2
-        lines = [f"{key:<{width}}{desc}" for key, desc in self.rows]
+        width = min(16, max((len(k) for k, _ in self.rows), default=4)) + 2
+        keys = Text()
+        for key, desc in self.rows:
+            if not key:  # a section title (ui/help_rows.py)
+                keys.append(f"\n{desc}\n", style="bold underline")
+            else:
+                keys.append(f"{key:<{width}}", style="bold")
+                keys.append(f"{desc}\n")
         with Vertical(id="help-box", classes="modal-box"):
             yield Static(Text("opsconsole — keys", style="bold"))
             yield Static(Text(self.profile_text))
-            yield Static(Text("\n".join(lines)), id="help-keys")
-            yield Static(Text("Panes show STALE/UNREACHABLE with the error when a backend fails; they recover "
-                              "by themselves. esc closes.", style="dim"))
+            with VerticalScroll(id="help-scroll"):
+                yield Static(keys, id="help-keys")
+            yield Static(Text("↑↓ pgup pgdn scroll · esc closes. Panes show STALE/UNREACHABLE with the error when a "
+                              "backend fails; they recover by themselves.", style="dim"), classes="help-foot")
+
+    def on_screen_resume(self) -> None:
+        self.query_one("#help-scroll").focus()  # the arrows scroll at once (the screen is kept installed)
 
 
 class PickScreen(ModalScreen[str | None]):
