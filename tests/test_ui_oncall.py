@@ -355,3 +355,34 @@ def test_runbook_command_takes_a_unique_part_of_an_id() -> None:
     assert match_runbook("compact", ids) == ("demo-compaction", ["demo-compaction"])
     assert match_runbook("demo", ids)[0] is None  # ambiguous: says which
     assert match_runbook("service-down", ids)[0] == "service-down"
+
+
+def test_trend_has_its_scale_and_gaps() -> None:
+    from opsconsole.ui.format import trend
+
+    nan = float("nan")
+    text = trend([(1, 5.0), (2, 14.0), (3, nan), (4, 9.0)], "ms")
+    glyphs, scale = text.rsplit(" ", 1)
+    assert scale == "5–14ms" and glyphs[2] == " " and len(glyphs) == 4  # the failed poll is a blank
+
+
+async def test_services_trend_shows_the_engines_history_with_its_scale(tmp_path: Path) -> None:
+    import re
+
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(200, 50)) as pilot:
+            await started(pilot, app)
+            pane = services(app)
+            key = "latency:health:api"
+            await until(pilot, lambda: len(app.monitor.history.get(key)) >= 3)
+
+            def scale_shown() -> bool:  # the engine may have a newer sample than the screen drew: retry
+                values = [v for _t, v in app.monitor.history.get(key)][-8:]
+                row = next(i for i, r in enumerate(pane.shown_rows) if r.name == "api")
+                found = re.search(r"[▁▂▃▄▅▆▇█]+ (\d+(?:\.\d)?)–(\d+(?:\.\d)?)ms", visible_lines(pane.table)[row + 1])
+                return bool(found) and (float(found[1]), float(found[2])) == (
+                    float(f"{min(values):.{0 if min(values) >= 10 else 1}f}"),
+                    float(f"{max(values):.{0 if max(values) >= 10 else 1}f}"))
+
+            await until(pilot, scale_shown, timeout=10)

@@ -72,3 +72,30 @@ def sparkline(values: Iterable[float], width: int = 12) -> str:
 def clip(text: str, width: int) -> str:
     text = " ".join(text.split())
     return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def compact(value: float) -> str:
+    """A scale bound in 4 characters or so: 0.8, 12, 340, 1.2k, 3.4M."""
+    magnitude = abs(value)
+    if magnitude >= 1e6:
+        return f"{value / 1e6:.1f}M"
+    if magnitude >= 1e3:
+        return f"{value / 1e3:.1f}k"
+    if magnitude >= 10 or value == int(value):
+        return f"{value:.0f}"
+    return f"{value:.1f}"
+
+
+def trend(samples: Iterable[tuple[float, float]], unit: str = "", width: int = 8) -> str:
+    """Sparkline of the last ``width`` samples with its scale: ``▁▃▅█ 5–14ms``.
+
+    Without the scale a flat line at 2 ms and one at 2 s look the same; a failed poll
+    (NaN) is a blank in the line, not a join across the outage.
+    """
+    values = [v for _t, v in samples][-width:]
+    real = [v for v in values if v == v]
+    if not real:
+        return ""
+    low, high = min(real), max(real)
+    scale = compact(low) if low == high else f"{compact(low)}–{compact(high)}"
+    return f"{sparkline(values, width)} {scale}{unit}"

@@ -7,11 +7,10 @@ from datetime import UTC, datetime
 from typing import Any
 
 from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, TableStats
-from opsconsole.ui.format import HEALTH_DOT, age, clip, duration_ms, number, size, sparkline
+from opsconsole.ui.format import HEALTH_DOT, age, clip, duration_ms, number, size, trend
 from opsconsole.ui.panes.base import DashboardPane
 from opsconsole.ui.panes.pane_table import Cell, cell
 
-HISTORY = 24
 WORST_FIRST = {Health.CRITICAL: 0, Health.UNKNOWN: 1, Health.WARNING: 2, Health.OK: 3}
 """Unknown before warning: a service we cannot see may be down, a warning is known to be up."""
 
@@ -26,8 +25,8 @@ class ServicesPane(DashboardPane):
     pane = Pane.SERVICES
     title = "Services"
     columns = (("state", "State", 6), ("name", "Service", 16), ("latency", "Latency", 8),
-               ("trend", "History", 12), ("detail", "Detail", None), ("checked", "Checked", 7))
-    drop = ("checked", "trend", "latency")
+               ("trend", "Latency trend", 20), ("detail", "Detail", None), ("checked", "Checked", 7))
+    drop = ("checked", "latency", "trend")
 
     def ordered(self, rows: Sequence[ServiceStatus]) -> list[ServiceStatus]:
         """Worst first (stable: equal health keeps the driver's order), so a critical row is never below the fold."""
@@ -37,9 +36,9 @@ class ServicesPane(DashboardPane):
         return [(f"{row.name} latency (ms)", f"latency:{row.source}:{row.name}")]
 
     def cells(self, row: ServiceStatus) -> list[Cell]:
-        trend = [v for _t, v in self.history(f"latency:{row.source}:{row.name}")][-HISTORY:]
+        history = self.history(f"latency:{row.source}:{row.name}")
         return [health_text(self.app, row.health), cell(row.name), cell(duration_ms(row.latency_ms)),
-                cell(sparkline(trend)), cell(clip(row.detail, 200)), cell(age(row.checked_at))]
+                cell(trend(history, "ms")), cell(clip(row.detail, 200)), cell(age(row.checked_at))]
 
 
 class QueriesPane(DashboardPane):
@@ -65,8 +64,9 @@ class QueriesPane(DashboardPane):
 class TablesPane(DashboardPane):
     pane = Pane.TABLES
     title = "Tables"
-    columns = (("name", "Table", 22), ("files", "Files", 6), ("snapshots", "Snaps", 6), ("rows", "Rows", 9),
-               ("size", "Size", 10), ("commit", "Commit", 7))
+    columns = (("name", "Table", 22), ("files", "Files", 6), ("trend", "Files trend", 18), ("snapshots", "Snaps", 6),
+               ("rows", "Rows", 9), ("size", "Size", 10), ("commit", "Commit", 7))
+    drop = ("commit", "snapshots", "size", "trend")
 
     def history_keys(self, row: TableStats) -> list[tuple[str, str]]:
         return [(f"{row.name} files", f"files:{row.source}:{row.name}")]
@@ -76,14 +76,15 @@ class TablesPane(DashboardPane):
         files = cell(number(row.file_count))
         if row.file_count is not None and row.file_count > limit:
             files.stylize(self.app.health_style(Health.WARNING))
-        return [cell(row.name), files, cell(number(row.snapshot_count)), cell(number(row.row_count)),
-                cell(size(row.size_bytes)), cell(age(row.last_commit))]
+        history = self.history(f"files:{row.source}:{row.name}")
+        return [cell(row.name), files, cell(trend(history)), cell(number(row.snapshot_count)),
+                cell(number(row.row_count)), cell(size(row.size_bytes)), cell(age(row.last_commit))]
 
 
 class LagPane(DashboardPane):
     pane = Pane.LAG
     title = "Lag"
-    columns = (("name", "Consumer / layer", 22), ("lag", "Lag", 12), ("trend", "Trend", 12), ("detail", "Detail", None))
+    columns = (("name", "Consumer / layer", 22), ("lag", "Lag", 12), ("trend", "Trend", 18), ("detail", "Detail", None))
     drop = ("trend",)
 
     def history_keys(self, row: LagSample) -> list[tuple[str, str]]:
@@ -92,7 +93,7 @@ class LagPane(DashboardPane):
     def cells(self, row: LagSample) -> list[Cell]:
         unit = {"seconds": "s", "messages": "msg", "rows": "rows", "hours": "h"}.get(row.unit, row.unit)
         return [cell(row.name), cell(f"{number(row.lag)} {unit}"),
-                cell(sparkline([v for _t, v in self.history(f"lag:{row.source}:{row.name}")][-HISTORY:])),
+                cell(trend(self.history(f"lag:{row.source}:{row.name}"))),
                 cell(clip(row.detail, 200))]
 
 
@@ -102,8 +103,8 @@ class JobsPane(DashboardPane):
     grows = True
     max_rows = 50
     columns = (("job", "Job", 16), ("state", "State", 10), ("started", "Started", 8), ("duration", "Took", 8),
-               ("detail", "Detail", None))
-    drop = ("started", "duration")
+               ("trend", "Duration trend", 18), ("detail", "Detail", None))
+    drop = ("trend", "started", "duration")
 
     def row_key(self, row: JobRun) -> str:
         return f"{row.source}:{row.job}:{row.run_id}"
@@ -116,7 +117,8 @@ class JobsPane(DashboardPane):
         state = cell(row.state.lower(), style=self.app.health_style(Health.CRITICAL) if bad else "")
         started = f"{row.started_at.astimezone():%H:%M:%S}" if row.started_at else "—"
         took = duration_ms(row.duration_s * 1000) if row.duration_s is not None else "—"
-        return [cell(row.job), state, cell(started), cell(took), cell(clip(row.detail, 200))]
+        history = self.history(f"duration:{row.source}:{row.job}")
+        return [cell(row.job), state, cell(started), cell(took), cell(trend(history, "s")), cell(clip(row.detail, 200))]
 
 
 PANE_CLASSES: dict[Pane, type[DashboardPane]] = {
