@@ -386,3 +386,37 @@ async def test_services_trend_shows_the_engines_history_with_its_scale(tmp_path:
                     float(f"{max(values):.{0 if max(values) >= 10 else 1}f}"))
 
             await until(pilot, scale_shown, timeout=10)
+
+
+async def test_lang_c_gets_ascii_borders_and_status_words(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    from opsconsole.ui import format as fmt
+
+    monkeypatch.delenv("LC_ALL", raising=False)
+    monkeypatch.delenv("LC_CTYPE", raising=False)
+    monkeypatch.delenv("OPSCONSOLE_ASCII", raising=False)
+    monkeypatch.setenv("LANG", "C")
+    try:
+        with five_services(tmp_path) as (profile, _):
+            app = OpsConsoleApp(profile)
+            async with app.run_test(size=(80, 24)) as pilot:
+                screen = await started(pilot, app)
+                await until(pilot, lambda: screen.tracked)
+                await pilot.pause()
+                text = screen_text(app)
+                for glyph in "╭╮╰╯│─✖●▲":
+                    assert glyph not in text, glyph
+                assert "+-" in text  # ASCII corners and edges
+                assert "CRIT" in visible_lines(services(app).table)[1]  # the word, not a glyph
+                assert "| CRITICAL |" in visible_lines(screen.query_one("#header"))[0]
+    finally:
+        getattr(fmt, "use_ascii", lambda _on: None)(False)  # the next app in this process draws Unicode again
+
+
+def test_ascii_terminal_follows_the_posix_locale_order() -> None:
+    from opsconsole.ui.format import ascii_terminal
+
+    assert ascii_terminal({"LANG": "C"}) and ascii_terminal({"LC_ALL": "POSIX", "LANG": "en_US.UTF-8"})
+    assert not ascii_terminal({"LC_ALL": "", "LC_CTYPE": "de_DE.utf8", "LANG": "C"})
+    assert ascii_terminal({"LANG": "de_DE.ISO-8859-1"}) and not ascii_terminal({"LANG": "C.UTF-8"})
+    assert ascii_terminal({"LANG": "C.UTF-8", "OPSCONSOLE_ASCII": "1"})
+    assert ascii_terminal({"LANG": "C", "LC_CTYPE": "C.UTF-8"})  # what `LANG=C python` sees (PEP 538)

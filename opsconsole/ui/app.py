@@ -80,6 +80,11 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self._health_styles: dict[Health, str] = {}
         self.idle_gc = IdleCollector()
         self._help_screen: HelpScreen | None = None
+        from opsconsole.ui.format import ascii_terminal, use_ascii
+
+        self.ascii_only = ascii_terminal()
+        """LANG=C / non-UTF-8 terminal: ASCII borders, status words instead of glyphs (app.tcss ``-ascii``)."""
+        use_ascii(self.ascii_only)
         self.monitor = Monitor(profile, build_drivers(profile))
         """The monitoring engine of the open profile: it keeps running whatever screen is on top."""
         from opsconsole.ui.themes import install_themes
@@ -128,6 +133,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
     def on_mount(self) -> None:
         for message in self._theme_messages:  # unknown --theme / profile theme, broken theme files
             self.notify(message, title="theme", severity="error", timeout=15)
+        self.set_class(self.ascii_only, "-ascii")
         self.set_keymap(self.profile.keymap)  # profiles.yaml keymap: (binding id -> keys), validated by config
         self.push_screen(self._new_dashboard(self.monitor))
         # asyncio.to_thread work must not keep the process alive after quit if a backend hangs.

@@ -9,6 +9,42 @@ from opsconsole.model import Health, Severity
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 HEALTH_DOT = {Health.OK: "●", Health.WARNING: "▲", Health.CRITICAL: "✖", Health.UNKNOWN: "?"}
+UNICODE_SPARK, UNICODE_DOT = SPARK_CHARS, dict(HEALTH_DOT)
+ASCII_SPARK = "_.-:=+*#"
+ASCII_DOT = {Health.OK: "", Health.WARNING: "", Health.CRITICAL: "", Health.UNKNOWN: ""}
+"""ASCII terminals: the status *word* alone (``crit``, ``CRITICAL``), no glyph that shows as ``?``."""
+ascii_only = False
+
+
+def ascii_terminal(environ: dict[str, str] | None = None) -> bool:
+    """True when the terminal's locale cannot show box-drawing and status glyphs (``LANG=C``, Latin-1...).
+
+    The locale variables in POSIX order (``LC_ALL`` over ``LC_CTYPE`` over ``LANG``);
+    ``OPSCONSOLE_ASCII=1`` forces ASCII, ``=0`` forces Unicode.
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    forced = env.get("OPSCONSOLE_ASCII", "").strip()
+    if forced:
+        return forced not in ("0", "false", "no")
+    if (env.get("LC_CTYPE") in ("C.UTF-8", "C.utf8", "UTF-8") and not env.get("LC_ALL")
+            and env.get("LANG", "") in ("", "C", "POSIX")):
+        return True  # Python itself set LC_CTYPE (PEP 538 coerces a C locale): the terminal is still LANG=C
+    for name in ("LC_ALL", "LC_CTYPE", "LANG"):
+        value = env.get(name, "")
+        if value:
+            return "utf-8" not in value.lower() and "utf8" not in value.lower()
+    return False  # nothing set: leave Textual's (UTF-8) default alone
+
+
+def use_ascii(on: bool) -> None:
+    """Switch the glyph tables every pane formats with (called once by the app at start)."""
+    global ascii_only, SPARK_CHARS
+    ascii_only = on
+    SPARK_CHARS = ASCII_SPARK if on else UNICODE_SPARK
+    HEALTH_DOT.clear()
+    HEALTH_DOT.update(ASCII_DOT if on else UNICODE_DOT)
 HEALTH_STYLE = {Health.OK: "$health-ok", Health.WARNING: "$health-warning", Health.CRITICAL: "$health-critical",
                 Health.UNKNOWN: "$health-unknown"}
 SEVERITY_NAME = {Severity.CRITICAL: "CRIT", Severity.WARNING: "WARN", Severity.INFO: "INFO"}

@@ -18,7 +18,8 @@ WORST_FIRST = {Health.CRITICAL: 0, Health.UNKNOWN: 1, Health.WARNING: 2, Health.
 def health_text(app: Any, health: Health, label: str | None = None) -> Cell:
     style = app.health_style(health) if hasattr(app, "health_style") else ""
     short = {Health.OK: "ok", Health.WARNING: "warn", Health.CRITICAL: "crit", Health.UNKNOWN: "unkn"}[health]
-    return cell(f"{HEALTH_DOT[health]} {label or short}", style=style)
+    dot = HEALTH_DOT[health]
+    return cell(f"{dot} {label or short}" if dot else (label or short).upper(), style=style)
 
 
 class ServicesPane(DashboardPane):
