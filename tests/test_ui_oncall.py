@@ -276,7 +276,7 @@ async def test_detail_of_a_service_charts_its_latency_with_axes(tmp_path: Path) 
             assert app.screen.history, (app.screen.title_text, app.screen.history)
             chart = app.screen.query_one(HistoryChart)
             assert chart.region.height >= 8
-            assert "minutes ago" in screen_text(app)  # the x axis is labelled
+            assert "seconds ago" in screen_text(app)  # the x axis is labelled
             await pilot.press("escape")
             await until(pilot, lambda: app.screen is screen)
 

@@ -38,14 +38,18 @@ class HistoryChart(PlotextPlot):
     def on_mount(self) -> None:
         plt = self.plt
         now = time.time()
+        oldest = min((t for _label, samples in self.history for t, _v in samples), default=now)
+        minutes = now - oldest > 180  # the x axis in seconds for a short history, minutes for a long one
+        scale, unit = (60, "minutes ago") if minutes else (1, "seconds ago")
         colors = ["cyan", "orange", "green", "magenta", "red"]
+        legend = len(self.history) > 1  # one series: the title names it
         for index, (label, samples) in enumerate(self.history):
             color = colors[index % len(colors)]
             for number, run in enumerate(segments(samples)):
-                xs = [(t - now) / 60 for t, _v in run]
+                xs = [(t - now) / scale for t, _v in run]
                 ys = [v for _t, v in run]
-                plt.plot(xs, ys, color=color, marker="braille", label=label if number == 0 else None)
-        plt.xlabel("minutes ago")
+                plt.plot(xs, ys, color=color, marker="braille", label=label if legend and number == 0 else None)
+        plt.xlabel(unit)
         plt.title(" · ".join(label for label, _s in self.history))
 
 

@@ -208,19 +208,27 @@ def detail_fields(obj: Any) -> list[tuple[str, str]]:
         value = getattr(obj, field.name)
         if isinstance(value, dict):
             for k, v in value.items():
-                out.append((f"{field.name}.{k}", _text(v)))
+                out.append((f"{field.name}.{k}", _text(v, k)))
         else:
-            out.append((field.name, _text(value)))
+            out.append((field.name, _text(value, field.name)))
     return out
 
 
-def _text(value: Any) -> str:
+def _text(value: Any, name: str = "") -> str:
+    """A field as a person reads it: ``16.4 ms`` rather than ``16.41853799992532``, local time and age
+    rather than a raw ISO timestamp."""
     if value is None:
         return "—"
     if isinstance(value, Enum):
         return str(getattr(value, "label", value.name))
     if isinstance(value, datetime):
-        return value.isoformat(timespec="seconds")
+        from opsconsole.ui.format import age
+
+        local = value.astimezone() if value.tzinfo else value
+        return f"{local:%Y-%m-%d %H:%M:%S}" + (f" ({age(value)} ago)" if value.tzinfo else "")
+    if isinstance(value, float):
+        text = f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
+        return text + (" ms" if name.endswith("_ms") else " s" if name.endswith("_s") else "")
     if isinstance(value, list | tuple):
         return ", ".join(_text(v) for v in value[:50]) + (" …" if len(value) > 50 else "")
     return str(value)
