@@ -420,3 +420,41 @@ def test_ascii_terminal_follows_the_posix_locale_order() -> None:
     assert ascii_terminal({"LANG": "de_DE.ISO-8859-1"}) and not ascii_terminal({"LANG": "C.UTF-8"})
     assert ascii_terminal({"LANG": "C.UTF-8", "OPSCONSOLE_ASCII": "1"})
     assert ascii_terminal({"LANG": "C", "LC_CTYPE": "C.UTF-8"})  # what `LANG=C python` sees (PEP 538)
+
+
+async def test_failed_job_run_and_query_are_above_the_fold_in_a_short_pane() -> None:
+    """Newest-first histories put an older failure below the fold: failures go first, newest first among them."""
+    from datetime import UTC, datetime, timedelta
+
+    from textual.app import App, ComposeResult
+
+    from opsconsole.model import JobRun, QueryRecord
+    from opsconsole.ui.panes.dashboard import JobsPane, QueriesPane
+
+    start = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
+    runs = [JobRun("transform", f"r{i}", "success", start - timedelta(minutes=i), 3.0, "", "x") for i in range(11)]
+    runs.append(JobRun("transform", "r-old", "failed", start - timedelta(hours=1), 1.0, "lock held", "x"))
+    queries = [QueryRecord(f"q{i}", f"select {i}", "FINISHED", start - timedelta(seconds=i), source="x")
+               for i in range(11)]
+    queries.append(QueryRecord("q-bad", "select broken", "FAILED", start - timedelta(hours=1), source="x",
+                               error="Catalog Error: table broken does not exist"))
+
+    class Panes(App[None]):
+        CSS = "DashboardPane { height: 7; } DashboardPane DataTable { height: 1fr; }"
+
+        def health_style(self, _health: object) -> str:
+            return ""
+
+        def compose(self) -> ComposeResult:
+            yield JobsPane(10, index=1)
+            yield QueriesPane(10, index=2)
+
+    app = Panes()
+    async with app.run_test(size=(80, 24)) as pilot:
+        jobs, qs = app.query_one(JobsPane), app.query_one(QueriesPane)
+        jobs.update_rows(runs)
+        qs.update_rows(queries)
+        await pilot.pause()
+        assert jobs.shown_rows[0].run_id == "r-old" and any("failed" in line for line in visible_lines(jobs.table))
+        assert qs.shown_rows[0].query_id == "q-bad" and any("Catalog Error" in line for line in visible_lines(qs.table))
+        assert [r.run_id for r in jobs.shown_rows[1:3]] == ["r0", "r1"]  # the rest stays newest first

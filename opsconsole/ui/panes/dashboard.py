@@ -11,6 +11,8 @@ from opsconsole.ui.format import HEALTH_DOT, age, clip, duration_ms, number, siz
 from opsconsole.ui.panes.base import DashboardPane
 from opsconsole.ui.panes.pane_table import Cell, cell
 
+FAILED_QUERY = frozenset({"FAILED", "CANCELED", "ERROR"})
+FAILED_JOB = frozenset({"failed", "error", "internal_error", "timedout"})
 WORST_FIRST = {Health.CRITICAL: 0, Health.UNKNOWN: 1, Health.WARNING: 2, Health.OK: 3}
 """Unknown before warning: a service we cannot see may be down, a warning is known to be up."""
 
@@ -54,8 +56,12 @@ class QueriesPane(DashboardPane):
     def row_key(self, row: QueryRecord) -> str:
         return f"{row.source}:{row.query_id}"
 
+    def ordered(self, rows: Sequence[QueryRecord]) -> list[QueryRecord]:
+        """Failed queries first (newest first among them), then the rest newest first."""
+        return sorted(rows, key=lambda r: r.status.upper() not in FAILED_QUERY)
+
     def cells(self, row: QueryRecord) -> list[Cell]:
-        failed = row.status.upper() in {"FAILED", "CANCELED", "ERROR"}
+        failed = row.status.upper() in FAILED_QUERY
         status = cell(row.status.lower(), style=self.app.health_style(Health.CRITICAL) if failed else "")
         text = row.error if failed and row.error else row.text
         return [cell(f"{row.started_at.astimezone():%H:%M:%S}"), status, cell(duration_ms(row.duration_ms)),
@@ -68,6 +74,11 @@ class TablesPane(DashboardPane):
     columns = (("name", "Table", 22), ("files", "Files", 6), ("trend", "Files trend", 18), ("snapshots", "Snaps", 6),
                ("rows", "Rows", 9), ("size", "Size", 10), ("commit", "Commit", 7))
     drop = ("commit", "snapshots", "size", "trend")
+
+    def ordered(self, rows: Sequence[TableStats]) -> list[TableStats]:
+        """Tables over the file-count threshold first (the compaction candidates)."""
+        limit = getattr(self.app, "thresholds", {}).get("table_files_max", 100)
+        return sorted(rows, key=lambda r: not (r.file_count is not None and r.file_count > limit))
 
     def history_keys(self, row: TableStats) -> list[tuple[str, str]]:
         return [(f"{row.name} files", f"files:{row.source}:{row.name}")]
@@ -110,11 +121,15 @@ class JobsPane(DashboardPane):
     def row_key(self, row: JobRun) -> str:
         return f"{row.source}:{row.job}:{row.run_id}"
 
+    def ordered(self, rows: Sequence[JobRun]) -> list[JobRun]:
+        """Failed runs first (newest first among them): a failure is never below the fold."""
+        return sorted(rows, key=lambda r: r.state.lower() not in FAILED_JOB)
+
     def history_keys(self, row: JobRun) -> list[tuple[str, str]]:
         return [(f"{row.job} duration (s)", f"duration:{row.source}:{row.job}")]
 
     def cells(self, row: JobRun) -> list[Cell]:
-        bad = row.state.lower() in {"failed", "error", "internal_error", "timedout"}
+        bad = row.state.lower() in FAILED_JOB
         state = cell(row.state.lower(), style=self.app.health_style(Health.CRITICAL) if bad else "")
         started = f"{row.started_at.astimezone():%H:%M:%S}" if row.started_at else "—"
         took = duration_ms(row.duration_s * 1000) if row.duration_s is not None else "—"
