@@ -45,9 +45,6 @@ class HelpScreen(ModalScreen[None]):
             yield Static(Text("↑↓ pgup pgdn scroll · esc closes. Panes show STALE/UNREACHABLE with the error when a "
                               "backend fails; they recover by themselves.", style="dim"), classes="help-foot")
 
-    def on_screen_resume(self) -> None:
-        self.query_one("#help-scroll").focus()  # the arrows scroll at once (the screen is kept installed)
-
 
 class PickScreen(ModalScreen[str | None]):
     """Pick one item from a list (profiles, actions); esc cancels."""
