@@ -458,3 +458,27 @@ async def test_failed_job_run_and_query_are_above_the_fold_in_a_short_pane() -> 
         assert jobs.shown_rows[0].run_id == "r-old" and any("failed" in line for line in visible_lines(jobs.table))
         assert qs.shown_rows[0].query_id == "q-bad" and any("Catalog Error" in line for line in visible_lines(qs.table))
         assert [r.run_id for r in jobs.shown_rows[1:3]] == ["r0", "r1"]  # the rest stays newest first
+
+
+async def test_profile_command_switches_and_keeps_the_activity(tmp_path: Path) -> None:
+    with five_services(tmp_path) as (_profile, path):
+        up = next(line.split(": ", 1)[1] for line in path.read_text().splitlines() if "api:" in line)
+        path.write_text(path.read_text() + textwrap.indent(textwrap.dedent(f"""\
+              other:
+                title: the other platform
+                drivers:
+                  health: {{type: http, options: {{endpoints: {{portal: {up}}}}}}}
+                poll: {{services: 1}}
+            """), "  "))
+        app = OpsConsoleApp(load(path).profile("web"))
+        async with app.run_test(size=(80, 24)) as pilot:
+            screen = await started(pilot, app)
+            await until(pilot, lambda: any("ALERT" in line for line in screen.activity.lines))
+            await pilot.press("colon", *"profile ot", "tab")
+            assert screen.query_one("#command-line").value == "profile other"  # completed from profiles.yaml
+            await pilot.press("enter")
+            await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen is not screen
+                        and app.profile.name == "other")
+            lines = "\n".join(app.screen.activity.lines)
+            assert "ALERT CRITICAL ServiceDown zz-billing" in lines  # what happened before the switch stays
+            assert "switched from profile web" in lines

@@ -235,10 +235,15 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             self.notify(str(exc), title="cannot switch profile", severity="error", timeout=15)
             return
         old_monitor = self.monitor
+        old_lines = list(self.dashboard.activity.lines) if self.dashboard is not None else []
         self.profile = profile
         self.monitor = monitor
         self.set_keymap(profile.keymap)
-        self._replace_dashboard(old_monitor, self._new_dashboard(monitor))
+        screen = self._new_dashboard(monitor)
+        # What happened before the switch stays readable: an incident's story does not end at a profile change.
+        screen.carried_lines = [line for line in old_lines if line.strip()]
+        screen.startup_notes.append(f"switched from profile {old_monitor.profile.name}")
+        self._replace_dashboard(old_monitor, screen)
 
     @work(group="switch", exit_on_error=False)
     async def _replace_dashboard(self, old: Monitor, new: DashboardScreen) -> None:

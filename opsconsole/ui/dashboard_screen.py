@@ -90,6 +90,8 @@ class DashboardScreen(Screen[None]):
         self.health = Health.UNKNOWN
         self.incident_text = ""
         """``INCIDENT <id> <severity>`` while one is open (set by the app)."""
+        self.carried_lines: list[str] = []
+        """Activity of the previous profile (a switch keeps the story), shown first."""
         self.startup_notes: list[str] = []
         """Lines for the activity log once it exists (e.g. profile keys that could not be bound)."""
         self._pending: list[MonitorUpdate] = []
@@ -157,6 +159,8 @@ class DashboardScreen(Screen[None]):
 
     # ------------------------------------------------------------------ engine -> screen
     def on_mount(self) -> None:
+        for line in self.carried_lines:
+            self.activity.write_line(line)
         self.activity.record(f"profile {self.profile.name} from {self.profile.source}")
         for note in self.startup_notes:
             self.activity.record(note)
