@@ -482,3 +482,24 @@ async def test_profile_command_switches_and_keeps_the_activity(tmp_path: Path) -
             lines = "\n".join(app.screen.activity.lines)
             assert "ALERT CRITICAL ServiceDown zz-billing" in lines  # what happened before the switch stays
             assert "switched from profile web" in lines
+
+
+async def test_an_open_incident_survives_a_restart(tmp_path: Path) -> None:
+    from opsconsole.ui.incident_screens import IncidentOpenScreen
+
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot, app)
+            await pilot.press("I")
+            await until(pilot, lambda: isinstance(app.screen, IncidentOpenScreen))
+            await pilot.press("down", "enter")
+            await until(pilot, lambda: app.incident is not None)
+            opened = app.incident.id
+            await pilot.press("q")
+        again = OpsConsoleApp(profile)  # the console restarted (same data dir)
+        async with again.run_test(size=(80, 24)) as pilot:
+            screen = await started(pilot, again)
+            await until(pilot, lambda: again.incident is not None and again.incident.id == opened)
+            await until(pilot, lambda: f"INCIDENT {opened} P1" in visible_lines(screen.query_one("#header"))[0])
+            assert any("still open" in line for line in screen.activity.lines)

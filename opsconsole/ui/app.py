@@ -136,6 +136,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self.set_class(self.ascii_only, "-ascii")
         self.set_keymap(self.profile.keymap)  # profiles.yaml keymap: (binding id -> keys), validated by config
         self.push_screen(self._new_dashboard(self.monitor))
+        self.call_after_refresh(self.resume_open_incident)  # an incident survives a restart of the console
         # asyncio.to_thread work must not keep the process alive after quit if a backend hangs.
         asyncio.get_running_loop().set_default_executor(DaemonThreadPool(8, "opsconsole-io"))
         self.call_after_refresh(self._after_first_frame)

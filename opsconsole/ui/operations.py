@@ -198,6 +198,26 @@ class OperationsMixin:
         if app.dashboard is not None:
             app.dashboard.activity.record(f"incident {incident.id} {verb} exported: {path}")
 
+    def resume_open_incident(self) -> None:
+        """After a restart, the profile's incident that is still open (its file has no close time) is open again."""
+        from opsconsole.incidents import load_open_incidents
+
+        app: Any = self
+        if self.incident is not None:
+            return
+        try:
+            mine = [i for i in load_open_incidents() if i.profile == app.profile.name]
+        except (OSError, ValueError) as exc:
+            app.notify(f"cannot read the open incidents: {exc}", severity="warning")
+            return
+        if not mine:
+            return
+        self.incident = max(mine, key=lambda i: i.opened_at)
+        self._show_incident_in_title()
+        if app.dashboard is not None:
+            app.dashboard.activity.record(f"incident {self.incident.id} is still open (since "
+                                          f"{self.incident.opened_at}): alerts and actions go to its timeline")
+
     def _show_incident_in_title(self) -> None:
         """The dashboard header says INCIDENT <id> <severity> while one is open."""
         app: Any = self
