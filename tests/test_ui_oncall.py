@@ -503,3 +503,19 @@ async def test_an_open_incident_survives_a_restart(tmp_path: Path) -> None:
             await until(pilot, lambda: again.incident is not None and again.incident.id == opened)
             await until(pilot, lambda: f"INCIDENT {opened} P1" in visible_lines(screen.query_one("#header"))[0])
             assert any("still open" in line for line in screen.activity.lines)
+
+
+async def test_notifications_do_not_cover_the_profile_picker(tmp_path: Path) -> None:
+    from opsconsole.ui.screens import PickScreen
+
+    with five_services(tmp_path) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await started(pilot, app)
+            app.notify("a long notification that would sit over the right half of the picker", timeout=30)
+            await pilot.pause()
+            assert len(app._notifications) == 1
+            await pilot.press("p")
+            await until(pilot, lambda: isinstance(app.screen, PickScreen))
+            await pilot.pause()
+            assert len(app._notifications) == 0 and "long notification" not in screen_text(app)

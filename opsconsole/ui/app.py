@@ -224,6 +224,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             self.notify(str(exc), severity="error", timeout=10)
             return
         options = [(n, f"{'● ' if n == self.profile.name else '  '}{n}") for n in names]
+        self.clear_notifications()  # toasts sit above every screen: they would cover the list being picked from
         self.push_screen(PickScreen("Switch profile", options), self._switch_profile)
 
     def _switch_profile(self, name: str | None) -> None:
