@@ -158,8 +158,6 @@ class PaneTable(StylePerPass, SteadyScroll, DataTable[Cell]):
         keys = self.columns_for(available)
         if keys != self._shown:
             self._show_columns(keys)
-        if self.flex is None or self.flex not in keys:
-            return  # (a table without a flex column keeps its declared widths)
         from textual.widgets._data_table import ColumnKey as Key
 
         changed = False
@@ -167,12 +165,13 @@ class PaneTable(StylePerPass, SteadyScroll, DataTable[Cell]):
             column = self.columns.get(Key(key))
             if column is not None and width is not None and column.width != width:
                 column.width, column.auto_width, changed = width, False, True
-        flex = self.columns[Key(self.flex)]
-        fixed = sum(c.get_render_width(self) for key, c in self.columns.items() if key != flex.key)
-        width = max(FLEX_MIN, available - fixed - 2 * self.cell_padding)
-        if changed or flex.auto_width or flex.width != width:
-            flex.auto_width = False
-            flex.width = width
+        flex = self.columns.get(Key(self.flex)) if self.flex in keys else None
+        if flex is not None:
+            fixed = sum(c.get_render_width(self) for key, c in self.columns.items() if key != flex.key)
+            width = max(FLEX_MIN, available - fixed - 2 * self.cell_padding)
+            if flex.auto_width or flex.width != width:
+                flex.auto_width, flex.width, changed = False, width, True
+        if changed:
             self._update_count += 1  # part of every render-cache key: re-render at the new width
             self._require_update_dimensions = True
             self.refresh()
