@@ -380,10 +380,9 @@ async def test_services_trend_shows_the_engines_history_with_its_scale(tmp_path:
             def scale_shown() -> bool:  # the engine may have a newer sample than the screen drew: retry
                 values = [v for _t, v in app.monitor.history.get(key)][-8:]
                 row = next(i for i, r in enumerate(pane.shown_rows) if r.name == "api")
-                found = re.search(r"[▁▂▃▄▅▆▇█]+ (\d+(?:\.\d)?)–(\d+(?:\.\d)?)ms", visible_lines(pane.table)[row + 1])
-                return bool(found) and (float(found[1]), float(found[2])) == (
-                    float(f"{min(values):.{0 if min(values) >= 10 else 1}f}"),
-                    float(f"{max(values):.{0 if max(values) >= 10 else 1}f}"))
+                found = re.search(r"[▁▂▃▄▅▆▇█]+ ([\d.]+)–([\d.]+)ms", visible_lines(pane.table)[row + 1])
+                low, high = (float(f"{v:.0f}") if v >= 10 else float(f"{v:.2g}") for v in (min(values), max(values)))
+                return bool(found) and (float(found[1]), float(found[2])) == (low, high)
 
             await until(pilot, scale_shown, timeout=10)
 

@@ -111,7 +111,7 @@ def clip(text: str, width: int) -> str:
 
 
 def compact(value: float) -> str:
-    """A scale bound in 4 characters or so: 0.8, 12, 340, 1.2k, 3.4M."""
+    """A scale bound in 4 characters or so: 0.029, 0.8, 12, 340, 1.2k, 3.4M."""
     magnitude = abs(value)
     if magnitude >= 1e6:
         return f"{value / 1e6:.1f}M"
@@ -119,7 +119,7 @@ def compact(value: float) -> str:
         return f"{value / 1e3:.1f}k"
     if magnitude >= 10 or value == int(value):
         return f"{value:.0f}"
-    return f"{value:.1f}"
+    return f"{value:.2g}"  # 5.1, 0.5, 0.029: a 29 ms job is not "0.0s"
 
 
 def trend(samples: Iterable[tuple[float, float]], unit: str = "", width: int = 8) -> str:

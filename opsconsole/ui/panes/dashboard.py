@@ -71,7 +71,7 @@ class QueriesPane(DashboardPane):
 class TablesPane(DashboardPane):
     pane = Pane.TABLES
     title = "Tables"
-    columns = (("name", "Table", 22), ("files", "Files", 6), ("trend", "Files trend", 18), ("snapshots", "Snaps", 6),
+    columns = (("name", "Table", None), ("files", "Files", 6), ("trend", "Files trend", 18), ("snapshots", "Snaps", 6),
                ("rows", "Rows", 9), ("size", "Size", 10), ("commit", "Commit", 7))
     drop = ("commit", "snapshots", "size", "trend")
 
