@@ -13,6 +13,7 @@ from contextlib import contextmanager
 from http.server import ThreadingHTTPServer
 from pathlib import Path
 
+import pytest
 from pilot_helpers import until
 from ui_profiles import _Ok, dead_port
 
@@ -518,3 +519,25 @@ async def test_notifications_do_not_cover_the_profile_picker(tmp_path: Path) -> 
             await until(pilot, lambda: isinstance(app.screen, PickScreen))
             await pilot.pause()
             assert len(app._notifications) == 0 and "long notification" not in screen_text(app)
+
+
+@pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=["80x24", "120x40", "200x50"])
+@pytest.mark.parametrize("theme", ["textual-dark", "textual-light"])
+async def test_what_is_wrong_is_on_screen_at_every_size_and_theme(tmp_path: Path, size: tuple[int, int],
+                                                                  theme: str) -> None:
+    """The fault (zz-billing refused) at each size and theme: strip, critical row, alert subject and message."""
+    with five_services(tmp_path, read_only=True) as (profile, _):
+        app = OpsConsoleApp(profile, theme=theme)
+        async with app.run_test(size=size) as pilot:
+            screen = await started(pilot, app)
+            await until(pilot, lambda: screen.tracked)
+            await pilot.pause()
+            assert app.theme == theme
+            text = screen_text(app)
+            strip = visible_lines(screen.query_one("#header"))[0]
+            assert all(word in strip for word in ("web", "CRITICAL", "READ-ONLY", "1 firing")), strip
+            assert "zz-billing" in visible_lines(services(app).table)[1]
+            alert = screen.tracked[0].alert
+            alert_row = visible_lines(screen.query_one("#table-alerts"))[1]
+            assert alert.subject in alert_row and " ".join(alert.message.split())[:12] in alert_row
+            assert len(text) > 0 and app.screen.size == size
