@@ -10,8 +10,11 @@ from opsconsole.drivers.base import OptionSpec
 from opsconsole.model import ActionSpec
 
 NUMBER = (int, float)
-WAREHOUSE_SIZES = ("2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large")
+WAREHOUSE_SIZES = ("2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large",
+                   "5X-Large")
 """``cluster_size`` values the SQL Warehouses API accepts."""
+MAX_WAREHOUSE_CLUSTERS = 30
+"""The SQL Warehouses API's upper bound on ``max_num_clusters``."""
 
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("profile", str, help="~/.databrickscfg profile, as `databricks --profile` (default: SDK auth chain)"),
@@ -26,7 +29,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("jobs", bool, default=False, help="job runs, per-job health scores and duration anomalies"),
     OptionSpec("history_hours", NUMBER, default=24, help="query history window in hours"),
     OptionSpec("jobs_days", NUMBER, default=7, help="job runs window in days"),
-    OptionSpec("jobs_max_runs", int, default=500, help="most job runs fetched per poll"),
+    OptionSpec("jobs_runs_per_job", int, default=50, help="most recent runs kept per job (the scoring window)"),
+    OptionSpec("jobs_max_runs", int, default=5000, help="most job runs scanned per poll (a safety bound)"),
+    OptionSpec("clusters_max", int, default=100, help="most interactive clusters listed"),
+    OptionSpec("list_timeout", NUMBER, default=60, help="seconds a paged list (query history, runs) may take"),
     OptionSpec("poll_interval", NUMBER, default=5, help="seconds between state checks while an action waits"),
     OptionSpec("action_timeout", NUMBER, default=1200, help="seconds an app/warehouse/cluster action may wait"),
     OptionSpec("statement_timeout", NUMBER, default=900, help="seconds before a SQL statement is cancelled"),

@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from opsconsole.drivers import databricks_sql as dsql
-from opsconsole.errors import ActionRefused, DriverError, DriverTimeout
+from opsconsole.errors import ActionRefused, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionResult
 
 T = TypeVar("T")
@@ -75,7 +75,17 @@ class StatementActions:
                                         f"{self._num('statement_timeout', 900):g}s; cancelled")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._num("poll_interval", 5))
-                resp = await self._call(what, lambda w: w.statement_execution.get_statement(sid).as_dict())
+                try:
+                    resp = await self._call(what, lambda w: w.statement_execution.get_statement(sid).as_dict())
+                except DriverUnavailable as exc:
+                    # A throttled or dropped poll says nothing about the statement, which keeps running on the
+                    # warehouse: wait and poll again; only the user or the statement's deadline cancels it.
+                    wait = max(delay, getattr(exc, "retry_after", 0.0))
+                    wait = min(wait, max(0.0, deadline - time.monotonic()))
+                    if progress:
+                        progress(f"{time.monotonic() - started:6.1f}s  {what}: poll failed ({exc}); "
+                                 f"retrying in {wait:.0f}s")
+                    await asyncio.sleep(wait)
         except (asyncio.CancelledError, DriverError):
             await self._cancel(sid)
             raise
