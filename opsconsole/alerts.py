@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opsconsole.jobhealth import job_health_alerts
 from opsconsole.model import (
     Alert,
     Health,
@@ -176,7 +177,8 @@ def evaluate(results: Mapping[Pane, PaneResult], thresholds: Mapping[str, Any],
         elif pane == Pane.LAG:
             alerts += _lag_alerts((r for r in result.rows if isinstance(r, LagSample)), thresholds, now)
         elif pane == Pane.JOBS:
-            alerts += _job_alerts((r for r in result.rows if isinstance(r, JobRun)), now)
+            job_rows = [r for r in result.rows if isinstance(r, JobRun)]
+            alerts += _job_alerts(job_rows, now) + job_health_alerts(job_rows, thresholds, now)
         for source, error in result.errors.items():
             alerts.append(Alert("SourceUnreachable", Severity.WARNING, f"{source}/{pane.value}", error, None, now))
     seen: set[str] = set()

@@ -166,6 +166,9 @@ ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
     "freshness_hours_max": ((int, float), 24),
     "coverage_min": ((int, float), 0.90),
     "service_latency_ms_max": ((int, float), 2_000),
+    "job_health_warning": ((int, float), 80),
+    "job_health_critical": ((int, float), 50),
+    "job_duration_z_max": ((int, float), 3.5),
 }
 
 PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify",

@@ -33,11 +33,12 @@ reused by the alerts and the headless CLI:
 from __future__ import annotations
 
 import statistics
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
-from opsconsole.model import Health, HealthScore, JobRun
+from opsconsole.model import Alert, Health, HealthScore, JobRun, Severity
 
 SUCCESS_STATES = frozenset({"SUCCESS", "SUCCEEDED", "SUCCESS_WITH_FAILURES"})
 FAILURE_STATES = frozenset({"FAILED", "TIMEDOUT", "INTERNAL_ERROR", "MAXIMUM_CONCURRENT_RUNS_REACHED",
@@ -177,10 +178,47 @@ def duration_anomalies(runs: Iterable[JobRun], threshold: float = ANOMALY_THRESH
     return sorted(found, key=lambda a: abs(a.z_score), reverse=True)
 
 
-def score_health(score: HealthScore, anomalies: int = 0) -> Health:
-    """Traffic light of a score: >= 80 OK, >= 50 WARNING, else CRITICAL; anomalies warn."""
-    if score.score < 50:
+def score_health(score: HealthScore, anomalies: int = 0, warning: float = 80.0, critical: float = 50.0) -> Health:
+    """Traffic light of a score: >= ``warning`` OK, >= ``critical`` WARNING, else CRITICAL; anomalies warn."""
+    if score.score < critical:
         return Health.CRITICAL
-    if score.score < 80 or anomalies or score.trend == "degrading":
+    if score.score < warning or anomalies or score.trend == "degrading":
         return Health.WARNING
     return Health.OK
+
+
+JOB_RUNBOOK = "dataops-job-health-review"
+
+
+def job_health_alerts(runs: Iterable[JobRun], thresholds: Mapping[str, Any], now: datetime) -> list[Alert]:
+    """Seed 004's alerts from the Jobs pane rows, thresholds from the profile's ``alerts:``.
+
+    * ``JobHealthLow`` per job whose score is below ``job_health_warning``
+      (WARNING) or ``job_health_critical`` (CRITICAL);
+    * ``JobDurationAnomaly`` (WARNING) per job with a run whose modified
+      z-score exceeds ``job_duration_z_max``, naming the most extreme run.
+
+    Pure: the same rows and thresholds give the same alerts, so a rules engine
+    can call it as one rule.
+    """
+    runs = list(runs)
+    warning = float(thresholds.get("job_health_warning", 80))
+    critical = float(thresholds.get("job_health_critical", 50))
+    z_max = float(thresholds.get("job_duration_z_max", ANOMALY_THRESHOLD))
+    alerts: list[Alert] = []
+    for score in health_scores(runs):
+        if score.score < warning:
+            severity = Severity.CRITICAL if score.score < critical else Severity.WARNING
+            limit = critical if severity is Severity.CRITICAL else warning
+            alerts.append(Alert("JobHealthLow", severity, score.job,
+                                f"health score {score.score:.0f} < {limit:g}: success {score.success_rate:.0%} of "
+                                f"{score.runs} runs, stability {score.stability:.2f}, trend {score.trend}",
+                                JOB_RUNBOOK, now))
+    worst: dict[str, DurationAnomaly] = {}
+    for anomaly in duration_anomalies(runs, z_max):
+        worst.setdefault(anomaly.job, anomaly)
+    for job, anomaly in sorted(worst.items()):
+        alerts.append(Alert("JobDurationAnomaly", Severity.WARNING, job,
+                            f"run {anomaly.run_id} took {anomaly.duration_s:.0f}s vs usual {anomaly.baseline_s:.0f}s "
+                            f"({anomaly.kind}, z {anomaly.z_score:+.1f}; limit {z_max:g})", JOB_RUNBOOK, now))
+    return alerts

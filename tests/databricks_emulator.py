@@ -201,12 +201,13 @@ class DatabricksEmulator:
             run_duration=int(duration_s * 1000) if done else None, state=legacy,
             status=jobs.RunStatus(state=jobs.RunLifecycleStateV2State(life_cycle), termination_details=details)))
 
-    def fail_next(self, path_prefix: str, status: int, count: int = 1, retry_after: int | None = 1) -> None:
-        """Answer the next ``count`` requests under ``path_prefix`` with ``status`` (429 or 503)."""
+    def fail_next(self, path_prefix: str, status: int, count: int = 1, retry_after: int | None = 1,
+                  method: str | None = None) -> None:
+        """Answer the next ``count`` requests under ``path_prefix`` (of ``method``, or any) with ``status``."""
         if status == 429 and (retry_after is None or retry_after < 1):
             raise ValueError("Databricks answers 429 with Retry-After >= 1")
         with self.lock:
-            self._faults.append([path_prefix, status, count, retry_after])
+            self._faults.append([path_prefix, status, count, retry_after, method])
 
     # ------------------------------------------------------------------ server
     def start(self) -> str:
@@ -298,7 +299,7 @@ class DatabricksEmulator:
         with self.lock:
             self.requests.append((method, path))
             for fault in self._faults:
-                if path.startswith(fault[0]) and fault[2] > 0:
+                if path.startswith(fault[0]) and fault[2] > 0 and fault[4] in (None, method):
                     fault[2] -= 1
                     headers = {} if fault[3] is None else {"Retry-After": str(fault[3])}
                     code = "TOO_MANY_REQUESTS" if fault[1] == 429 else "TEMPORARILY_UNAVAILABLE"

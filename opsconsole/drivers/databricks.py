@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 
 from opsconsole import jobhealth, query_stats
 from opsconsole.drivers import databricks_rows as rows
+from opsconsole.drivers import databricks_sql as dsql
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.drivers.databricks_actions import ResourceActions
 from opsconsole.drivers.databricks_client import guarded, make_client
@@ -55,11 +56,32 @@ class DatabricksDriver(ResourceActions, StatementActions, Driver):
         self.clusters = bool(self.config.get("clusters"))
         self.jobs = bool(self.config.get("jobs"))
         # Offer only what this profile's facets can do (the class lists everything).
-        enabled = {"app": bool(self.app), "warehouse": bool(self.warehouse_id), "clusters": self.clusters}
+        enabled = {"app": bool(self.app), "warehouse": bool(self.warehouse_id), "clusters": self.clusters,
+                   "workspace": True}
         self.panes = frozenset({Pane.SERVICES}  # type: ignore[misc]
                                | ({Pane.QUERIES} if self.warehouse_id else set())
                                | ({Pane.JOBS} if self.jobs else set()))
         self.actions = tuple(a for a in ACTIONS if enabled[facet_of(a.name)])  # type: ignore[misc]
+
+    def _list_timeout(self) -> float:
+        """Budget of a paged list (query history pages may take up to 10 s each server-side).
+
+        Its own budget rather than one call's, but inside the 2 x timeout the
+        poller gives a pane, so a slow list is reported by the driver, not cut.
+        """
+        value = self.config.get("list_timeout")
+        return float(value) if value is not None else self.timeout * 1.8
+
+    @classmethod
+    def normalize_params(cls, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Parameters as they will run, for the confirmation: a RESTORE timestamp becomes UTC with its offset."""
+        out = dict(params)
+        if action == "table-restore" and out.get("timestamp") not in (None, ""):
+            try:
+                out["timestamp"] = dsql.utc_timestamp(out["timestamp"]) + "+00:00"
+            except ActionRefused:
+                pass  # the action refuses it when it runs, with the reason
+        return out
 
     # ------------------------------------------------------------------ plumbing
     def _opt(self, key: str) -> str | None:
@@ -186,7 +208,7 @@ class DatabricksDriver(ResourceActions, StatementActions, Driver):
             wanted = ListClustersFilterBy(cluster_sources=[ClusterSource.UI, ClusterSource.API])
             return [c.as_dict() for c in itertools.islice(w.clusters.list(filter_by=wanted, page_size=100), cap)]
 
-        return await self._call("list clusters", fetch, timeout=self._num("list_timeout", 60))
+        return await self._call("list clusters", fetch, timeout=self._list_timeout())
 
     async def _cluster_rows(self) -> list[ServiceStatus]:
         now = datetime.now(UTC)
@@ -237,7 +259,7 @@ class DatabricksDriver(ResourceActions, StatementActions, Driver):
                     break
             return found[:limit]
 
-        infos = await self._call("query history", fetch, timeout=self._num("list_timeout", 60))
+        infos = await self._call("query history", fetch, timeout=self._list_timeout())
         return [rows.query_record(q, source=self.name) for q in infos]
 
     async def query_buckets(self, width: timedelta = timedelta(hours=1)) -> list[query_stats.BucketStats]:
@@ -270,7 +292,7 @@ class DatabricksDriver(ResourceActions, StatementActions, Driver):
                     kept.append(run.as_dict())
             return kept
 
-        found = await self._call("list job runs", fetch, timeout=self._num("list_timeout", 60))
+        found = await self._call("list job runs", fetch, timeout=self._list_timeout())
         return [rows.job_run(r, source=self.name) for r in found]
 
     async def job_health(self) -> list[HealthScore]:

@@ -32,7 +32,8 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("jobs_runs_per_job", int, default=50, help="most recent runs kept per job (the scoring window)"),
     OptionSpec("jobs_max_runs", int, default=5000, help="most job runs scanned per poll (a safety bound)"),
     OptionSpec("clusters_max", int, default=100, help="most interactive clusters listed"),
-    OptionSpec("list_timeout", NUMBER, default=60, help="seconds a paged list (query history, runs) may take"),
+    OptionSpec("list_timeout", NUMBER, help="seconds a paged list (query history, runs, clusters) may take "
+               "(default 1.8 x the driver timeout: inside the pane's 2 x)"),
     OptionSpec("poll_interval", NUMBER, default=5, help="seconds between state checks while an action waits"),
     OptionSpec("action_timeout", NUMBER, default=1200, help="seconds an app/warehouse/cluster action may wait"),
     OptionSpec("statement_timeout", NUMBER, default=900, help="seconds before a SQL statement is cancelled"),
@@ -74,12 +75,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "or pause until it is RUNNING); no data changes.", dangerous=True, params=("cluster",)),
 )
 
-_FACETS = {"app-": "app", "warehouse-": "warehouse", "table-": "warehouse", "grant": "warehouse",
+_FACETS = {"app-": "app", "warehouse-": "warehouse", "table-": "warehouse", "grant": "workspace",
            "statements-": "warehouse", "cluster-": "clusters"}
 
 
 def facet_of(action: str) -> str:
-    """Which configured facet (app, warehouse, clusters) an action needs."""
+    """Which configured facet (app, warehouse, clusters; workspace = always) an action needs."""
     for prefix, facet in _FACETS.items():
         if action.startswith(prefix):
             return facet

@@ -233,6 +233,9 @@ class RunbookEngine:
                         raise PlanError(f"step {step.id!r}: {exc}") from None
                     spec = None
                 step_params = {k: v for k, v in substitute(dict(step.params), values).items() if v is not None}
+                normalize = getattr(cls, "normalize_params", None) if spec else None
+                if normalize is not None:  # e.g. a RESTORE timestamp in UTC: confirm exactly what will run
+                    step_params = normalize(step.name, step_params)
                 mutating = (spec.mutating if spec else True) or bool(step.mutating)
                 dangerous = (spec.dangerous if spec else False) or step.dangerous
                 irreversible = (spec.irreversible if spec else False) or step.irreversible
