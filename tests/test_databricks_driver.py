@@ -88,7 +88,7 @@ async def test_auto_stopped_warehouse_is_not_critical(emu: DatabricksEmulator, d
 async def test_facets_follow_options(emu: DatabricksEmulator) -> None:
     drv = make(emu, app=None, warehouse_id="", clusters=True)
     assert drv.panes == frozenset({Pane.SERVICES})
-    assert {a.name for a in drv.actions} == {"cluster-restart"}
+    assert {a.name for a in drv.actions} == {"cluster-restart", "grants-show", "grant"}  # grants: REST API
     with pytest.raises(ActionRefused, match="warehouse_id"):
         await drv.run_action("warehouse-start", {})
     await drv.close()

@@ -39,9 +39,9 @@ def test_dataops_reads_seed_004_environment(root: Path, monkeypatch: pytest.Monk
     drv = workspace_driver(root, "dataops")
     assert drv.jobs and drv.panes == frozenset({Pane.SERVICES, Pane.JOBS})
     assert isinstance(drv.config["token"], Secret) and "dapi-from-env" not in repr(drv.config)
-    assert drv.actions == ()
+    assert {a.name for a in drv.actions} == {"grants-show", "grant"}  # Unity Catalog REST API, no warehouse
 
 
 def test_azure_rt_lists_clusters(root: Path) -> None:
     drv = workspace_driver(root, "azure-rt")
-    assert drv.clusters and [a.name for a in drv.actions] == ["cluster-restart"]
+    assert drv.clusters and "cluster-restart" in {a.name for a in drv.actions}
