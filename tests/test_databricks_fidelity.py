@@ -232,13 +232,19 @@ async def test_grants_without_a_warehouse_use_the_unity_catalog_api(emu: Databri
 # ---------------------------------------------------------------------------- 8. warehouse
 async def test_warehouse_edit_keeps_serverless_photon_tags_and_channel(emu: DatabricksEmulator,
                                                                        driver: DatabricksDriver) -> None:
-    result = await driver.run_action("warehouse-edit", {"cluster_size": "5X-Large", "max_num_clusters": 30})
+    result = await driver.run_action("warehouse-edit", {"cluster_size": "Large"})
     assert result.ok, result.message
     wh = emu.warehouses[WH]
-    assert (wh["cluster_size"], wh["max_num_clusters"]) == ("5X-Large", 30)
-    assert wh["enable_serverless_compute"] and wh["enable_photon"] and wh["warehouse_type"] == "PRO"
-    assert wh["tags"] == {"team": "ontos"} and wh["channel"] == "CHANNEL_NAME_CURRENT"
-    assert wh["auto_stop_mins"] == 30
+    assert wh["cluster_size"] == "Large" and wh["enable_serverless_compute"] and wh["enable_photon"]
+    assert wh["warehouse_type"] == "PRO" and wh["tags"] == {"team": "ontos"}
+    assert wh["channel"] == "CHANNEL_NAME_CURRENT" and wh["auto_stop_mins"] == 30
+
+
+async def test_warehouse_edit_accepts_5x_large_and_30_clusters(emu: DatabricksEmulator,
+                                                              driver: DatabricksDriver) -> None:
+    result = await driver.run_action("warehouse-edit", {"cluster_size": "5X-Large", "max_num_clusters": 30})
+    assert result.ok, result.message
+    assert (emu.warehouses[WH]["cluster_size"], emu.warehouses[WH]["max_num_clusters"]) == ("5X-Large", 30)
 
 
 async def test_warehouse_start_falling_back_to_stopped_fails_at_once(emu: DatabricksEmulator) -> None:
@@ -268,3 +274,33 @@ async def test_deploy_right_after_a_start_waits_for_the_pending_deployment(emu: 
     rejected = [body for _m, path, status, body in emu.responses if status == 400 and path.endswith("/deployments")]
     assert rejected == []
 
+
+
+# ---------------------------------------------------------------------------- 10. runbooks
+def _run(root: Path, env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run([sys.executable, "-m", "opsconsole", "--config", str(root / "profiles.yaml"), "run", *args],
+                          capture_output=True, text=True, env=env, timeout=120)
+
+
+def test_dataops_runbooks_run_against_a_jobs_only_workspace(emu: DatabricksEmulator, root: Path,
+                                                            _isolate_user_dirs: Path) -> None:
+    emu.add_table("system.access.audit")
+    emu.add_table("dataops_intelligence.monitoring.job_health")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+    env.update(DATABRICKS_WORKSPACE_URL=emu.url, DATABRICKS_ACCESS_TOKEN=GOOD_TOKEN, PYTHONPATH=str(root),
+               DATABRICKS_CONFIG_FILE=os.devnull)
+    for procedure in ("dataops-system-table-access", "dataops-delta-write-failures"):
+        out = _run(root, env, procedure, "--profile", "dataops", "--yes")
+        assert out.returncode == 0, out.stdout + out.stderr
+        assert "ok" in out.stdout.lower() and "failed" not in out.stdout.lower(), out.stdout
+
+
+def test_azure_rt_runbook_commands_exist_in_the_databricks_cli(root: Path, _isolate_user_dirs: Path) -> None:
+    env = {**os.environ, "PYTHONPATH": str(root)}
+    latency = _run(root, env, "azure-high-latency", "--profile", "azure-rt", "--dry-run", "--param", "cluster=stream",
+                   "--param", "workers=8")
+    review = _run(root, env, "azure-daily-performance-review", "--profile", "azure-rt", "--dry-run")
+    text = latency.stdout + review.stdout
+    assert latency.returncode == 0 and review.returncode == 0, text + latency.stderr + review.stderr
+    assert "sql exec" not in text and "databricks api post /api/2.0/sql/statements" in text
+    assert 'clusters resize "$id"' in text and "select(.cluster_name == $n)" in text
