@@ -60,7 +60,7 @@ def _special_service_alert(row: ServiceStatus, thresholds: Mapping[str, Any], no
     extra = row.extra or {}
     if extra.get("kind") == "warehouse" and "state" in extra:
         state = str(extra.get("state") or "UNKNOWN")
-        if state != "RUNNING":
+        if state not in ("RUNNING", "STOPPED"):  # STOPPED: auto-stop; the next statement starts it
             return [Alert("WarehouseDown", Severity.CRITICAL, row.name,
                           f"warehouse {state}: queries queue or time out (seed 000 alert 3)",
                           "ontos-warehouse-timeout", now)]

@@ -25,7 +25,7 @@ from opsconsole.config import ALERT_THRESHOLDS
 from opsconsole.drivers.databricks import DatabricksDriver
 from opsconsole.drivers.databricks_client import Throttled
 from opsconsole.errors import DriverError
-from opsconsole.model import Severity
+from opsconsole.model import Health, Severity
 
 APP, WH, make, statements = base.APP, base.WH, base.make, base.statements
 emu, driver, _no_user_databricks_config = base.emu, base.driver, base._no_user_databricks_config  # the fixtures
@@ -304,3 +304,37 @@ def test_azure_rt_runbook_commands_exist_in_the_databricks_cli(root: Path, _isol
     assert latency.returncode == 0 and review.returncode == 0, text + latency.stderr + review.stderr
     assert "sql exec" not in text and "databricks api post /api/2.0/sql/statements" in text
     assert 'clusters resize "$id"' in text and "select(.cluster_name == $n)" in text
+
+
+# ---------------------------------------------------------------------------- seeds 001 and 004 targets
+async def test_seed_001_latency_and_error_targets_against_query_history(emu: DatabricksEmulator) -> None:
+    for i in range(99):
+        emu.add_query(f"ok{i}", WH, now_ms() - (i + 1) * 1000, 40 + i)
+    for i in range(3):
+        emu.add_query(f"slow{i}", WH, now_ms() - 500, 4_000)
+    emu.add_query("bad", WH, now_ms() - 600, 10, "FAILED")
+    drv = make(emu, app=None, p50_ms_target=100, p99_ms_target=500, error_rate_target=0.001)
+    [row] = [r for r in await drv.health() if r.name == "query targets"]
+    assert row.health is Health.WARNING and row.extra["missed"] == ["p99", "error rate"]
+    assert "p50 90 ms < 100 ms" in row.detail and "p99 4,000 ms >= 500 ms" in row.detail
+    assert "103 queries" in row.detail
+    await drv.close()
+
+
+def test_dataops_alert_thresholds_come_from_the_profile(root: Path, tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from opsconsole.config import load
+    from opsconsole.model import JobRun
+
+    text = (root / "profiles.yaml").read_text().replace("job_health_warning: 80", "job_health_warning: 95")
+    (tmp_path / "profiles.yaml").write_text(text)
+    thresholds = load(tmp_path / "profiles.yaml").profile("dataops").alerts
+    t0 = datetime(2026, 2, 1, tzinfo=UTC)
+    runs = [JobRun(job="etl", run_id=str(i), state="FAILED" if i == 9 else "SUCCESS",
+                   started_at=t0 + timedelta(hours=i), duration_s=60.0) for i in range(10)]
+    [score] = jobhealth.health_scores(runs)
+    assert 80 <= score.score < 95  # healthy by the default 80, low by this profile's 95
+    [alert] = jobhealth.job_health_alerts(runs, thresholds, t0)
+    assert alert.rule == "JobHealthLow" and alert.severity is Severity.WARNING and "< 95" in alert.message
+    assert jobhealth.job_health_alerts(runs, {k: v[1] for k, v in ALERT_THRESHOLDS.items()}, t0) == []

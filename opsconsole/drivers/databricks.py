@@ -149,6 +149,8 @@ class DatabricksDriver(ResourceActions, StatementActions, Driver):
             facets.append((f"app {self.app}", self._app_rows()))
         if self.warehouse_id:
             facets.append((f"warehouse {self.warehouse_id}", self._warehouse_rows()))
+        if self.warehouse_id and self._targets():
+            facets.append(("query targets", self._target_rows()))
         if self.clusters:
             facets.append(("clusters", self._cluster_rows()))
         if self.jobs:
@@ -193,6 +195,24 @@ class DatabricksDriver(ResourceActions, StatementActions, Driver):
         wh, ms = await self._timed(f"get warehouse {self.warehouse_id}",
                                    lambda w: w.warehouses.get(self.warehouse_id).as_dict())
         return [rows.warehouse_status(wh, source=self.name, checked_at=datetime.now(UTC), latency_ms=ms)]
+
+    def _targets(self) -> dict[str, float]:
+        keys = {"p50_ms_target": "p50_ms", "p99_ms_target": "p99_ms", "error_rate_target": "error_rate"}
+        return {arg: float(self.config[key]) for key, arg in keys.items() if self.config.get(key) is not None}
+
+    async def _target_rows(self) -> list[ServiceStatus]:
+        """Seed 001's p50/p99/error-rate targets against the warehouse's recent query history."""
+        minutes = self._num("targets_minutes", 60)
+        records = await self.query_history(limit=999, since=datetime.now(UTC) - timedelta(minutes=minutes))
+        checks = query_stats.target_checks(records, **self._targets())
+        missed = [c for c in checks if c.met is False]
+        health = rows.Health.WARNING if missed else rows.Health.OK if any(c.met for c in checks) \
+            else rows.Health.UNKNOWN
+        detail = " · ".join(c.describe() for c in checks) + f" · last {minutes:g} min, {len(records)} queries"
+        return [ServiceStatus(name="query targets", health=health, detail=detail, checked_at=datetime.now(UTC),
+                              source=self.name,
+                              extra={"kind": "query-targets", "missed": [c.name for c in missed],
+                                     **{c.name.replace(" ", "_"): c.value for c in checks}})]
 
     async def _list_clusters(self) -> list[dict[str, Any]]:
         """Interactive (UI/API) clusters only, at most ``clusters_max``.

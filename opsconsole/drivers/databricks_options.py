@@ -34,6 +34,10 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("clusters_max", int, default=100, help="most interactive clusters listed"),
     OptionSpec("list_timeout", NUMBER, help="seconds a paged list (query history, runs, clusters) may take "
                "(default 1.8 x the driver timeout: inside the pane's 2 x)"),
+    OptionSpec("p50_ms_target", NUMBER, help="query latency p50 target in ms (seed 001: 100); adds a targets row"),
+    OptionSpec("p99_ms_target", NUMBER, help="query latency p99 target in ms (seed 001: 500)"),
+    OptionSpec("error_rate_target", NUMBER, help="query error-rate target as a fraction (seed 001: 0.001)"),
+    OptionSpec("targets_minutes", NUMBER, default=60, help="query history window the targets are judged on"),
     OptionSpec("poll_interval", NUMBER, default=5, help="seconds between state checks while an action waits"),
     OptionSpec("action_timeout", NUMBER, default=1200, help="seconds an app/warehouse/cluster action may wait"),
     OptionSpec("statement_timeout", NUMBER, default=900, help="seconds before a SQL statement is cancelled"),
