@@ -338,3 +338,27 @@ def test_dataops_alert_thresholds_come_from_the_profile(root: Path, tmp_path: Pa
     [alert] = jobhealth.job_health_alerts(runs, thresholds, t0)
     assert alert.rule == "JobHealthLow" and alert.severity is Severity.WARNING and "< 95" in alert.message
     assert jobhealth.job_health_alerts(runs, {k: v[1] for k, v in ALERT_THRESHOLDS.items()}, t0) == []
+
+
+async def test_throttled_facet_keeps_its_last_data_marked_stale(emu: DatabricksEmulator,
+                                                               driver: DatabricksDriver) -> None:
+    await driver.health()
+    emu.fail_next(f"/api/2.0/apps/{APP}", 429, count=1, retry_after=30)
+    rows = {r.name: r for r in await driver.health()}
+    app = rows[f"app {APP}"]
+    assert app.health is Health.UNKNOWN and app.extra["stale"] and app.extra["compute_state"] == "ACTIVE"
+    assert "throttled (retry after 30 s)" in app.detail and "compute ACTIVE" in app.detail
+    assert rows["warehouse ontos-prod-wh"].health is Health.OK
+
+
+async def test_app_deploy_survives_a_throttled_probe(emu: DatabricksEmulator) -> None:
+    drv = make(emu, timeout=1.0)
+    await drv.health()
+    emu.workspace_paths.add("/Workspace/Apps/ontos/v2")
+    emu.fail_next(f"/api/2.0/apps/{APP}", 429, count=1, retry_after=1, method="GET")
+    seen: list[str] = []
+    result = await drv.run_action("app-deploy", {"source_code_path": "/Workspace/Apps/ontos/v2",
+                                                 "progress": seen.append})
+    assert result.ok, result.message
+    assert any("probe failed" in line and "throttled (retry after 1 s)" in line for line in seen)
+    await drv.close()

@@ -27,7 +27,7 @@ from opsconsole.drivers.databricks_actions import ResourceActions
 from opsconsole.drivers.databricks_client import guarded, make_client
 from opsconsole.drivers.databricks_options import ACTIONS, OPTIONS, facet_of
 from opsconsole.drivers.databricks_statements import StatementActions
-from opsconsole.errors import ActionRefused, DriverTimeout
+from opsconsole.errors import ActionRefused, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionSpec, HealthScore, JobRun, Pane, QueryRecord, ServiceStatus
 
 T = TypeVar("T")
@@ -49,6 +49,8 @@ class DatabricksDriver(ResourceActions, StatementActions, Driver):
         self._client_lock: asyncio.Lock | None = None
         self._running: dict[str, str] = {}
         """Statements this driver started and still waits on: id -> SQL."""
+        self._last_rows: dict[str, list[ServiceStatus]] = {}
+        """Last good rows per facet, shown (as STALE) while that facet fails."""
         self.app = self._opt("app")
         self.warehouse_id = self._opt("warehouse_id")
         self.catalog = self._opt("catalog")
@@ -128,7 +130,17 @@ class DatabricksDriver(ResourceActions, StatementActions, Driver):
         interval = self._num("poll_interval", 5)
         last = None
         while True:
-            state = await probe()
+            try:
+                state = await probe()
+            except DriverUnavailable as exc:  # a throttled or dropped probe: the operation goes on; look again
+                line = f"{time.monotonic() - started:6.1f}s  {what}: probe failed ({exc})"
+                log.append(line)
+                if progress:
+                    progress(line)
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(max(interval, getattr(exc, "retry_after", 0.0)))
+                continue
             if state != last:
                 line = f"{time.monotonic() - started:6.1f}s  {what}: {state}"
                 log.append(line)
@@ -170,9 +182,26 @@ class DatabricksDriver(ResourceActions, StatementActions, Driver):
         if failures and not found:
             raise failures[0][1]
         now = datetime.now(UTC)
-        found.extend(ServiceStatus(name=label, health=rows.Health.UNKNOWN, detail=str(exc), checked_at=now,
-                                   source=self.name) for label, exc in failures)
+        for label, exc in failures:
+            found.extend(self._stale(label, exc, now))
+        for label, result in zip((label for label, _ in facets), results, strict=True):
+            if not isinstance(result, BaseException):
+                self._last_rows[label] = list(result)
         return found
+
+    def _stale(self, label: str, exc: BaseException, now: datetime) -> list[ServiceStatus]:
+        """A failed facet: its last rows, UNKNOWN and saying why and since when, or one error row.
+
+        Never blind (the last data stays in view), never lying (it is not shown as current health).
+        """
+        previous = self._last_rows.get(label)
+        if not previous:
+            return [ServiceStatus(name=label, health=rows.Health.UNKNOWN, detail=str(exc), checked_at=now,
+                                  source=self.name)]
+        return [ServiceStatus(name=row.name, health=rows.Health.UNKNOWN,
+                              detail=f"STALE {exc} · last seen {row.checked_at:%H:%M:%S} UTC: {row.detail}",
+                              latency_ms=None, checked_at=row.checked_at, source=self.name,
+                              extra={**row.extra, "stale": True, "error": str(exc)}) for row in previous]
 
     async def _timed(self, what: str, fn: Callable[[Any], T]) -> tuple[T, float]:
         """Result and round-trip milliseconds of one call (client set-up excluded)."""
