@@ -13,6 +13,7 @@ import re
 import subprocess
 import sys
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -21,11 +22,12 @@ from databricks.sdk.service import apps, catalog, compute, iam, jobs, sql
 from databricks_emulator import GOOD_TOKEN, DatabricksEmulator
 
 from opsconsole import jobhealth
-from opsconsole.config import ALERT_THRESHOLDS
+from opsconsole.alerts import evaluate
+from opsconsole.config import ALERT_THRESHOLDS, load
 from opsconsole.drivers.databricks import DatabricksDriver
 from opsconsole.drivers.databricks_client import Throttled
 from opsconsole.errors import DriverError
-from opsconsole.model import Health, Severity
+from opsconsole.model import Health, Pane, PaneResult, Severity
 
 APP, WH, make, statements = base.APP, base.WH, base.make, base.statements
 emu, driver, _no_user_databricks_config = base.emu, base.driver, base._no_user_databricks_config  # the fixtures
@@ -103,16 +105,17 @@ async def test_start_on_a_running_cluster_is_invalid_state(emu: DatabricksEmulat
 
 
 # ---------------------------------------------------------------------------- 1. job health from status
-async def test_job_failing_3_of_6_status_only_runs_raises_job_health_low(emu: DatabricksEmulator) -> None:
+async def test_job_failing_3_of_6_status_only_runs_raises_job_health_low(emu: DatabricksEmulator,
+                                                                         root: Path) -> None:
     for i in range(6):
         emu.add_run(7, "billing-export", "FAILED" if i % 2 else "SUCCESS", now_ms() - (i + 1) * 3_600_000, 300,
                     legacy_state=False)
     drv = make(emu, app=None, warehouse_id=None, jobs=True)
     runs = await drv.job_runs()
     [score] = jobhealth.health_scores(runs)
-    thresholds = {k: v[1] for k, v in ALERT_THRESHOLDS.items()}
+    thresholds = load(root / "profiles.yaml").profile("dataops").alerts
     assert score.success_rate == 0.5 and score.score < thresholds["job_health_warning"]
-    alerts = jobhealth.job_health_alerts(runs, thresholds, runs[0].started_at)
+    alerts = evaluate({Pane.JOBS: PaneResult(Pane.JOBS, tuple(runs), {}, datetime.now(UTC), 0.0)}, thresholds)
     [low] = [a for a in alerts if a.rule == "JobHealthLow"]
     assert low.subject == "billing-export" and low.runbook == "dataops-job-health-review"
     assert low.severity in (Severity.WARNING, Severity.CRITICAL) and "50%" in low.message
@@ -202,9 +205,18 @@ async def test_restore_timestamp_offset_is_converted_to_utc(emu: DatabricksEmula
     result = await driver.run_action("table-restore", {"table": "sheets", "timestamp": "2026-02-07T10:00:00+02:00"})
     assert result.ok and "2026-02-07 08:00:00 UTC" in result.message
     assert statements(emu)[-1].endswith("TO TIMESTAMP AS OF '2026-02-07 08:00:00'")
-    shown = DatabricksDriver.normalize_params("table-restore", {"table": "sheets",
-                                                                "timestamp": "2026-02-07T10:00:00+02:00"})
-    assert shown["timestamp"] == "2026-02-07 08:00:00+00:00"
+
+
+def test_restore_confirmation_shows_the_utc_timestamp(root: Path) -> None:
+    from opsconsole.runbooks.engine import RunbookEngine
+    from opsconsole.runbooks.library import load_library
+
+    runbook = load_library(include_user=False).runbooks["ontos-restore-table"]
+    drv = DatabricksDriver("workspace", {"warehouse_id": WH, "catalog": "c", "schema": "s"})
+    planned = RunbookEngine({"workspace": drv}, profile="ontos-prod").plan(
+        runbook, {"table": "sheets", "timestamp": "2026-02-07T10:00:00+02:00"})
+    [restore] = [p for p in planned if p.step.id == "restore"]
+    assert restore.needs_confirmation and "timestamp=2026-02-07 08:00:00+00:00" in restore.description
 
 
 # ---------------------------------------------------------------------------- 7. grants
@@ -322,9 +334,8 @@ async def test_seed_001_latency_and_error_targets_against_query_history(emu: Dat
 
 
 def test_dataops_alert_thresholds_come_from_the_profile(root: Path, tmp_path: Path) -> None:
-    from datetime import UTC, datetime, timedelta
+    from datetime import timedelta
 
-    from opsconsole.config import load
     from opsconsole.model import JobRun
 
     text = (root / "profiles.yaml").read_text().replace("job_health_warning: 80", "job_health_warning: 95")
