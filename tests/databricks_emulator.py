@@ -45,19 +45,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlparse
 
-from databricks.sdk.service import apps, catalog, compute, iam, jobs, sql
+from databricks.sdk.service import iam, jobs, sql
+from databricks_emulator_apps import AppWarehouseEmulation
+from databricks_emulator_compute import ComputeEmulation
 from databricks_emulator_sql import Table, ToyCatalog
 
 GOOD_TOKEN = "dapi-emulator-good"
 READONLY_TOKEN = "dapi-emulator-readonly"
-WAREHOUSE_SIZES = ("2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large",
-                   "5X-Large")
-TERMINATION = {  # result_state -> (status.termination_details code, type), per the Jobs 2.2 reference
-    "SUCCESS": ("SUCCESS", "SUCCESS"), "FAILED": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"),
-    "TIMEDOUT": ("RUN_EXECUTION_ERROR", "CLIENT_ERROR"), "INTERNAL_ERROR": ("DRIVER_ERROR", "INTERNAL_ERROR"),
-    "CANCELED": ("USER_CANCELED", "SUCCESS"), "SKIPPED": ("SKIPPED", "SUCCESS"),
-    "CLOUD_FAILURE": ("CLOUD_FAILURE", "CLOUD_FAILURE"),
-}
 
 
 class ApiError(Exception):
@@ -101,7 +95,7 @@ class Statement:
     started_ms: int = 0
 
 
-class DatabricksEmulator:
+class DatabricksEmulator(AppWarehouseEmulation, ComputeEmulation):
     """In-memory workspace state plus the HTTP server thread (see module docstring)."""
 
     def __init__(self, transition_s: float = 0.1) -> None:
@@ -134,36 +128,11 @@ class DatabricksEmulator:
         self._server: ThreadingHTTPServer | None = None
 
     # ------------------------------------------------------------------ set-up helpers
-    def add_app(self, name: str, state: str = "ACTIVE", source: str = "/Workspace/Apps/src") -> None:
-        dep_id = uuid.uuid4().hex[:12]
-        self.workspace_paths.add(source)
-        self.deployments[dep_id] = {"deployment_id": dep_id, "source_code_path": source,
-                                    "create_time": "2026-02-07T10:00:00Z", "app": name}
-        self.deployment_state[dep_id] = Timed("SUCCEEDED")
-        self.apps[name] = {"url": f"https://{name}-123.aws.databricksapps.com", "service_principal_id": 4242,
-                           "service_principal_client_id": "6f0c1c5e-8d7e-4c1b-9a47-3e2a1d4b5c6d",
-                           "service_principal_name": f"app-{name}", "active": dep_id, "pending": None}
-        self.app_compute[name] = Timed(state)
+    def _timed(self, state: str) -> Timed:
+        return Timed(state)
 
-    def add_warehouse(self, wid: str, name: str, state: str = "RUNNING", size: str = "Medium",
-                      min_clusters: int = 1, max_clusters: int = 2) -> None:
-        self.warehouses[wid] = {"id": wid, "name": name, "cluster_size": size, "min_num_clusters": min_clusters,
-                                "max_num_clusters": max_clusters, "warehouse_type": "PRO",
-                                "enable_serverless_compute": True, "enable_photon": True, "auto_stop_mins": 30,
-                                "tags": {"team": "ontos"}, "channel": "CHANNEL_NAME_CURRENT",
-                                "spot_instance_policy": "COST_OPTIMIZED"}
-        self.warehouse_state[wid] = Timed(state)
-
-    def add_cluster(self, cid: str, name: str, state: str = "RUNNING", workers: int = 2,
-                    autoscale: tuple[int, int] | None = None, source: str = "UI", pinned: bool = False) -> None:
-        self.clusters[cid] = {"cluster_name": name, "autoscale": autoscale, "workers": workers, "source": source,
-                              "pinned": pinned}
-        self.cluster_state[cid] = Timed(state)
-
-    def add_job_clusters(self, count: int) -> None:
-        """Terminated job clusters, as a real workspace lists for 30 days after each job run."""
-        for i in range(count):
-            self.add_cluster(f"0000-job-{i:04d}", f"job-{1000 + i}-run-{i}", state="TERMINATED", source="JOB")
+    def _api_error(self, status: int, code: str, message: str) -> Exception:
+        return ApiError(status, code, message)
 
     def add_table(self, name: str, versions: int = 3) -> Table:
         return self.toy.add_table(name, versions)
@@ -176,30 +145,6 @@ class DatabricksEmulator:
             warehouse_id=warehouse_id, query_start_time_ms=start_ms, user_name="u@example.com",
             query_end_time_ms=None if duration_ms is None else start_ms + duration_ms, duration=duration_ms,
             rows_produced=None if duration_ms is None else 1, error_message=error))
-
-    def add_run(self, job_id: int, name: str, result: str | None, start_ms: int, duration_s: float,
-                life_cycle: str = "TERMINATED", legacy_state: bool = True) -> None:
-        """A job run; ``legacy_state=False`` leaves out the deprecated ``state`` (only ``status``)."""
-        run_id = len(self.runs) + 1000
-        done = life_cycle == "TERMINATED"
-        details = None
-        if done and result:
-            code, kind = TERMINATION[result]
-            details = jobs.TerminationDetails(code=jobs.TerminationCodeCode(code), type=jobs.TerminationTypeType(kind),
-                                              message="" if kind == "SUCCESS" else "Task failed with an error.")
-        legacy = None
-        if legacy_state:
-            legacy_result = {"CLOUD_FAILURE": "FAILED"}.get(result or "", result)
-            legacy = jobs.RunState(
-                life_cycle_state=jobs.RunLifeCycleState("INTERNAL_ERROR" if result == "INTERNAL_ERROR"
-                                                        else life_cycle),
-                result_state=jobs.RunResultState(legacy_result) if legacy_result and legacy_result not in (
-                    "INTERNAL_ERROR", "SKIPPED") else None, state_message=details.message if details else "")
-        self.runs.append(jobs.BaseRun(
-            job_id=job_id, run_id=run_id, run_name=name, run_type=jobs.RunType.JOB_RUN, start_time=start_ms,
-            end_time=start_ms + int(duration_s * 1000) if done else None,
-            run_duration=int(duration_s * 1000) if done else None, state=legacy,
-            status=jobs.RunStatus(state=jobs.RunLifecycleStateV2State(life_cycle), termination_details=details)))
 
     def fail_next(self, path_prefix: str, status: int, count: int = 1, retry_after: int | None = 1,
                   method: str | None = None) -> None:
@@ -326,140 +271,6 @@ class DatabricksEmulator:
     def _me(self, **_: Any) -> iam.User:
         return iam.User(id="42", user_name="ops@example.com", active=True)
 
-    # ------------------------------------------------------------------ apps
-    def _app(self, name: str) -> apps.App:
-        if name not in self.apps:
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"App with name {name} does not exist.")
-        app = self.apps[name]
-        pending = app["pending"]
-        if pending and self.deployment_state[pending].current() != "IN_PROGRESS":
-            if self.deployment_state[pending].current() == "SUCCEEDED":
-                app["active"] = pending
-            app["pending"] = pending = None
-        compute_state = self.app_compute[name].current()
-        app_state = {"ACTIVE": "RUNNING", "STARTING": "DEPLOYING"}.get(compute_state, "UNAVAILABLE")
-        if compute_state == "ACTIVE" and pending:
-            app_state = "DEPLOYING"
-        return apps.App(
-            name=name, url=app["url"], service_principal_id=app["service_principal_id"],
-            service_principal_client_id=app["service_principal_client_id"],
-            service_principal_name=app["service_principal_name"],
-            compute_status=apps.ComputeStatus(state=apps.ComputeState(compute_state),
-                                              message=f"App compute is {compute_state.lower()}."),
-            app_status=apps.ApplicationStatus(state=apps.ApplicationState(app_state),
-                                              message=f"App is {app_state.lower()}."),
-            active_deployment=self._deployment(app["active"]) if app["active"] else None,
-            pending_deployment=self._deployment(pending) if pending else None)
-
-    def _deployment(self, dep_id: str) -> apps.AppDeployment:
-        dep = self.deployments[dep_id]
-        state = self.deployment_state[dep_id].current()
-        message = {"SUCCEEDED": "App started successfully", "IN_PROGRESS": "Deploying",
-                   "FAILED": dep.get("error", "Deployment failed")}.get(state, state)
-        return apps.AppDeployment(deployment_id=dep_id, source_code_path=dep["source_code_path"],
-                                  mode=apps.AppDeploymentMode.SNAPSHOT, create_time=dep["create_time"],
-                                  status=apps.AppDeploymentStatus(state=apps.AppDeploymentState(state),
-                                                                  message=message))
-
-    def _app_get(self, name: str, **_: Any) -> apps.App:
-        return self._app(name)
-
-    def _app_stop(self, name: str, **_: Any) -> apps.App:
-        self._app(name)
-        self.app_compute[name].move("STOPPING", "STOPPED", self.transition_s)
-        return self._app(name)
-
-    def _new_deployment(self, name: str, source: str, seconds: float) -> str:
-        dep_id = uuid.uuid4().hex[:12]
-        self.deployments[dep_id] = {"deployment_id": dep_id, "source_code_path": source, "app": name,
-                                    "create_time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())}
-        timed = Timed("IN_PROGRESS")
-        if source in self.workspace_paths:
-            timed.move("IN_PROGRESS", "SUCCEEDED", seconds)
-        else:
-            self.deployments[dep_id]["error"] = f"Source code path {source} does not exist."
-            timed.move("IN_PROGRESS", "FAILED", seconds)
-        self.deployment_state[dep_id] = timed
-        return dep_id
-
-    def _app_start(self, name: str, **_: Any) -> apps.App:
-        state = self._app(name).compute_status.state.value  # type: ignore[union-attr]
-        if state not in ("STOPPED", "ERROR"):
-            raise ApiError(400, "INVALID_STATE", f"Cannot start app {name}: compute is {state}.")
-        self.app_compute[name].move("STARTING", "ACTIVE", self.transition_s)
-        app = self.apps[name]
-        if app["active"]:  # start re-deploys the last deployment, finishing after the compute is up
-            source = self.deployments[app["active"]]["source_code_path"]
-            app["pending"] = self._new_deployment(name, source, self.transition_s * 3)
-        return self._app(name)
-
-    def _deploy(self, name: str, body: dict[str, Any], **_: Any) -> apps.AppDeployment:
-        current = self._app(name)
-        if current.pending_deployment is not None:
-            raise ApiError(400, "INVALID_STATE", f"Cannot deploy app {name} as there is an active deployment in "
-                                                 f"progress ({current.pending_deployment.deployment_id}).")
-        if current.compute_status.state is not apps.ComputeState.ACTIVE:  # type: ignore[union-attr]
-            raise ApiError(400, "INVALID_STATE", f"Cannot deploy app {name}: compute is "
-                                                 f"{current.compute_status.state.value}.")  # type: ignore[union-attr]
-        dep_id = self._new_deployment(name, str(body.get("source_code_path", "")), self.transition_s)
-        self.apps[name]["pending"] = dep_id
-        return self._deployment(dep_id)
-
-    def _deployment_get(self, name: str, dep: str, **_: Any) -> apps.AppDeployment:
-        if dep not in self.deployments:
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Deployment {dep} does not exist.")
-        self._app(name)  # a finished deployment becomes the active one
-        return self._deployment(dep)
-
-    # ------------------------------------------------------------------ warehouses
-    def _warehouse(self, wid: str) -> sql.GetWarehouseResponse:
-        if wid not in self.warehouses:
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Warehouse {wid} does not exist.")
-        wh = self.warehouses[wid]
-        state = self.warehouse_state[wid].current()
-        return sql.GetWarehouseResponse(
-            id=wid, name=wh["name"], cluster_size=wh["cluster_size"], min_num_clusters=wh["min_num_clusters"],
-            max_num_clusters=wh["max_num_clusters"], auto_stop_mins=wh["auto_stop_mins"],
-            warehouse_type=sql.GetWarehouseResponseWarehouseType(wh["warehouse_type"]),
-            enable_serverless_compute=wh["enable_serverless_compute"], enable_photon=wh["enable_photon"],
-            spot_instance_policy=sql.SpotInstancePolicy(wh["spot_instance_policy"]) if wh["spot_instance_policy"]
-            else None,
-            tags=sql.EndpointTags(custom_tags=[sql.EndpointTagPair(key=k, value=v) for k, v in wh["tags"].items()])
-            if wh["tags"] else None,
-            channel=sql.Channel(name=sql.ChannelName(wh["channel"])) if wh["channel"] else None,
-            state=sql.State(state), num_clusters=wh["min_num_clusters"] if state == "RUNNING" else 0,
-            num_active_sessions=0, creator_name="ops@example.com",
-            health=sql.EndpointHealth(status=sql.Status.HEALTHY) if state == "RUNNING" else None)
-
-    def _warehouse_get(self, wid: str, **_: Any) -> sql.GetWarehouseResponse:
-        return self._warehouse(wid)
-
-    def _warehouse_start(self, wid: str, **_: Any) -> dict[str, Any]:
-        if self._warehouse(wid).state is sql.State.STOPPED:
-            target = "STOPPED" if wid in self.warehouse_start_fails else "RUNNING"
-            self.warehouse_state[wid].move("STARTING", target, self.transition_s)
-        return {}
-
-    def _warehouse_edit(self, wid: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        """Like the real edit: the request is the new configuration; what it leaves out is reset."""
-        self._warehouse(wid)
-        size = body.get("cluster_size")
-        lo, hi = body.get("min_num_clusters", 1), body.get("max_num_clusters", 1)
-        if size not in WAREHOUSE_SIZES:
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Invalid cluster size {size}")
-        if not (1 <= lo <= hi <= 30):
-            raise ApiError(400, "INVALID_PARAMETER_VALUE",
-                           "min_num_clusters must be >= 1 and <= max_num_clusters <= 30")
-        tags = {t["key"]: t.get("value", "") for t in (body.get("tags") or {}).get("custom_tags", [])}
-        self.warehouses[wid].update(
-            name=body.get("name", self.warehouses[wid]["name"]), cluster_size=size, min_num_clusters=lo,
-            max_num_clusters=hi, auto_stop_mins=body.get("auto_stop_mins", 120),
-            warehouse_type=body.get("warehouse_type", "CLASSIC"),
-            enable_serverless_compute=bool(body.get("enable_serverless_compute", False)),
-            enable_photon=bool(body.get("enable_photon", False)), tags=tags,
-            channel=(body.get("channel") or {}).get("name"), spot_instance_policy=body.get("spot_instance_policy"))
-        return {}
-
     # ------------------------------------------------------------------ statements
     def _statement_execute(self, body: dict[str, Any], readonly: bool = False, **_: Any) -> sql.StatementResponse:
         wid = body.get("warehouse_id", "")
@@ -547,102 +358,3 @@ class DatabricksEmulator:
         more = offset + size < len(rows)
         return sql.ListQueriesResponse(res=rows[offset:offset + size], has_next_page=more,
                                        next_page_token=str(offset + size) if more else None)
-
-    # ------------------------------------------------------------------ jobs
-    def _runs_list(self, query: dict[str, list[str]], **_: Any) -> jobs.ListRunsResponse:
-        limit = int(query.get("limit", ["20"])[0])
-        if not 0 <= limit <= 25:
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", "limit must be between 0 and 25")
-        limit = limit or 20
-        rows = sorted(self.runs, key=lambda r: r.start_time or 0, reverse=True)
-        if query.get("job_id"):
-            rows = [r for r in rows if r.job_id == int(query["job_id"][0])]
-        if query.get("start_time_from"):
-            rows = [r for r in rows if (r.start_time or 0) >= int(query["start_time_from"][0])]
-        offset = int(query.get("page_token", ["0"])[0])
-        more = offset + limit < len(rows)
-        return jobs.ListRunsResponse(runs=rows[offset:offset + limit], has_more=more,
-                                     next_page_token=str(offset + limit) if more else None)
-
-    # ------------------------------------------------------------------ clusters
-    def _cluster(self, cid: str) -> compute.ClusterDetails:
-        if cid not in self.clusters:
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Cluster {cid} does not exist")
-        spec = self.clusters[cid]
-        state = self.cluster_state[cid].current()
-        autoscale = spec["autoscale"]
-        live = autoscale[0] if autoscale else spec["workers"]
-        return compute.ClusterDetails(
-            cluster_id=cid, cluster_name=spec["cluster_name"], spark_version="15.4.x-scala2.12",
-            node_type_id="Standard_D16s_v3", cluster_source=compute.ClusterSource(spec["source"]),
-            autoscale=compute.AutoScale(min_workers=autoscale[0], max_workers=autoscale[1]) if autoscale else None,
-            num_workers=None if autoscale else spec["workers"], state=compute.State(state),
-            state_message="" if state == "RUNNING" else f"Cluster is {state.lower()}",
-            executors=[compute.SparkNode(node_id=f"n{i}") for i in range(live)] if state == "RUNNING" else None,
-            termination_reason=compute.TerminationReason(
-                code=compute.TerminationReasonCode.JOB_FINISHED if spec["source"] == "JOB"
-                else compute.TerminationReasonCode.INACTIVITY,
-                type=compute.TerminationReasonType.SUCCESS) if state == "TERMINATED" else None)
-
-    def _clusters_list(self, query: dict[str, list[str]], **_: Any) -> compute.ListClustersResponse:
-        found = [self._cluster(cid) for cid in sorted(self.clusters)]
-        sources = query.get("filter_by.cluster_sources")
-        if sources:
-            found = [c for c in found if c.cluster_source and c.cluster_source.value in sources]
-        states = query.get("filter_by.cluster_states")
-        if states:
-            found = [c for c in found if c.state and c.state.value in states]
-        if query.get("filter_by.is_pinned", [""])[0] == "true":
-            found = [c for c in found if self.clusters[c.cluster_id or ""]["pinned"]]
-        size = min(int(query.get("page_size", ["20"])[0]) or 20, 100)
-        offset = int(query.get("page_token", ["0"])[0])
-        more = offset + size < len(found)
-        return compute.ListClustersResponse(clusters=found[offset:offset + size],
-                                            next_page_token=str(offset + size) if more else None)
-
-    def _cluster_get(self, query: dict[str, list[str]], **_: Any) -> compute.ClusterDetails:
-        return self._cluster(query.get("cluster_id", [""])[0])
-
-    def _cluster_restart(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        cid = body.get("cluster_id", "")
-        state = self._cluster(cid).state.value  # type: ignore[union-attr]
-        if state != "RUNNING":
-            raise ApiError(400, "INVALID_STATE", f"Cluster {cid} is in unexpected state {state.title()}.")
-        self.cluster_state[cid].move("RESTARTING", "RUNNING", self.transition_s)
-        return {}
-
-    def _cluster_start(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        cid = body.get("cluster_id", "")
-        state = self._cluster(cid).state.value  # type: ignore[union-attr]
-        if state != "TERMINATED":
-            raise ApiError(400, "INVALID_STATE", f"Cluster {cid} is in unexpected state {state.title()}.")
-        self.cluster_state[cid].move("PENDING", "RUNNING", self.transition_s)
-        return {}
-
-    # ------------------------------------------------------------------ Unity Catalog grants
-    def _grant_list(self, kind: str, full: str) -> list[tuple[str, str]]:
-        try:
-            return self.toy.securable(kind, full)[1]
-        except LookupError as exc:
-            raise ApiError(404, "NOT_FOUND", str(exc)) from None
-
-    def _grants_view(self, grants: list[tuple[str, str]]) -> list[catalog.PrivilegeAssignment]:
-        who = sorted({p for p, _ in grants})
-        return [catalog.PrivilegeAssignment(principal=p, privileges=[
-            catalog.Privilege(a.replace(" ", "_")) for q, a in grants if q == p]) for p in who]
-
-    def _grants_get(self, kind: str, full: str, **_: Any) -> catalog.GetPermissionsResponse:
-        return catalog.GetPermissionsResponse(privilege_assignments=self._grants_view(self._grant_list(kind, full)))
-
-    def _grants_update(self, kind: str, full: str, body: dict[str, Any], **_: Any) -> catalog.UpdatePermissionsResponse:
-        grants = self._grant_list(kind, full)
-        for change in body.get("changes", []):
-            for privilege in change.get("add", []):
-                entry = (change["principal"], privilege.replace("_", " "))
-                if entry not in grants:
-                    grants.append(entry)
-            for privilege in change.get("remove", []):
-                entry = (change["principal"], privilege.replace("_", " "))
-                if entry in grants:
-                    grants.remove(entry)
-        return catalog.UpdatePermissionsResponse(privilege_assignments=self._grants_view(grants))
