@@ -373,3 +373,18 @@ async def test_app_deploy_survives_a_throttled_probe(emu: DatabricksEmulator) ->
     assert result.ok, result.message
     assert any("probe failed" in line and "throttled (retry after 1 s)" in line for line in seen)
     await drv.close()
+
+
+def test_sdk_retry_deadline_on_429s_still_reads_throttled() -> None:
+    from databricks.sdk.errors import TooManyRequests
+
+    from opsconsole.drivers.databricks_client import translate
+
+    try:
+        try:
+            raise TooManyRequests("emulated 429", retry_after_secs=7)
+        except TooManyRequests as last:
+            raise TimeoutError("Timed out after 0:00:10") from last
+    except TimeoutError as exc:
+        error = translate(exc, "workspace: list job runs")
+    assert isinstance(error, Throttled) and "throttled (retry after 7 s)" in str(error)

@@ -88,3 +88,16 @@ def test_no_anomaly_in_normal_noise_or_short_history() -> None:
     assert jobhealth.duration_anomalies(runs("a", ["SUCCESS"] * 8, noisy)) == []
     assert jobhealth.duration_anomalies(runs("b", ["SUCCESS"] * 4, [10, 10, 10, 900])) == []
     assert jobhealth.duration_anomalies(runs("c", ["SUCCESS"] * 6, [50.0] * 6)) == []
+
+
+def test_job_alerts_use_the_profile_thresholds() -> None:
+    history = runs("etl", ["SUCCESS"] * 8, [600, 610, 590, 605, 595, 600, 1500, 602])
+    [anomaly] = jobhealth.job_health_alerts(history, {"job_duration_z_max": 3.5}, T0)
+    assert anomaly.rule == "JobDurationAnomaly" and anomaly.subject == "etl" and "etl-6" in anomaly.message
+    assert anomaly.runbook == "dataops-job-health-review"
+    assert jobhealth.job_health_alerts(history, {"job_duration_z_max": 500}, T0) == []
+    flaky = runs("sync", ["SUCCESS", "FAILED"] * 4)
+    [low] = jobhealth.job_health_alerts(flaky, {"job_health_warning": 80, "job_health_critical": 50}, T0)
+    assert low.rule == "JobHealthLow" and low.severity.name == "WARNING"
+    [critical] = jobhealth.job_health_alerts(flaky, {"job_health_warning": 90, "job_health_critical": 75}, T0)
+    assert critical.severity.name == "CRITICAL" and "< 75" in critical.message

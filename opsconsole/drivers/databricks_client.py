@@ -136,6 +136,8 @@ def translate(exc: BaseException, what: str) -> DriverError:
         if status == 503:
             return Throttled(f"{what}: temporarily unavailable (retry after {wait:.0f} s)", wait)
         return DriverUnavailable(f"{what}: workspace unreachable (retries exceed the {what} budget)")
+    if isinstance(exc, TimeoutError) and isinstance(exc.__cause__, errors.TooManyRequests):
+        exc = exc.__cause__  # the SDK's own retry deadline ran out on 429s: still throttling, not unreachable
     if isinstance(exc, errors.TooManyRequests):
         after = getattr(exc, "retry_after_secs", None)
         return Throttled(f"{what}: throttled" + (f" (retry after {after} s)" if after else ""), float(after or 0))
