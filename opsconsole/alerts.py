@@ -65,6 +65,8 @@ def _special_service_alert(row: ServiceStatus, thresholds: Mapping[str, Any], no
                           f"warehouse {state}: queries queue or time out (seed 000 alert 3)",
                           "ontos-warehouse-timeout", now)]
         return None  # running: degraded health still goes through the generic rule
+    if extra.get("kind") == "job":
+        return []  # JobHealthLow / JobDurationAnomaly judge jobs, on the profile's thresholds (jobhealth)
     coverage = _number(extra.get("coverage"))
     if coverage is not None:
         limit = float(thresholds.get("coverage_min", 0.90))

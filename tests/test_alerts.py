@@ -155,3 +155,10 @@ def test_every_alert_names_a_runbook_that_exists_and_answers_it(library) -> None
     for alert in alerts:
         assert alert.runbook in library.runbooks, alert
         assert alert.rule in library.runbooks[alert.runbook].alerts, f"{alert.runbook} does not answer {alert.rule}"
+
+
+def test_job_rows_raise_job_health_low_not_service_degraded() -> None:
+    from opsconsole.drivers.databricks_rows import Health as H
+
+    row = ServiceStatus("job etl", H.WARNING, detail="score 70", extra={"kind": "job", "score": 70.0})
+    assert fired(result(Pane.SERVICES, row)) == {}  # one fact, one alert: JobHealthLow from the Jobs pane
