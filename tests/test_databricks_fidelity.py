@@ -388,3 +388,21 @@ def test_sdk_retry_deadline_on_429s_still_reads_throttled() -> None:
     except TimeoutError as exc:
         error = translate(exc, "workspace: list job runs")
     assert isinstance(error, Throttled) and "throttled (retry after 7 s)" in str(error)
+
+
+def test_azure_rt_storage_optimization_runs_with_the_profiles_warehouse(emu: DatabricksEmulator, root: Path,
+                                                                        tmp_path: Path,
+                                                                        _isolate_user_dirs: Path) -> None:
+    emu.add_warehouse("wh-rt", "rt")
+    emu.add_table("hive_metastore.bronze.events")
+    cfg = tmp_path / "databrickscfg"
+    cfg.write_text(f"[azure-rt]\nhost = {emu.url}\ntoken = {GOOD_TOKEN}\n")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATABRICKS_")}
+    env.update(DATABRICKS_CONFIG_FILE=str(cfg), DATABRICKS_WAREHOUSE_ID="wh-rt", PYTHONPATH=str(root))
+    out = subprocess.run([sys.executable, "-m", "opsconsole", "--config", str(root / "profiles.yaml"), "run",
+                          "azure-storage-optimization", "--profile", "azure-rt", "--yes"],
+                         input="bronze.events\n", capture_output=True, text=True, env=env, timeout=120)
+    assert out.returncode == 0, out.stdout + out.stderr
+    assert statements(emu)[:2] == [
+        "OPTIMIZE `hive_metastore`.`bronze`.`events` ZORDER BY (`event_type`, `customer_id`)",
+        "VACUUM `hive_metastore`.`bronze`.`events` RETAIN 168 HOURS"]
