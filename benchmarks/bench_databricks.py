@@ -84,8 +84,7 @@ def main() -> None:
     for i in range(500):
         emu.add_run(i % 25, f"job-{i % 25}", "SUCCESS", now_ms - i * 600_000, 60 + i % 7)
     for i in range(300):
-        emu.queries.append({"query_id": str(i), "query_text": "SELECT 1", "status": "FINISHED", "warehouse_id": "wh",
-                            "query_start_time_ms": now_ms - i * 1000, "duration": 100})
+        emu.add_query(str(i), "wh", now_ms - i * 1000, 100, text="SELECT 1")
     try:
         asyncio.run(polls(emu))
     finally:

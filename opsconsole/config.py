@@ -169,14 +169,17 @@ ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
     "coverage_min": ((int, float), 0.90),
     "service_latency_ms_max": ((int, float), 2_000),
     "restarts_max": ((int, float), 3),
+    "job_health_warning": ((int, float), 80),
+    "job_health_critical": ((int, float), 50),
+    "job_duration_z_max": ((int, float), 3.5),
 }
 
 PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify",
                 "keymap", "rules"}
 
-RULE_CHECKS = ("service_down", "service_degraded", "latency", "warehouse_down", "coverage", "restart_loop",
-               "table_files", "consumer_lag", "lag_rows", "lag_seconds", "freshness", "job_failed", "error_rate",
-               "p95")
+RULE_CHECKS = ("service_down", "app_down", "service_degraded", "latency", "warehouse_down", "coverage", "restart_loop",
+               "table_files", "consumer_lag", "lag_rows", "lag_seconds", "freshness", "job_failed", "job_health",
+               "job_duration_anomaly", "error_rate", "p95")
 """The checks a rule may use (``opsconsole.monitor.rules.CHECKS``; a test keeps the two equal)."""
 RULE_FIELDS: Mapping[str, type | tuple[type, ...]] = {
     "check": str, "severity": str, "runbook": str, "runbooks": list, "threshold": (int, float),

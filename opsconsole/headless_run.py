@@ -104,7 +104,10 @@ async def run_procedure(args: argparse.Namespace, stdin: TextIO | None = None, o
                            args.run_config or getattr(args, "config", None))
     library = load_library()
     if args.list or not args.procedure:
-        for rb in library.for_driver_types({d.kind for d in profile.drivers}):
+        from opsconsole.monitor import build_drivers
+        from opsconsole.runbooks.library import offered_runbooks
+
+        for rb in offered_runbooks(library, build_drivers(profile), profile.name):
             out.write(f"{rb.id:36} {rb.severity:8} {rb.title}\n")
         return 0 if args.list else 2
     runbook = library.get(args.procedure)

@@ -177,10 +177,13 @@ def duration_anomalies(runs: Iterable[JobRun], threshold: float = ANOMALY_THRESH
     return sorted(found, key=lambda a: abs(a.z_score), reverse=True)
 
 
-def score_health(score: HealthScore, anomalies: int = 0) -> Health:
-    """Traffic light of a score: >= 80 OK, >= 50 WARNING, else CRITICAL; anomalies warn."""
-    if score.score < 50:
+def score_health(score: HealthScore, anomalies: int = 0, warning: float = 80.0, critical: float = 50.0) -> Health:
+    """Traffic light of a score: >= ``warning`` OK, >= ``critical`` WARNING, else CRITICAL; anomalies warn."""
+    if score.score < critical:
         return Health.CRITICAL
-    if score.score < 80 or anomalies or score.trend == "degrading":
+    if score.score < warning or anomalies or score.trend == "degrading":
         return Health.WARNING
     return Health.OK
+
+
+JOB_RUNBOOK = "dataops-job-health-review"

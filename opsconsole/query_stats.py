@@ -122,3 +122,40 @@ def slow_queries(records: Iterable[QueryRecord], threshold_ms: float) -> list[Qu
 def failed_queries(records: Iterable[QueryRecord]) -> list[QueryRecord]:
     """Failed queries, most recent first."""
     return sorted((r for r in records if r.status == FAILED), key=lambda r: _as_utc(r.started_at), reverse=True)
+
+
+@dataclass(frozen=True, slots=True)
+class TargetCheck:
+    """One service-level target against the figures of a query history window."""
+
+    name: str
+    """``p50``, ``p99`` or ``error rate``."""
+    value: float | None
+    """Measured figure (ms for latencies, a fraction for the error rate); None without data."""
+    target: float
+    met: bool | None
+    """None when there is no data to judge."""
+
+    def describe(self) -> str:
+        if self.value is None:
+            return f"{self.name} no data (target < {self._fmt(self.target)})"
+        return f"{self.name} {self._fmt(self.value)} {'<' if self.met else '>='} {self._fmt(self.target)}"
+
+    def _fmt(self, value: float) -> str:
+        return f"{value:.2%}" if self.name == "error rate" else f"{value:,.0f} ms"
+
+
+def target_checks(records: Iterable[QueryRecord], *, p50_ms: float | None = None, p99_ms: float | None = None,
+                  error_rate: float | None = None) -> list[TargetCheck]:
+    """Seed 001's dashboard targets (p50 < 100 ms, p99 < 500 ms, error rate < 0.1 %) on completed queries."""
+    done = [r for r in records if r.status in COMPLETED]
+    durations = [r.duration_ms for r in done if r.duration_ms is not None]
+    checks = []
+    for name, q, target in (("p50", 0.50, p50_ms), ("p99", 0.99, p99_ms)):
+        if target is not None:
+            value = percentile(durations, q)
+            checks.append(TargetCheck(name, value, float(target), None if value is None else value < target))
+    if error_rate is not None:
+        rate = sum(1 for r in done if r.status == FAILED) / len(done) if done else None
+        checks.append(TargetCheck("error rate", rate, float(error_rate), None if rate is None else rate < error_rate))
+    return checks

@@ -83,13 +83,16 @@ class Driver(ABC):
         self.timeout = timeout
         self._executor: DaemonThreadPool | None = None
 
-    @classmethod
-    def alert_checks(cls) -> frozenset[str]:
-        """The checks (``opsconsole.monitor.rules.CHECKS``) its rows can fire: only those are evaluated on them."""
+    def alert_checks(self) -> frozenset[str]:
+        """The checks (``opsconsole.monitor.checks.CHECKS``) its rows can fire: only those are evaluated on them.
+
+        An instance method: what a driver can see depends on its options (a Databricks
+        driver without ``warehouse_id`` has no warehouse row to be down).
+        """
         usual: set[str] = set()
-        for pane in cls.panes:
+        for pane in self.panes:
             usual |= PANE_CHECKS.get(pane, frozenset())
-        return frozenset((usual | cls.extra_checks) - cls.no_checks)
+        return frozenset((usual | self.extra_checks) - self.no_checks)
 
     # -- lifecycle -------------------------------------------------------
     async def connect(self) -> None:
@@ -134,6 +137,11 @@ class Driver(ABC):
                 return spec
         known = ", ".join(a.name for a in cls.actions) or "none"
         raise UnknownActionError(f"driver {cls.kind!r} has no action {name!r} (actions: {known})")
+
+    @classmethod
+    def normalize_params(cls, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Parameters exactly as the action will use them, for confirmations (e.g. a timestamp in UTC)."""
+        return dict(params)
 
     async def run_action(self, name: str, params: Mapping[str, Any]) -> ActionResult:
         """Run a declared action. Subclasses implement ``action_<name>`` coroutines."""

@@ -23,23 +23,24 @@ from opsconsole import jobhealth, query_stats
 from opsconsole.drivers import databricks_rows as rows
 from opsconsole.drivers import databricks_sql as dsql
 from opsconsole.drivers.base import Driver, OptionSpec
+from opsconsole.drivers.databricks_actions import ResourceActions
 from opsconsole.drivers.databricks_client import guarded, make_client
-from opsconsole.drivers.databricks_options import ACTIONS, OPTIONS, WAREHOUSE_SIZES, facet_of
+from opsconsole.drivers.databricks_options import ACTIONS, OPTIONS, facet_of
 from opsconsole.drivers.databricks_statements import StatementActions
-from opsconsole.errors import ActionRefused, DriverTimeout
-from opsconsole.model import ActionResult, ActionSpec, HealthScore, JobRun, Pane, QueryRecord, ServiceStatus
+from opsconsole.errors import ActionRefused, DriverTimeout, DriverUnavailable
+from opsconsole.model import ActionSpec, HealthScore, JobRun, Pane, QueryRecord, ServiceStatus
 
 T = TypeVar("T")
 Progress = Callable[[str], None] | None
 
 
-class DatabricksDriver(StatementActions, Driver):
+class DatabricksDriver(ResourceActions, StatementActions, Driver):
     """A Databricks workspace seen through the facets its profile enables."""
 
     kind = "databricks"
     description = "Databricks workspace: app, SQL warehouse and statements, query history, clusters, job health"
     panes = frozenset({Pane.SERVICES, Pane.QUERIES, Pane.JOBS})
-    extra_checks = frozenset({"warehouse_down"})
+    extra_checks = frozenset({"app_down", "warehouse_down", "job_health", "job_duration_anomaly"})
     options: tuple[OptionSpec, ...] = OPTIONS
     actions: tuple[ActionSpec, ...] = ACTIONS
 
@@ -49,6 +50,8 @@ class DatabricksDriver(StatementActions, Driver):
         self._client_lock: asyncio.Lock | None = None
         self._running: dict[str, str] = {}
         """Statements this driver started and still waits on: id -> SQL."""
+        self._last_rows: dict[str, list[ServiceStatus]] = {}
+        """Last good rows per facet, shown (as STALE) while that facet fails."""
         self.app = self._opt("app")
         self.warehouse_id = self._opt("warehouse_id")
         self.catalog = self._opt("catalog")
@@ -56,11 +59,42 @@ class DatabricksDriver(StatementActions, Driver):
         self.clusters = bool(self.config.get("clusters"))
         self.jobs = bool(self.config.get("jobs"))
         # Offer only what this profile's facets can do (the class lists everything).
-        enabled = {"app": bool(self.app), "warehouse": bool(self.warehouse_id), "clusters": self.clusters}
+        enabled = {"app": bool(self.app), "warehouse": bool(self.warehouse_id), "clusters": self.clusters,
+                   "workspace": True}
         self.panes = frozenset({Pane.SERVICES}  # type: ignore[misc]
                                | ({Pane.QUERIES} if self.warehouse_id else set())
                                | ({Pane.JOBS} if self.jobs else set()))
         self.actions = tuple(a for a in ACTIONS if enabled[facet_of(a.name)])  # type: ignore[misc]
+
+    def alert_checks(self) -> frozenset[str]:
+        checks = set(super().alert_checks())
+        if not self.app:
+            checks.discard("app_down")
+        if not self.warehouse_id:
+            checks.discard("warehouse_down")
+        if not self.jobs:
+            checks -= {"job_health", "job_duration_anomaly"}
+        return frozenset(checks)
+
+    def _list_timeout(self) -> float:
+        """Budget of a paged list (query history pages may take up to 10 s each server-side).
+
+        Its own budget rather than one call's, but inside the 2 x timeout the
+        poller gives a pane, so a slow list is reported by the driver, not cut.
+        """
+        value = self.config.get("list_timeout")
+        return float(value) if value is not None else self.timeout * 1.8
+
+    @classmethod
+    def normalize_params(cls, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Parameters as they will run, for the confirmation: a RESTORE timestamp becomes UTC with its offset."""
+        out = dict(params)
+        if action == "table-restore" and out.get("timestamp") not in (None, ""):
+            try:
+                out["timestamp"] = dsql.utc_timestamp(out["timestamp"]) + "+00:00"
+            except ActionRefused:
+                pass  # the action refuses it when it runs, with the reason
+        return out
 
     # ------------------------------------------------------------------ plumbing
     def _opt(self, key: str) -> str | None:
@@ -87,7 +121,9 @@ class DatabricksDriver(StatementActions, Driver):
     async def _call(self, what: str, fn: Callable[[Any], T], timeout: float | None = None) -> T:
         """Run ``fn(workspace_client)`` on the worker thread; errors come back typed."""
         client = await self._workspace()
-        return await self.run_sync(guarded(lambda: fn(client), f"{self.name}: {what}"), what=what, timeout=timeout)
+        limit = self.timeout if timeout is None else timeout
+        return await self.run_sync(guarded(lambda: fn(client), f"{self.name}: {what}", limit), what=what,
+                                   timeout=limit)
 
     def _need(self, facet: str) -> None:
         missing = {"app": not self.app, "warehouse": not self.warehouse_id, "clusters": not self.clusters}
@@ -105,7 +141,17 @@ class DatabricksDriver(StatementActions, Driver):
         interval = self._num("poll_interval", 5)
         last = None
         while True:
-            state = await probe()
+            try:
+                state = await probe()
+            except DriverUnavailable as exc:  # a throttled or dropped probe: the operation goes on; look again
+                line = f"{time.monotonic() - started:6.1f}s  {what}: probe failed ({exc})"
+                log.append(line)
+                if progress:
+                    progress(line)
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(max(interval, getattr(exc, "retry_after", 0.0)))
+                continue
             if state != last:
                 line = f"{time.monotonic() - started:6.1f}s  {what}: {state}"
                 log.append(line)
@@ -126,12 +172,14 @@ class DatabricksDriver(StatementActions, Driver):
             facets.append((f"app {self.app}", self._app_rows()))
         if self.warehouse_id:
             facets.append((f"warehouse {self.warehouse_id}", self._warehouse_rows()))
+        if self.warehouse_id and self._targets():
+            facets.append(("query targets", self._target_rows()))
         if self.clusters:
             facets.append(("clusters", self._cluster_rows()))
         if self.jobs:
             facets.append(("jobs", self._job_rows()))
-        if not facets:
-            facets.append(("workspace", self._workspace_rows()))
+        if not (self.app or self.warehouse_id):  # identity row: the token works (runbooks check it)
+            facets.insert(0, ("workspace", self._workspace_rows()))
         results = await asyncio.gather(*(f for _, f in facets), return_exceptions=True)
         found: list[ServiceStatus] = []
         failures: list[tuple[str, BaseException]] = []
@@ -145,9 +193,26 @@ class DatabricksDriver(StatementActions, Driver):
         if failures and not found:
             raise failures[0][1]
         now = datetime.now(UTC)
-        found.extend(ServiceStatus(name=label, health=rows.Health.UNKNOWN, detail=str(exc), checked_at=now,
-                                   source=self.name) for label, exc in failures)
+        for label, exc in failures:
+            found.extend(self._stale(label, exc, now))
+        for label, result in zip((label for label, _ in facets), results, strict=True):
+            if not isinstance(result, BaseException):
+                self._last_rows[label] = list(result)
         return found
+
+    def _stale(self, label: str, exc: BaseException, now: datetime) -> list[ServiceStatus]:
+        """A failed facet: its last rows, UNKNOWN and saying why and since when, or one error row.
+
+        Never blind (the last data stays in view), never lying (it is not shown as current health).
+        """
+        previous = self._last_rows.get(label)
+        if not previous:
+            return [ServiceStatus(name=label, health=rows.Health.UNKNOWN, detail=str(exc), checked_at=now,
+                                  source=self.name)]
+        return [ServiceStatus(name=row.name, health=rows.Health.UNKNOWN,
+                              detail=f"STALE {exc} · last seen {row.checked_at:%H:%M:%S} UTC: {row.detail}",
+                              latency_ms=None, checked_at=row.checked_at, source=self.name,
+                              extra={**row.extra, "stale": True, "error": str(exc)}) for row in previous]
 
     async def _timed(self, what: str, fn: Callable[[Any], T]) -> tuple[T, float]:
         """Result and round-trip milliseconds of one call (client set-up excluded)."""
@@ -171,8 +236,39 @@ class DatabricksDriver(StatementActions, Driver):
                                    lambda w: w.warehouses.get(self.warehouse_id).as_dict())
         return [rows.warehouse_status(wh, source=self.name, checked_at=datetime.now(UTC), latency_ms=ms)]
 
+    def _targets(self) -> dict[str, float]:
+        keys = {"p50_ms_target": "p50_ms", "p99_ms_target": "p99_ms", "error_rate_target": "error_rate"}
+        return {arg: float(self.config[key]) for key, arg in keys.items() if self.config.get(key) is not None}
+
+    async def _target_rows(self) -> list[ServiceStatus]:
+        """Seed 001's p50/p99/error-rate targets against the warehouse's recent query history."""
+        minutes = self._num("targets_minutes", 60)
+        records = await self.query_history(limit=999, since=datetime.now(UTC) - timedelta(minutes=minutes))
+        checks = query_stats.target_checks(records, **self._targets())
+        missed = [c for c in checks if c.met is False]
+        health = rows.Health.WARNING if missed else rows.Health.OK if any(c.met for c in checks) \
+            else rows.Health.UNKNOWN
+        detail = " · ".join(c.describe() for c in checks) + f" · last {minutes:g} min, {len(records)} queries"
+        return [ServiceStatus(name="query targets", health=health, detail=detail, checked_at=datetime.now(UTC),
+                              source=self.name,
+                              extra={"kind": "query-targets", "missed": [c.name for c in missed],
+                                     **{c.name.replace(" ", "_"): c.value for c in checks}})]
+
     async def _list_clusters(self) -> list[dict[str, Any]]:
-        return await self._call("list clusters", lambda w: [c.as_dict() for c in w.clusters.list()])
+        """Interactive (UI/API) clusters only, at most ``clusters_max``.
+
+        A real workspace also lists every job cluster terminated in the last 30
+        days: hundreds of rows that are neither actionable nor a warning.
+        """
+        cap = int(self._num("clusters_max", 100))
+
+        def fetch(w: Any) -> list[dict[str, Any]]:
+            from databricks.sdk.service.compute import ClusterSource, ListClustersFilterBy
+
+            wanted = ListClustersFilterBy(cluster_sources=[ClusterSource.UI, ClusterSource.API])
+            return [c.as_dict() for c in itertools.islice(w.clusters.list(filter_by=wanted, page_size=100), cap)]
+
+        return await self._call("list clusters", fetch, timeout=self._list_timeout())
 
     async def _cluster_rows(self) -> list[ServiceStatus]:
         now = datetime.now(UTC)
@@ -215,7 +311,7 @@ class DatabricksDriver(StatementActions, Driver):
             found: list[dict[str, Any]] = []
             token = None
             while len(found) < limit:
-                page = w.query_history.list(filter_by=flt, max_results=min(limit - len(found), 1000),
+                page = w.query_history.list(filter_by=flt, max_results=min(limit - len(found), 999),
                                             page_token=token)
                 found.extend(q.as_dict() for q in page.res or [])
                 token = page.next_page_token
@@ -223,7 +319,7 @@ class DatabricksDriver(StatementActions, Driver):
                     break
             return found[:limit]
 
-        infos = await self._call("query history", fetch)
+        infos = await self._call("query history", fetch, timeout=self._list_timeout())
         return [rows.query_record(q, source=self.name) for q in infos]
 
     async def query_buckets(self, width: timedelta = timedelta(hours=1)) -> list[query_stats.BucketStats]:
@@ -232,17 +328,32 @@ class DatabricksDriver(StatementActions, Driver):
 
     # ------------------------------------------------------------------ Jobs pane
     async def job_runs(self) -> list[JobRun]:
-        """Runs started in the last ``jobs_days`` days, most recent first (at most ``jobs_max_runs``)."""
+        """Runs started in the last ``jobs_days`` days, most recent first, at most ``jobs_runs_per_job`` per job.
+
+        The Jobs API lists every job's runs newest first; a global cap let one
+        job running every minute crowd the daily jobs out of the window, so the
+        cap is per job, and ``jobs_max_runs`` only bounds how many runs a poll
+        may scan.
+        """
         if not self.jobs:
             return []
         since = datetime.now(UTC) - timedelta(days=self._num("jobs_days", 7))
-        cap = int(self._num("jobs_max_runs", 500))
+        per_job = int(self._num("jobs_runs_per_job", 50))
+        scan = int(self._num("jobs_max_runs", 5000))
 
         def fetch(w: Any) -> list[dict[str, Any]]:
+            kept: list[dict[str, Any]] = []
+            counts: dict[Any, int] = {}
             runs = w.jobs.list_runs(start_time_from=int(since.timestamp() * 1000), limit=25, expand_tasks=False)
-            return [r.as_dict() for r in itertools.islice(runs, cap)]
+            for run in itertools.islice(runs, scan):
+                key = run.job_id if run.job_id is not None else run.run_name
+                if counts.get(key, 0) < per_job:
+                    counts[key] = counts.get(key, 0) + 1
+                    kept.append(run.as_dict())
+            return kept
 
-        return [rows.job_run(r, source=self.name) for r in await self._call("list job runs", fetch)]
+        found = await self._call("list job runs", fetch, timeout=self._list_timeout())
+        return [rows.job_run(r, source=self.name) for r in found]
 
     async def job_health(self) -> list[HealthScore]:
         """Per-job health score 0-100, worst first (seed 004)."""
@@ -251,148 +362,3 @@ class DatabricksDriver(StatementActions, Driver):
     async def job_anomalies(self) -> list[jobhealth.DurationAnomaly]:
         """Runs with unusual durations, most extreme first (seed 004)."""
         return jobhealth.duration_anomalies(await self.job_runs())
-
-    # ------------------------------------------------------------------ app actions
-    async def _app_state(self) -> str:
-        app = await self._call(f"get app {self.app}", lambda w: w.apps.get(self.app).as_dict())
-        return (app.get("compute_status") or {}).get("state") or "UNKNOWN"
-
-    async def action_app_restart(self, progress: Progress = None) -> ActionResult:
-        """Stop then start the app, watching compute status until ACTIVE (the API has no restart)."""
-        self._need("app")
-        log: list[str] = []
-        started = time.monotonic()
-        if await self._app_state() not in ("STOPPED", "ERROR"):
-            await self._call(f"stop app {self.app}", lambda w: w.apps.stop(self.app).response.as_dict())
-            state = await self._watch("compute", self._app_state, lambda s: s in ("STOPPED", "ERROR"), log, progress,
-                                     started)
-            if state != "STOPPED":
-                return ActionResult(False, f"app {self.app} did not stop: compute {state}", "\n".join(log))
-        await self._call(f"start app {self.app}", lambda w: w.apps.start(self.app).response.as_dict())
-        state = await self._watch("compute", self._app_state, lambda s: s in ("ACTIVE", "ERROR", "STOPPED"), log,
-                                 progress, started)
-        ok = state == "ACTIVE"
-        took = time.monotonic() - started
-        return ActionResult(ok, f"app {self.app} is {state} after {took:.0f}s", "\n".join(log))
-
-    async def action_app_deploy(self, source_code_path: str, progress: Progress = None) -> ActionResult:
-        """Deploy the app from a workspace source path and wait for the deployment's outcome."""
-        self._need("app")
-        path = str(source_code_path or "").strip()
-        if not path.startswith("/") or any(ord(c) < 32 for c in path):
-            raise ActionRefused(f"source_code_path {source_code_path!r} must be an absolute workspace path "
-                                "(e.g. /Workspace/Users/me/Apps/ontos-ml-workbench)")
-
-        def deploy(w: Any) -> dict[str, Any]:
-            from databricks.sdk.service.apps import AppDeployment, AppDeploymentMode
-
-            spec = AppDeployment(source_code_path=path, mode=AppDeploymentMode.SNAPSHOT)
-            return w.apps.deploy(app_name=self.app, app_deployment=spec).response.as_dict()
-
-        started = time.monotonic()
-        dep = await self._call(f"deploy app {self.app}", deploy)
-        dep_id = dep["deployment_id"]
-        messages: dict[str, str] = {}
-
-        async def probe() -> str:
-            cur = await self._call("get deployment", lambda w: w.apps.get_deployment(self.app, dep_id).as_dict())
-            status = cur.get("status") or {}
-            messages["last"] = status.get("message") or ""
-            return status.get("state") or "UNKNOWN"
-
-        log: list[str] = []
-        state = await self._watch(f"deployment {dep_id}", probe, lambda s: s in ("SUCCEEDED", "FAILED", "CANCELLED"),
-                                  log, progress, started)
-        detail = f": {messages['last']}" if state != "SUCCEEDED" and messages.get("last") else ""
-        return ActionResult(state == "SUCCEEDED", f"deployment {dep_id} of {path} {state}{detail}", "\n".join(log))
-
-    # ------------------------------------------------------------------ warehouse actions
-    async def _warehouse(self) -> dict[str, Any]:
-        return await self._call("get warehouse", lambda w: w.warehouses.get(self.warehouse_id).as_dict())
-
-    async def action_warehouse_start(self, progress: Progress = None) -> ActionResult:
-        """Start the warehouse and wait until RUNNING (serverless cold start is 30-60 s per seed 000)."""
-        self._need("warehouse")
-        started = time.monotonic()
-        log: list[str] = []
-        if (await self._warehouse()).get("state") == "RUNNING":
-            return ActionResult(True, f"warehouse {self.warehouse_id} is already RUNNING")
-        await self._call("start warehouse", lambda w: w.warehouses.start(self.warehouse_id).response)
-
-        async def probe() -> str:
-            return str((await self._warehouse()).get("state") or "UNKNOWN")
-
-        state = await self._watch("warehouse", probe, lambda s: s in ("RUNNING", "DELETED", "DELETING"),
-                                  log, progress, started)
-        return ActionResult(state == "RUNNING", f"warehouse {self.warehouse_id} is {state}", "\n".join(log))
-
-    async def action_warehouse_edit(self, cluster_size: str | None = None, min_num_clusters: Any = None,
-                                    max_num_clusters: Any = None) -> ActionResult:
-        """Change size and/or scaling bounds, within the API's allowed values (checked before sending)."""
-        self._need("warehouse")
-        current = await self._warehouse()
-        size = current.get("cluster_size")
-        if cluster_size not in (None, ""):
-            sizes = {s.lower(): s for s in WAREHOUSE_SIZES}
-            size = sizes.get(str(cluster_size).strip().lower())
-            if size is None:
-                raise ActionRefused(f"cluster_size {cluster_size!r} is not one of {', '.join(WAREHOUSE_SIZES)}")
-        lo = dsql.as_int(min_num_clusters, "min_num_clusters", 1) if min_num_clusters not in (None, "") \
-            else int(current.get("min_num_clusters") or 1)
-        hi = dsql.as_int(max_num_clusters, "max_num_clusters", 1) if max_num_clusters not in (None, "") \
-            else int(current.get("max_num_clusters") or lo)
-        if hi > 40:
-            raise ActionRefused(f"max_num_clusters must be at most 40, got {hi}")
-        if lo > hi:
-            raise ActionRefused(f"min_num_clusters ({lo}) must not exceed max_num_clusters ({hi})")
-        before = (current.get("cluster_size"), current.get("min_num_clusters"), current.get("max_num_clusters"))
-        if before == (size, lo, hi):
-            return ActionResult(True, "warehouse already has this size and scaling; nothing changed")
-
-        def edit(w: Any) -> None:
-            w.warehouses.edit(self.warehouse_id, name=current.get("name"), cluster_size=size, min_num_clusters=lo,
-                              max_num_clusters=hi, auto_stop_mins=current.get("auto_stop_mins"))
-
-        await self._call("edit warehouse", edit)
-        return ActionResult(True, f"warehouse {self.warehouse_id}: size {before[0]} -> {size}, "
-                                  f"clusters {before[1]}-{before[2]} -> {lo}-{hi}")
-
-    async def action_warehouse_test(self) -> ActionResult:
-        """``SELECT 1`` through the Statement Execution API, timing the round trip."""
-        started = time.monotonic()
-        result = await self._statement("SELECT 1", "test connection")
-        if result.ok:
-            return ActionResult(True, f"SELECT 1 answered in {time.monotonic() - started:.2f}s", result.output)
-        return result
-
-    # ------------------------------------------------------------------ cluster actions
-    async def action_cluster_restart(self, cluster: str, progress: Progress = None) -> ActionResult:
-        """Restart a running cluster (or start a terminated one) and wait until RUNNING."""
-        self._need("clusters")
-        known = await self._list_clusters()
-        match = [c for c in known if cluster in (c.get("cluster_id"), c.get("cluster_name"))]
-        if len(match) != 1:
-            names = ", ".join(sorted(str(c.get("cluster_name")) for c in known)) or "none"
-            raise ActionRefused(f"cluster {cluster!r} {'is ambiguous' if match else 'not found'} (clusters: {names})")
-        cid, state = match[0]["cluster_id"], match[0].get("state")
-        started = time.monotonic()
-        log: list[str] = []
-        if state == "RUNNING":
-            await self._call("restart cluster", lambda w: w.clusters.restart(cid).response)
-        elif state == "TERMINATED":
-            await self._call("start cluster", lambda w: w.clusters.start(cid).response)
-        else:
-            raise ActionRefused(f"cluster {cluster} is {state}; wait until it is RUNNING or TERMINATED")
-
-        async def probe() -> str:
-            detail = await self._call("get cluster", lambda w: w.clusters.get(cid).as_dict())
-            live, size = rows.cluster_workers(detail)
-            return f"{detail.get('state')} ({live}/{size} workers)" if detail.get("state") == "RUNNING" \
-                else str(detail.get("state"))
-
-        final = await self._watch(f"cluster {cluster}", probe,
-                                  lambda s: s.startswith("RUNNING") or s in ("ERROR", "TERMINATED", "UNKNOWN"),
-                                  log, progress, started)
-        ok = final.startswith("RUNNING")
-        return ActionResult(ok, f"cluster {cluster} is {final} after {time.monotonic() - started:.0f}s",
-                            "\n".join(log))

@@ -10,8 +10,11 @@ from opsconsole.drivers.base import OptionSpec
 from opsconsole.model import ActionSpec
 
 NUMBER = (int, float)
-WAREHOUSE_SIZES = ("2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large")
+WAREHOUSE_SIZES = ("2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large",
+                   "5X-Large")
 """``cluster_size`` values the SQL Warehouses API accepts."""
+MAX_WAREHOUSE_CLUSTERS = 30
+"""The SQL Warehouses API's upper bound on ``max_num_clusters``."""
 
 OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("profile", str, help="~/.databrickscfg profile, as `databricks --profile` (default: SDK auth chain)"),
@@ -26,7 +29,15 @@ OPTIONS: tuple[OptionSpec, ...] = (
     OptionSpec("jobs", bool, default=False, help="job runs, per-job health scores and duration anomalies"),
     OptionSpec("history_hours", NUMBER, default=24, help="query history window in hours"),
     OptionSpec("jobs_days", NUMBER, default=7, help="job runs window in days"),
-    OptionSpec("jobs_max_runs", int, default=500, help="most job runs fetched per poll"),
+    OptionSpec("jobs_runs_per_job", int, default=50, help="most recent runs kept per job (the scoring window)"),
+    OptionSpec("jobs_max_runs", int, default=5000, help="most job runs scanned per poll (a safety bound)"),
+    OptionSpec("clusters_max", int, default=100, help="most interactive clusters listed"),
+    OptionSpec("list_timeout", NUMBER, help="seconds a paged list (query history, runs, clusters) may take "
+               "(default 1.8 x the driver timeout: inside the pane's 2 x)"),
+    OptionSpec("p50_ms_target", NUMBER, help="query latency p50 target in ms (seed 001: 100); adds a targets row"),
+    OptionSpec("p99_ms_target", NUMBER, help="query latency p99 target in ms (seed 001: 500)"),
+    OptionSpec("error_rate_target", NUMBER, help="query error-rate target as a fraction (seed 001: 0.001)"),
+    OptionSpec("targets_minutes", NUMBER, default=60, help="query history window the targets are judged on"),
     OptionSpec("poll_interval", NUMBER, default=5, help="seconds between state checks while an action waits"),
     OptionSpec("action_timeout", NUMBER, default=1200, help="seconds an app/warehouse/cluster action may wait"),
     OptionSpec("statement_timeout", NUMBER, default=900, help="seconds before a SQL statement is cancelled"),
@@ -68,12 +79,12 @@ ACTIONS: tuple[ActionSpec, ...] = (
                "or pause until it is RUNNING); no data changes.", dangerous=True, params=("cluster",)),
 )
 
-_FACETS = {"app-": "app", "warehouse-": "warehouse", "table-": "warehouse", "grant": "warehouse",
+_FACETS = {"app-": "app", "warehouse-": "warehouse", "table-": "warehouse", "grant": "workspace",
            "statements-": "warehouse", "cluster-": "clusters"}
 
 
 def facet_of(action: str) -> str:
-    """Which configured facet (app, warehouse, clusters) an action needs."""
+    """Which configured facet (app, warehouse, clusters; workspace = always) an action needs."""
     for prefix, facet in _FACETS.items():
         if action.startswith(prefix):
             return facet

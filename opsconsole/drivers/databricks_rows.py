@@ -57,16 +57,27 @@ def app_status(app: Mapping[str, Any], *, source: str, checked_at: datetime,
 
 def warehouse_status(wh: Mapping[str, Any], *, source: str, checked_at: datetime,
                      latency_ms: float | None = None) -> ServiceStatus:
-    """The warehouse row; CRITICAL whenever the state is not RUNNING (seed 000 alert 3)."""
+    """The warehouse row (seed 000 alert 3).
+
+    STOPPED is normal for a warehouse with auto-stop (the next statement starts
+    it again), so it is OK with the auto-stop shown; STARTING/STOPPING warn;
+    DELETING/DELETED are CRITICAL.
+    """
     state = wh.get("state") or "UNKNOWN"
     wh_health = (wh.get("health") or {}).get("status") or ""
-    if state != "RUNNING":
+    if state == "STOPPED":
+        health = Health.OK
+    elif state in ("STARTING", "STOPPING"):
+        health = Health.WARNING
+    elif state != "RUNNING":
         health = Health.CRITICAL
     else:
         health = {"DEGRADED": Health.WARNING, "FAILED": Health.CRITICAL}.get(wh_health, Health.OK)
     lo, hi = wh.get("min_num_clusters"), wh.get("max_num_clusters")
     detail = (f"{state} · {wh.get('cluster_size', '?')} · clusters {wh.get('num_clusters', 0)} "
               f"(min {lo}, max {hi})")
+    if state == "STOPPED" and wh.get("auto_stop_mins"):
+        detail += f" · auto-stopped after {wh['auto_stop_mins']} min idle; the next query starts it"
     if wh_health:
         detail += f" · health {wh_health}"
     summary = (wh.get("health") or {}).get("summary")
@@ -119,22 +130,55 @@ def query_record(info: Mapping[str, Any], *, source: str) -> QueryRecord:
         warehouse=str(info.get("warehouse_id") or ""), error=str(info.get("error_message") or ""), source=source)
 
 
+FAILED_TERMINATION = {"CLIENT_ERROR": "FAILED", "INTERNAL_ERROR": "INTERNAL_ERROR", "CLOUD_FAILURE": "INTERNAL_ERROR"}
+"""``status.termination_details.type`` of a failed run -> the outcome :mod:`opsconsole.jobhealth` scores."""
+UNDECIDED_CODES = {"USER_CANCELED": "CANCELED", "CANCELED": "CANCELED", "SKIPPED": "SKIPPED",
+                   "DISABLED": "SKIPPED"}
+"""Termination codes of runs a person or scheduler stopped: no outcome, whatever their type says."""
+
+
+def run_outcome(status: Mapping[str, Any]) -> str:
+    """Outcome of a Jobs 2.2 ``status`` (``state`` + ``termination_details``), in the legacy vocabulary.
+
+    SUCCESS / SUCCESS_WITH_FAILURES for type SUCCESS; FAILED for CLIENT_ERROR;
+    INTERNAL_ERROR for INTERNAL_ERROR and CLOUD_FAILURE; CANCELED or SKIPPED
+    (undecided) for those codes; the life-cycle state while not terminated.
+    """
+    life = str(status.get("state") or "UNKNOWN")
+    if life != "TERMINATED":
+        return life
+    details = status.get("termination_details") or {}
+    code, kind = str(details.get("code") or ""), str(details.get("type") or "")
+    if code in UNDECIDED_CODES:
+        return UNDECIDED_CODES[code]
+    if kind == "SUCCESS":
+        return "SUCCESS_WITH_FAILURES" if code == "SUCCESS_WITH_FAILURES" else "SUCCESS"
+    return FAILED_TERMINATION.get(kind, "TERMINATED")
+
+
 def job_run(run: Mapping[str, Any], *, source: str) -> JobRun:
-    """A Jobs API run as a JobRun; state is the result state once terminated, else the life-cycle state."""
+    """A Jobs API run as a JobRun: the outcome once terminated, else the life-cycle state.
+
+    ``status`` (Jobs 2.2) is read first; the deprecated ``state`` only when a
+    run has no ``status``.
+    """
+    status = run.get("status") or {}
     state_obj = run.get("state") or {}
-    life = state_obj.get("life_cycle_state") or ""
-    result = state_obj.get("result_state") or ""
-    if not result and not life:
-        status = run.get("status") or {}
-        life = status.get("state") or "UNKNOWN"
-        result = ((status.get("termination_details") or {}).get("code") or "") if life == "TERMINATED" else ""
-    state = result or life or "UNKNOWN"
+    if status.get("state"):
+        state = run_outcome(status)
+        terminated = status.get("state") == "TERMINATED"
+        message = (status.get("termination_details") or {}).get("message") or state_obj.get("state_message") or ""
+    else:
+        life = state_obj.get("life_cycle_state") or ""
+        result = state_obj.get("result_state") or ""
+        state = result or life or "UNKNOWN"
+        terminated = life in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED") or bool(result)
+        message = state_obj.get("state_message") or ""
     duration_ms = run.get("run_duration") or (
         (run.get("setup_duration") or 0) + (run.get("execution_duration") or 0) + (run.get("cleanup_duration") or 0))
     if not duration_ms and run.get("end_time") and run.get("start_time"):
         duration_ms = int(run["end_time"]) - int(run["start_time"])
-    terminated = life in ("TERMINATED", "INTERNAL_ERROR", "SKIPPED") or bool(result)
     return JobRun(job=str(run.get("run_name") or f"job {run.get('job_id', '?')}"), run_id=str(run.get("run_id", "")),
                   state=state, started_at=from_ms(run.get("start_time")),
                   duration_s=duration_ms / 1000.0 if (duration_ms and terminated) else None,
-                  detail=str(state_obj.get("state_message") or ""), source=source)
+                  detail=str(message), source=source)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from opsconsole.errors import ActionRefused
@@ -105,11 +105,24 @@ def restore(table: str, version: Any = None, timestamp: Any = None) -> str:
         raise ActionRefused("restore needs exactly one of version or timestamp")
     if has_version:
         return f"RESTORE TABLE {table} TO VERSION AS OF {as_int(version, 'version')}"
+    return f"RESTORE TABLE {table} TO TIMESTAMP AS OF '{utc_timestamp(timestamp)}'"
+
+
+def utc_timestamp(timestamp: Any) -> str:
+    """An ISO 8601 timestamp as ``YYYY-MM-DD HH:MM:SS`` in UTC.
+
+    An offset (``+02:00``) is converted, not dropped: restoring two hours too
+    late or too early is irreversible. A timestamp without an offset is taken
+    as UTC (Databricks SQL's default session time zone), and the confirmation
+    and result say "UTC".
+    """
     try:
         moment = timestamp if isinstance(timestamp, datetime) else datetime.fromisoformat(str(timestamp).strip())
     except ValueError:
-        raise ActionRefused(f"timestamp {timestamp!r} is not ISO 8601 (e.g. 2026-02-07 10:00:00)") from None
-    return f"RESTORE TABLE {table} TO TIMESTAMP AS OF '{moment.strftime('%Y-%m-%d %H:%M:%S')}'"
+        raise ActionRefused(f"timestamp {timestamp!r} is not ISO 8601 (e.g. 2026-02-07 10:00:00+02:00)") from None
+    if moment.tzinfo is not None:
+        moment = moment.astimezone(UTC)
+    return moment.strftime("%Y-%m-%d %H:%M:%S")
 
 
 def securable(kind: str) -> str:

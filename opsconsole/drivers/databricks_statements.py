@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Any, TypeVar
 
 from opsconsole.drivers import databricks_sql as dsql
-from opsconsole.errors import ActionRefused, DriverError, DriverTimeout
+from opsconsole.errors import ActionRefused, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionResult
 
 T = TypeVar("T")
@@ -75,7 +75,17 @@ class StatementActions:
                                         f"{self._num('statement_timeout', 900):g}s; cancelled")
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, self._num("poll_interval", 5))
-                resp = await self._call(what, lambda w: w.statement_execution.get_statement(sid).as_dict())
+                try:
+                    resp = await self._call(what, lambda w: w.statement_execution.get_statement(sid).as_dict())
+                except DriverUnavailable as exc:
+                    # A throttled or dropped poll says nothing about the statement, which keeps running on the
+                    # warehouse: wait and poll again; only the user or the statement's deadline cancels it.
+                    wait = max(delay, getattr(exc, "retry_after", 0.0))
+                    wait = min(wait, max(0.0, deadline - time.monotonic()))
+                    if progress:
+                        progress(f"{time.monotonic() - started:6.1f}s  {what}: poll failed ({exc}); "
+                                 f"retrying in {wait:.0f}s")
+                    await asyncio.sleep(wait)
         except (asyncio.CancelledError, DriverError):
             await self._cancel(sid)
             raise
@@ -123,21 +133,66 @@ class StatementActions:
     async def action_table_restore(self, table: str, version: Any = None, timestamp: Any = None,
                                    progress: Progress = None) -> ActionResult:
         sql = dsql.restore(self._table(table), version, timestamp)
-        return await self._statement(sql, f"RESTORE {table}", progress)
+        point = f"version {version}" if version not in (None, "") else f"{dsql.utc_timestamp(timestamp)} UTC"
+        return await self._statement(sql, f"RESTORE {table} to {point}", progress)
 
     async def action_grants_show(self, securable: str = "TABLE", name: str = "") -> ActionResult:
+        """Privileges on a securable: SQL on the warehouse, or the Unity Catalog REST API without one."""
         kind = dsql.securable(securable)
-        target = self._securable_name(kind, name)
-        return await self._statement(dsql.show_grants(kind, target), f"SHOW GRANTS ON {kind} {name}")
+        parts = self._securable_parts(kind, name)
+        if self.warehouse_id:
+            target = ".".join(dsql.quote(p) for p in parts)
+            return await self._statement(dsql.show_grants(kind, target), f"SHOW GRANTS ON {kind} {name}")
+        full = ".".join(parts)
+        found = await self._call(f"grants on {kind} {full}",
+                                 lambda w: w.grants.get(kind.lower(), full).as_dict())
+        lines = [(a.get("principal", ""), p, kind, full) for a in found.get("privilege_assignments", [])
+                 for p in a.get("privileges", [])]
+        return ActionResult(True, f"{len(lines)} grant(s) on {kind} {full}",
+                            dsql.format_result(["Principal", "ActionType", "ObjectType", "ObjectKey"],
+                                               [[who, p.replace("_", " "), k, key] for who, p, k, key in lines]))
 
     async def action_grant(self, privileges: str, principal: str, securable: str = "TABLE",
                            name: str = "") -> ActionResult:
+        """GRANT privileges; principal ``@app`` is the app's service principal (its application id)."""
         kind = dsql.securable(securable)
-        sql = dsql.grant(privileges, kind, self._securable_name(kind, name), principal)
-        return await self._statement(sql, f"GRANT on {kind} {name}")
+        privs = dsql.privileges(privileges)
+        parts = self._securable_parts(kind, name)
+        who = await self._principal(principal)
+        if self.warehouse_id:
+            sql = dsql.grant(privs, kind, ".".join(dsql.quote(p) for p in parts), who)
+            return await self._statement(sql, f"GRANT on {kind} {name} to {who}")
+        full = ".".join(parts)
 
-    def _securable_name(self, kind: str, name: str) -> str:
-        """Quoted name of a catalog (1 part), schema (2) or table-like object (3), completed from the profile."""
+        def update(w: Any) -> dict[str, Any]:
+            from databricks.sdk.service.catalog import PermissionsChange, Privilege
+
+            change = PermissionsChange(principal=who, add=[Privilege(p.replace(" ", "_")) for p in privs])
+            return w.grants.update(kind.lower(), full, changes=[change]).as_dict()
+
+        await self._call(f"grant on {kind} {full}", update)
+        return ActionResult(True, f"granted {', '.join(privs)} on {kind} {full} to {who}")
+
+    async def _principal(self, principal: str) -> str:
+        """The principal as SQL GRANT wants it; ``@app`` reads the app's ``service_principal_client_id``.
+
+        SQL GRANT names a service principal by its application id, not by the
+        numeric ``service_principal_id`` that ``databricks apps get`` shows first.
+        """
+        text = str(principal or "").strip()
+        if text.lower() != "@app":
+            dsql.principal(text)
+            return text
+        if not self.app:
+            raise ActionRefused(f"{self.name}: principal @app needs an app in the profile (set app)")
+        app = await self._call(f"get app {self.app}", lambda w: w.apps.get(self.app).as_dict())
+        client_id = app.get("service_principal_client_id")
+        if not client_id:
+            raise ActionRefused(f"app {self.app} reports no service_principal_client_id")
+        return str(client_id)
+
+    def _securable_parts(self, kind: str, name: str) -> list[str]:
+        """Validated name parts of a catalog (1), schema (2) or table-like object (3), completed from the profile."""
         depth = {"CATALOG": 1, "SCHEMA": 2}.get(kind, 3)
         given = dsql.split_name(name, what=kind.lower()) if name else []
         if len(given) > depth:
@@ -149,7 +204,7 @@ class StatementActions:
         parts = [str(p) for p in prefix] + given
         for part in parts:
             dsql.split_name(part, what=kind.lower())
-        return ".".join(dsql.quote(p) for p in parts)
+        return parts
 
     async def action_table_backup(self, table: str, target: str = "", progress: Progress = None) -> ActionResult:
         """CTAS snapshot ``<schema>_backups.<table>_backup_<yyyymmdd>`` unless a target is given (seed 000)."""

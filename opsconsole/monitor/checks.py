@@ -57,13 +57,22 @@ def _special(row: ServiceStatus) -> bool:
     extra = row.extra or {}
     if extra.get("kind") == "warehouse" and "state" in extra:
         return True
+    if extra.get("kind") == "job":
+        return True  # JobHealthLow / JobDurationAnomaly judge jobs, on the profile's thresholds
     return _number(extra.get("coverage")) is not None or _number(extra.get("freshness_hours")) is not None
 
 
 # --------------------------------------------------------------------------- checks
 def check_service_down(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
     return [Finding(r.name, r.detail or "down", r.source) for r in rows
-            if isinstance(r, ServiceStatus) and r.health == Health.CRITICAL and not _special(r)]
+            if isinstance(r, ServiceStatus) and r.health == Health.CRITICAL and not _special(r)
+            and (r.extra or {}).get("kind") != "app"]
+
+
+def check_app_down(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
+    """Seed 000's "App is Down": the Databricks app row (its compute or its status) is critical."""
+    return [Finding(r.name, r.detail or "down", r.source) for r in rows
+            if isinstance(r, ServiceStatus) and r.health == Health.CRITICAL and (r.extra or {}).get("kind") == "app"]
 
 
 def check_service_degraded(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
@@ -84,7 +93,7 @@ def check_warehouse_down(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[
         extra = r.extra or {} if isinstance(r, ServiceStatus) else {}
         if extra.get("kind") == "warehouse" and "state" in extra:
             state = str(extra.get("state") or "UNKNOWN")
-            if state not in {"RUNNING", *(str(s) for s in extra.get("normal_states", ()))}:
+            if state not in ("RUNNING", "STOPPED"):  # STOPPED: auto-stop; the next statement starts it
                 found.append(Finding(r.name, f"warehouse {state}: queries queue or time out (seed 000 alert 3)",
                                      r.source))
     return found
@@ -166,6 +175,45 @@ def check_job_failed(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Find
             for run in latest.values() if run.state.lower() in FAILED_JOB_STATES]
 
 
+def _by_source(rows: Sequence[Any]) -> dict[str, list[JobRun]]:
+    groups: dict[str, list[JobRun]] = {}
+    for r in rows:
+        if isinstance(r, JobRun):
+            groups.setdefault(r.source, []).append(r)
+    return groups
+
+
+def check_job_health(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
+    """Seed 004's health score (success rate, stability, trend) per job below the rule's threshold."""
+    from opsconsole.jobhealth import health_scores
+
+    limit = rule.limit(ctx.thresholds, 80)
+    found = []
+    for source, runs in sorted(_by_source(rows).items()):
+        for score in health_scores(runs):
+            if score.score < limit:
+                found.append(Finding(score.job, f"health score {score.score:.0f} < {limit:g}: success "
+                                                f"{score.success_rate:.0%} of {score.runs} runs, stability "
+                                                f"{score.stability:.2f}, trend {score.trend}", source))
+    return found
+
+
+def check_job_duration_anomaly(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
+    """Seed 004's anomaly detector: a run whose duration's modified z-score exceeds the rule's limit."""
+    from opsconsole.jobhealth import duration_anomalies
+
+    z_max = rule.limit(ctx.thresholds, 3.5)
+    found = []
+    for source, runs in sorted(_by_source(rows).items()):
+        worst: dict[str, Any] = {}
+        for anomaly in duration_anomalies(runs, z_max):
+            worst.setdefault(anomaly.job, anomaly)
+        for job, a in sorted(worst.items()):
+            found.append(Finding(job, f"run {a.run_id} took {a.duration_s:.0f}s vs usual {a.baseline_s:.0f}s "
+                                      f"({a.kind}, z {a.z_score:+.1f}; limit {z_max:g})", source))
+    return found
+
+
 def _by_warehouse(rows: Sequence[Any]) -> dict[tuple[str, str], list[QueryRecord]]:
     groups: dict[tuple[str, str], list[QueryRecord]] = {}
     for r in rows:
@@ -202,6 +250,7 @@ Check = Callable[[Sequence[Any], "Rule", Context], list[Finding]]
 
 CHECKS: Mapping[str, tuple[Pane, Check]] = {
     "service_down": (Pane.SERVICES, check_service_down),
+    "app_down": (Pane.SERVICES, check_app_down),
     "service_degraded": (Pane.SERVICES, check_service_degraded),
     "latency": (Pane.SERVICES, check_latency),
     "warehouse_down": (Pane.SERVICES, check_warehouse_down),
@@ -213,6 +262,8 @@ CHECKS: Mapping[str, tuple[Pane, Check]] = {
     "lag_seconds": (Pane.LAG, check_lag_seconds),
     "freshness": (Pane.LAG, check_freshness),
     "job_failed": (Pane.JOBS, check_job_failed),
+    "job_health": (Pane.JOBS, check_job_health),
+    "job_duration_anomaly": (Pane.JOBS, check_job_duration_anomaly),
     "error_rate": (Pane.QUERIES, check_error_rate),
     "p95": (Pane.QUERIES, check_p95),
 }

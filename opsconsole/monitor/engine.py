@@ -205,13 +205,13 @@ class Monitor:
     async def _link_runbooks(self) -> None:
         """Link each rule to the runbook this profile offers (the library parses in a thread)."""
         try:
-            from opsconsole.runbooks.library import load_library
+            from opsconsole.runbooks.library import load_library, offered_runbooks
 
             library = await asyncio.to_thread(load_library)
         except Exception as exc:  # a broken user runbook must not stop monitoring
             self.note(f"runbooks: {describe(exc)}")
             return
-        offered = {r.id for r in library.for_driver_types(self._kinds.values())}
+        offered = {r.id for r in offered_runbooks(library, self.drivers, self.profile.name)}
         self.rules = link_runbooks(self.rules, offered)
 
     def cancel(self) -> None:

@@ -80,8 +80,7 @@ def _rule(name: str, check: str, severity: Severity, *runbooks: str, **fields: A
 C, W, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
 DEFAULT_RULES: tuple[Rule, ...] = (
     # Specific outages first: a service matched by one of these is not also a generic ServiceDown.
-    _rule("AppDown", "service_down", C, "ontos-app-down", driver_types=("databricks",),
-          subjects=("app *",), summary="the Databricks app is not serving"),
+    _rule("AppDown", "app_down", C, "ontos-app-down", summary="the Databricks app is not serving"),
     _rule("ServiceDown", "service_down", C, "service-down", "azure-service-down", "ontos-app-down",
           "demo-clear-faults"),
     _rule("ServiceDegraded", "service_degraded", W, "service-down", "azure-service-down", "ontos-app-down",
@@ -108,6 +107,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("SparkAppFailed", "job_failed", C, "spark-app-failed", driver_types=("spark",)),
     _rule("PipelineFailure", "job_failed", C, "pipeline-failure", "osaa-pipeline-complete-failure",
           "dataops-job-health-review", "demo-staging-stale"),
+    # Seed 004: the critical rule first, so a job below both thresholds gets the critical alert only.
+    _rule("JobHealthLow", "job_health", C, "dataops-job-health-review", threshold_key="job_health_critical"),
+    _rule("JobHealthLow", "job_health", W, "dataops-job-health-review", threshold_key="job_health_warning"),
+    _rule("JobDurationAnomaly", "job_duration_anomaly", W, "dataops-job-health-review",
+          threshold_key="job_duration_z_max"),
     _rule("HighErrorRate", "error_rate", W, "ontos-high-error-rate", "azure-error-spike", "demo-staging-stale",
           threshold_key="error_rate_max"),
     _rule("HighP95Latency", "p95", W, "ontos-slow-queries", "azure-high-latency", "demo-staging-stale",

@@ -205,6 +205,29 @@ class RunbookEngine:
                             f"({', '.join(names)}); set 'driver:' on the step")
         return names[0], ""
 
+    def preflight(self, runbook: Runbook) -> str:
+        """Why this runbook cannot run on this profile whatever the operator types ("" when it can).
+
+        A step needs a driver of its type, and an action that driver offers with this
+        profile's options (a Databricks driver without ``warehouse_id`` offers no table
+        actions): a runbook failing that is refused by construction, so it is not offered.
+        """
+        for step in runbook.steps:
+            if step.kind is StepKind.SHELL or not step.driver_type:
+                continue
+            names = [n for n, d in self.drivers.items() if d.kind == step.driver_type]
+            if step.driver and "${" not in step.driver:
+                names = [n for n in names if n == step.driver]
+            if not names:
+                if step.optional:
+                    continue
+                return f"step {step.id!r} needs a {step.driver_type} driver"
+            if step.kind is StepKind.ACTION and not step.optional and not any(
+                    step.name in {a.name for a in self.drivers[n].actions} for n in names):
+                return f"step {step.id!r}: {step.driver_type} action {step.name!r} is not available with this " \
+                       f"profile's options"
+        return ""
+
     def plan(self, runbook: Runbook, params: Mapping[str, Any] | None = None) -> list[PlannedStep]:
         """Resolve parameters, drivers and flags; raise PlanError when it cannot run here."""
         try:
@@ -233,6 +256,8 @@ class RunbookEngine:
                         raise PlanError(f"step {step.id!r}: {exc}") from None
                     spec = None
                 step_params = {k: v for k, v in substitute(dict(step.params), values).items() if v is not None}
+                if spec is not None:  # e.g. a RESTORE timestamp in UTC: confirm exactly what will run
+                    step_params = cls.normalize_params(step.name, step_params)
                 mutating = (spec.mutating if spec else True) or bool(step.mutating)
                 dangerous = (spec.dangerous if spec else False) or step.dangerous
                 irreversible = (spec.irreversible if spec else False) or step.irreversible

@@ -74,6 +74,15 @@ class Library:
                 and (r.driver_types & have if r.driver_types else on_platform(r, have))]
 
 
+def offered_runbooks(library: Library, drivers: Iterable[Any], profile: str = "") -> list[Runbook]:
+    """The runbooks a profile offers: its drivers can run every required step (see ``RunbookEngine.preflight``)."""
+    from opsconsole.runbooks.engine import RunbookEngine
+
+    drivers = list(drivers)
+    engine = RunbookEngine({d.name: d for d in drivers}, profile=profile)  # preflight writes no audit
+    return [r for r in library.for_driver_types(d.kind for d in drivers) if not engine.preflight(r)]
+
+
 PLATFORM_DRIVERS: dict[str, frozenset[str]] = {
     "iceberg-compose": frozenset({"docker"}),
     "iceberg": frozenset({"iceberg"}),

@@ -300,6 +300,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         return defaults
 
     def _confirm_action(self, driver: Driver, spec: ActionSpec, params: dict[str, object]) -> None:
+        params = driver.normalize_params(spec.name, params)  # confirm exactly what will run (UTC timestamps)
         target = next((str(params[k]) for k in ("table", "service", "name") if k in params), driver.name)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         effect = spec.effect + (f"\n\nParameters: {shown}" if shown else "")

@@ -340,8 +340,10 @@ def _record(app: Any, text: str) -> None:
 
 # --------------------------------------------------------------------------- the flow
 def applicable(app: Any, library: Library) -> list[Runbook]:
+    from opsconsole.runbooks.library import offered_runbooks
+
     drivers: list[Driver] = app.dashboard.drivers if app.dashboard is not None else []
-    return library.for_driver_types({d.kind for d in drivers})
+    return offered_runbooks(library, drivers, app.profile.name)
 
 
 async def pick_runbook(app: Any, library: Library) -> str | None:
