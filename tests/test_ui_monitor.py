@@ -145,4 +145,7 @@ async def test_alerts_fire_and_panes_go_stale_behind_every_modal(tmp_path: Path,
         assert "IngestionDown" in "\n".join(dashboard.activity.lines)
         assert all(t.state is AlertState.FIRING for t in dashboard.tracked if t.alert.rule == "IngestionDown")
         await demo.run_action("clear-faults", {})
+        app.pop_screen()
+        await until(pilot, lambda: app.screen is dashboard)
         await pilot.press("q")
+    assert demo.engine_pid() is None, "quitting stops the demo engine the console started"

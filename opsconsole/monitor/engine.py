@@ -140,6 +140,7 @@ class Monitor:
         self._kinds = {d.name: d.kind for d in self.drivers}
         self._tasks: list[asyncio.Task[Any]] = []
         self.started = False
+        self.closed = False
         self.connected: asyncio.Event | None = asyncio.Event()
         """Set once every driver has been asked to connect (whether or not it could)."""
 
@@ -222,7 +223,10 @@ class Monitor:
             self._notify_task.cancel()
 
     async def stop(self) -> None:
-        """Cancel every loop and in-flight poll, flush notifications, close the drivers."""
+        """Cancel every loop and in-flight poll, flush notifications, close the drivers (once)."""
+        if self.closed:
+            return
+        self.closed = True
         for task in self._tasks:
             task.cancel()
         for source in self._sources.values():

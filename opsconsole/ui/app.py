@@ -151,8 +151,13 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self.idle_gc.install()
         self.set_interval(CHECK_EVERY, self.idle_gc.collect_if_due, name="idle full GC")
 
-    def on_unmount(self) -> None:
-        self.monitor.cancel()  # quit through action_quit stops it cleanly; this covers any other exit
+    async def on_unmount(self) -> None:
+        # Quitting with `q` already stopped the monitor; any other exit (an error, a test leaving its
+        # context) must not leave polls running or a demo engine we started behind.
+        try:
+            await asyncio.wait_for(self.monitor.stop(), 10)
+        except Exception:
+            self.monitor.cancel()
         self.idle_gc.uninstall()  # the process (a test run, a caller of run()) gets CPython's GC back
 
     @property
