@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opsconsole.config import ALERT_THRESHOLDS, load_profile
-from opsconsole.drivers.databricks_rows import warehouse_status
+from opsconsole.drivers.databricks.rows import warehouse_status
 from opsconsole.model import (
     Alert,
     Health,
@@ -169,7 +169,7 @@ def test_every_alert_names_a_runbook_that_exists_and_answers_it(library) -> None
 
 
 def test_job_rows_raise_job_health_low_not_service_degraded() -> None:
-    from opsconsole.drivers.databricks_rows import Health as H
+    from opsconsole.drivers.databricks.rows import Health as H
 
     row = ServiceStatus("job etl", H.WARNING, detail="score 70", extra={"kind": "job", "score": 70.0})
     assert fired(result(Pane.SERVICES, row)) == {}  # one fact, one alert: JobHealthLow from the Jobs pane

@@ -8,8 +8,8 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opsconsole.audit import REDACTED, AuditLog, default_path, redact
 from opsconsole.config import Secret
+from opsconsole.runbooks.audit import REDACTED, AuditLog, default_path, redact
 from opsconsole.runbooks.engine import RunbookEngine
 from opsconsole.runbooks.library import parse_runbook
 
@@ -40,7 +40,7 @@ def test_torn_last_line_does_not_hide_earlier_records(tmp_path: Path) -> None:
 
 def test_two_processes_appending_keep_every_line_whole(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    code = ("import sys; from opsconsole.audit import AuditLog; log = AuditLog(sys.argv[1]);"
+    code = ("import sys; from opsconsole.runbooks.audit import AuditLog; log = AuditLog(sys.argv[1]);"
             "[log.write(log.event(run_id=sys.argv[2], phase='start', procedure='p', message='x' * 3000, "
             "step=str(i))) for i in range(200)]")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opsconsole import config
-from opsconsole.cli import main
+from opsconsole.cli.main import main
 from opsconsole.config import Secret, discover, load, load_profile, validate_all
 from opsconsole.errors import ConfigError
 

@@ -21,9 +21,9 @@ from typing import Any
 import pytest
 from databricks_emulator import GOOD_TOKEN, READONLY_TOKEN, DatabricksEmulator
 
-from opsconsole import query_stats
 from opsconsole.config import Secret
-from opsconsole.drivers.databricks import DatabricksDriver
+from opsconsole.drivers.databricks import query_stats
+from opsconsole.drivers.databricks.driver import DatabricksDriver
 from opsconsole.errors import ActionRefused, AuthError, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import Health, Pane
 
@@ -448,7 +448,8 @@ async def test_statement_errors_keep_the_token_out_of_messages(emu: DatabricksEm
 
 
 def test_importing_the_driver_does_not_import_the_sdk() -> None:
-    code = ("import sys, opsconsole.drivers.databricks, opsconsole.jobhealth, opsconsole.query_stats; "
+    code = ("import sys, opsconsole.drivers.databricks.driver, opsconsole.drivers.databricks.jobhealth, "
+            "opsconsole.drivers.databricks.query_stats; "
             "print('databricks.sdk' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

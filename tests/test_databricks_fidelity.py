@@ -21,10 +21,10 @@ import test_databricks_driver as base
 from databricks.sdk.service import apps, catalog, compute, iam, jobs, sql
 from databricks_emulator import GOOD_TOKEN, DatabricksEmulator
 
-from opsconsole import jobhealth
 from opsconsole.config import ALERT_THRESHOLDS, load
-from opsconsole.drivers.databricks import DatabricksDriver
-from opsconsole.drivers.databricks_client import Throttled
+from opsconsole.drivers.databricks import jobhealth
+from opsconsole.drivers.databricks.client import Throttled
+from opsconsole.drivers.databricks.driver import DatabricksDriver
 from opsconsole.errors import DriverError
 from opsconsole.model import Health, Pane, PaneResult, Severity
 from opsconsole.monitor.rules import evaluate
@@ -388,7 +388,7 @@ async def test_app_deploy_survives_a_throttled_probe(emu: DatabricksEmulator) ->
 def test_sdk_retry_deadline_on_429s_still_reads_throttled() -> None:
     from databricks.sdk.errors import TooManyRequests
 
-    from opsconsole.drivers.databricks_client import translate
+    from opsconsole.drivers.databricks.client import translate
 
     try:
         try:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from opsconsole.config import ConfigError, Secret, load
-from opsconsole.drivers.databricks import DatabricksDriver
+from opsconsole.drivers.databricks.driver import DatabricksDriver
 from opsconsole.model import Pane
 
 

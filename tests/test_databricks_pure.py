@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opsconsole import query_stats
-from opsconsole.drivers import databricks_rows as rows
-from opsconsole.drivers import databricks_sql as dsql
+from opsconsole.drivers.databricks import query_stats, rows
+from opsconsole.drivers.databricks import sql as dsql
 from opsconsole.errors import ActionRefused
 from opsconsole.model import Health, QueryRecord
 
@@ -112,7 +111,7 @@ def test_status_wins_over_deprecated_state() -> None:
 
 
 def test_job_failing_3_of_6_status_only_runs_scores_low() -> None:
-    from opsconsole import jobhealth
+    from opsconsole.drivers.databricks import jobhealth
 
     history = [rows.job_run(status_run(i, *(("RUN_EXECUTION_ERROR", "CLIENT_ERROR") if i % 2 else
                                             ("SUCCESS", "SUCCESS"))), source="w") for i in range(6)]

@@ -19,10 +19,11 @@ from typing import Any
 
 import pytest
 
-from opsconsole import config, iceberg_ops
+from opsconsole import config
 from opsconsole.config import Secret
 from opsconsole.drivers import driver_class
-from opsconsole.drivers.iceberg import IcebergDriver
+from opsconsole.drivers.iceberg import ops as iceberg_ops
+from opsconsole.drivers.iceberg.driver import IcebergDriver
 from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
 from opsconsole.model import Health, Pane
 from tests.conftest import ROOT, require_peer

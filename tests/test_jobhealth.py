@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opsconsole import jobhealth
+from opsconsole.drivers.databricks import jobhealth
 from opsconsole.model import Health, HealthScore, JobRun
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)

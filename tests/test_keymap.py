@@ -14,10 +14,10 @@ from opsconsole.config import load
 from opsconsole.errors import ConfigError
 from opsconsole.keymap import BINDING_IDS, key_list
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.logs_screen import LogsScreen
-from opsconsole.ui.screens import HelpScreen
-from opsconsole.ui.table_tools import DetailScreen, TableScreen, VirtualTable
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import HelpScreen
+from opsconsole.ui.screens.logs import LogsScreen
+from opsconsole.ui.screens.table import DetailScreen, TableScreen, VirtualTable
 
 
 def profile_with(tmp_path: Path, keymap: str, *, keys: str = "") -> Path:

@@ -16,10 +16,10 @@ from opsconsole.config import load
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.model import ActionResult, ActionSpec, Pane, ServiceStatus
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.palette import ConsoleCommands
-from opsconsole.ui.runbook_commands import RunbookCommands
-from opsconsole.ui.screens import HelpScreen
+from opsconsole.ui.commands.palette import ConsoleCommands
+from opsconsole.ui.commands.runbooks import RunbookCommands
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import HelpScreen
 
 
 def hits(app: App[object]) -> list[str]:

@@ -10,9 +10,8 @@ from ui_profiles import http_profile
 
 from opsconsole.model import QueryRecord
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.dashboard import QueriesPane
-from opsconsole.ui.table_tools import (
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.table import (
     DetailScreen,
     LazyRows,
     TableScreen,
@@ -21,6 +20,7 @@ from opsconsole.ui.table_tools import (
     row_as_tsv,
     sort_key,
 )
+from opsconsole.ui.widgets.data_panes import QueriesPane
 
 
 def test_sort_key_orders_numbers_with_units_by_value() -> None:

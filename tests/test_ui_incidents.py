@@ -5,11 +5,11 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from opsconsole.incidents import Incident
+from opsconsole.monitor.incidents import Incident
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.base import DashboardPane
-from opsconsole.ui.screens import PickScreen
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import PickScreen
+from opsconsole.ui.widgets.data_pane import DashboardPane
 from tests.test_notify import Receiver
 from tests.test_ui_pilot import until
 from tests.test_ui_runbooks import runbook_profile
@@ -33,7 +33,7 @@ async def run_action(pilot, app: OpsConsoleApp, action: str) -> None:  # type: i
 
 
 async def test_incident_records_alerts_and_actions_and_exports_the_review(tmp_path: Path) -> None:
-    from opsconsole.ui.incident_screens import IncidentOpenScreen, IncidentScreen
+    from opsconsole.ui.screens.incidents import IncidentOpenScreen, IncidentScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -118,7 +118,7 @@ async def test_alerts_are_notified_and_delivery_failures_logged(tmp_path: Path) 
 async def test_audit_browser_shows_newest_first_and_filters(tmp_path: Path) -> None:
     from textual.widgets import DataTable, Input
 
-    from opsconsole.ui.audit_screen import AuditScreen
+    from opsconsole.ui.screens.audit import AuditScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:

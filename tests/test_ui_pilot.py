@@ -15,9 +15,9 @@ from textual.widgets import Input
 from opsconsole import drivers
 from opsconsole.config import load, load_profile
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.base import DashboardPane
-from opsconsole.ui.screens import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen
+from opsconsole.ui.widgets.data_pane import DashboardPane
 
 
 def demo_profile(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]

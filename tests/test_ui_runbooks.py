@@ -6,11 +6,11 @@ import json
 import os
 from pathlib import Path
 
-from opsconsole.audit import AuditLog
+from opsconsole.runbooks.audit import AuditLog
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.base import DashboardPane
-from opsconsole.ui.screens import PickScreen
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import PickScreen
+from opsconsole.ui.widgets.data_pane import DashboardPane
 from tests.test_ui_pilot import demo_profile, until
 
 
@@ -79,8 +79,8 @@ def log_text(screen) -> str:  # type: ignore[no-untyped-def]
 
 
 async def test_run_a_runbook_with_confirmation_from_the_picker(tmp_path: Path) -> None:
-    from opsconsole.ui.runbook_screens import RunbookPickScreen, RunbookPreviewScreen, RunbookRunScreen
-    from opsconsole.ui.screens import ConfirmScreen
+    from opsconsole.ui.screens.dialogs import ConfirmScreen
+    from opsconsole.ui.screens.runbooks import RunbookPickScreen, RunbookPreviewScreen, RunbookRunScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -125,8 +125,8 @@ async def test_run_a_runbook_with_confirmation_from_the_picker(tmp_path: Path) -
 async def test_parameters_are_validated_and_the_run_can_be_cancelled(tmp_path: Path) -> None:
     from textual.widgets import Input
 
-    from opsconsole.ui.runbook_screens import RunbookParamsScreen, RunbookPreviewScreen, RunbookRunScreen
-    from opsconsole.ui.screens import ConfirmScreen
+    from opsconsole.ui.screens.dialogs import ConfirmScreen
+    from opsconsole.ui.screens.runbooks import RunbookParamsScreen, RunbookPreviewScreen, RunbookRunScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -170,7 +170,7 @@ async def test_parameters_are_validated_and_the_run_can_be_cancelled(tmp_path: P
 
 
 async def test_read_only_marks_and_refuses_mutating_runbooks(tmp_path: Path) -> None:
-    from opsconsole.ui.runbook_screens import RunbookPickScreen, RunbookPreviewScreen, RunbookRunScreen
+    from opsconsole.ui.screens.runbooks import RunbookPickScreen, RunbookPreviewScreen, RunbookRunScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path, read_only=True))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -197,7 +197,7 @@ async def test_read_only_marks_and_refuses_mutating_runbooks(tmp_path: Path) -> 
 
 
 async def test_enter_on_an_alert_opens_its_runbook_and_profile_keys_launch_runbooks(tmp_path: Path) -> None:
-    from opsconsole.ui.runbook_screens import RunbookParamsScreen, RunbookPreviewScreen
+    from opsconsole.ui.screens.runbooks import RunbookParamsScreen, RunbookPreviewScreen
 
     profile = runbook_profile(tmp_path, "    alerts: {table_files_max: 1}\n    keys: {x: demo-clear-faults}\n")
     app = OpsConsoleApp(profile)
@@ -212,7 +212,7 @@ async def test_enter_on_an_alert_opens_its_runbook_and_profile_keys_launch_runbo
         table.move_cursor(row=row)
         await pilot.press("enter")
         # First the whole alert: its text, source, first/last seen and runbook; the runbook is one key on.
-        from opsconsole.ui.alert_screen import AlertDetailScreen
+        from opsconsole.ui.screens.alert import AlertDetailScreen
 
         await until(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
         detail = str(app.screen.query_one("#alert-text").render())
@@ -233,7 +233,7 @@ async def test_enter_on_an_alert_opens_its_runbook_and_profile_keys_launch_runbo
 async def test_command_palette_offers_the_profiles_runbooks(tmp_path: Path) -> None:
     from textual.command import CommandList, CommandPalette
 
-    from opsconsole.ui.runbook_screens import RunbookPreviewScreen
+    from opsconsole.ui.screens.runbooks import RunbookPreviewScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
@@ -253,7 +253,7 @@ async def test_command_palette_offers_the_profiles_runbooks(tmp_path: Path) -> N
 def test_each_demo_alert_resolves_to_a_runbook_the_demo_can_run() -> None:
     from opsconsole.model import Alert, Severity
     from opsconsole.runbooks.library import load_library
-    from opsconsole.ui.runbook_screens import runbook_for_alert
+    from opsconsole.ui.screens.runbooks import runbook_for_alert
 
     library = load_library(include_user=False)
     demo = library.for_driver_types({"demo"})

@@ -12,8 +12,8 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
-from opsconsole.ui.dashboard_screen import ActivityLog
-from opsconsole.ui.panes.pane_table import PaneTable, cell
+from opsconsole.ui.screens.dashboard import ActivityLog
+from opsconsole.ui.widgets.pane_table import PaneTable, cell
 
 
 class TableApp(App[None]):
@@ -111,9 +111,9 @@ async def test_footer_keeps_its_keys_across_a_modal(tmp_path: Path) -> None:
     from ui_profiles import http_profile
 
     from opsconsole.ui.app import OpsConsoleApp
-    from opsconsole.ui.dashboard_screen import DashboardScreen
-    from opsconsole.ui.footer import KeysFooter
-    from opsconsole.ui.screens import HelpScreen
+    from opsconsole.ui.screens.dashboard import DashboardScreen
+    from opsconsole.ui.screens.dialogs import HelpScreen
+    from opsconsole.ui.widgets.footer import KeysFooter
 
     with http_profile(tmp_path) as (profile, _config):
         app = OpsConsoleApp(profile)

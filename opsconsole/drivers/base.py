@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from opsconsole.daemon_pool import DaemonThreadPool
+from opsconsole.drivers.threads import DaemonThreadPool
 from opsconsole.errors import DriverError, DriverTimeout, DriverUnavailable, UnknownActionError
 from opsconsole.model import (
     ActionResult,

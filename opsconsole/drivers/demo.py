@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opsconsole import iceberg_ops
 from opsconsole.demo.layout import FAULTS, RAW_TABLE, DemoPaths, default_data_dir, pid_alive, tail_jsonl
 from opsconsole.drivers.base import Driver, OptionSpec, describe
-from opsconsole.duckdb_reader import DuckDBReader
+from opsconsole.drivers.duckdb.reader import DuckDBReader
+from opsconsole.drivers.iceberg import ops as iceberg_ops
 from opsconsole.errors import DriverUnavailable
 from opsconsole.model import (
     ActionResult,
@@ -287,7 +287,7 @@ class DemoDriver(Driver):
 
     def _persistent_writer(self) -> Any:
         """A process holding the write lock for more than ~2 s (the transform holds it for ms)."""
-        from opsconsole.duckdb_lock import holders_from_proc_locks
+        from opsconsole.drivers.duckdb.lock import holders_from_proc_locks
 
         writer = None
         for _attempt in range(14):

@@ -12,8 +12,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
+from opsconsole.drivers.databricks.query_stats import filter_records, summarize
 from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, TableStats
-from opsconsole.query_stats import filter_records, summarize
 
 if TYPE_CHECKING:
     from opsconsole.monitor.rules import Rule
@@ -185,7 +185,7 @@ def _by_source(rows: Sequence[Any]) -> dict[str, list[JobRun]]:
 
 def check_job_health(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
     """Seed 004's health score (success rate, stability, trend) per job below the rule's threshold."""
-    from opsconsole.jobhealth import health_scores
+    from opsconsole.drivers.databricks.jobhealth import health_scores
 
     limit = rule.limit(ctx.thresholds, 80)
     found = []
@@ -200,7 +200,7 @@ def check_job_health(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Find
 
 def check_job_duration_anomaly(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
     """Seed 004's anomaly detector: a run whose duration's modified z-score exceeds the rule's limit."""
-    from opsconsole.jobhealth import duration_anomalies
+    from opsconsole.drivers.databricks.jobhealth import duration_anomalies
 
     z_max = rule.limit(ctx.thresholds, 3.5)
     found = []

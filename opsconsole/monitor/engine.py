@@ -52,7 +52,7 @@ from opsconsole.monitor.state import (
 
 if TYPE_CHECKING:
     from opsconsole.config import Profile
-    from opsconsole.incidents import Incident
+    from opsconsole.monitor.incidents import Incident
     from opsconsole.notify import Notifier
 
 log = logging.getLogger("opsconsole.monitor")

@@ -32,8 +32,8 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from opsconsole.audit import REDACTED, AuditLog, redact, redact_text
 from opsconsole.errors import OpsConsoleError
+from opsconsole.runbooks.audit import REDACTED, AuditLog, redact, redact_text
 from opsconsole.runbooks.locks import TargetBusy, TargetLocks
 from opsconsole.runbooks.model import (
     Condition,

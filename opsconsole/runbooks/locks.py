@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from opsconsole.audit import current_user, data_dir, now_iso
+from opsconsole.runbooks.audit import current_user, data_dir, now_iso
 
 
 class TargetBusy(Exception):

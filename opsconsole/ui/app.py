@@ -12,16 +12,16 @@ from textual.binding import Binding
 from textual.driver import Driver as TerminalDriver
 
 from opsconsole.config import Profile, load, load_profile
-from opsconsole.daemon_pool import DaemonThreadPool
 from opsconsole.drivers.base import Driver, describe
+from opsconsole.drivers.threads import DaemonThreadPool
 from opsconsole.errors import ConfigError
 from opsconsole.model import ActionSpec, Health
 from opsconsole.monitor import Monitor, build_drivers
-from opsconsole.ui.dashboard_screen import DashboardScreen
+from opsconsole.ui.commands.palette import ConsoleCommands
 from opsconsole.ui.idle_gc import CHECK_EVERY, IdleCollector
 from opsconsole.ui.operations import OperationsMixin
-from opsconsole.ui.palette import ConsoleCommands
-from opsconsole.ui.screens import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen, TypedConfirmScreen
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen, TypedConfirmScreen
 
 HEALTH_VARIABLES = {
     Health.OK: "health-ok",
@@ -92,7 +92,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         from textual.drivers.linux_driver import LinuxDriver
 
         if driver_class is LinuxDriver:
-            from opsconsole.ui.quiet_driver import QuietLinuxDriver
+            from opsconsole.ui.textual_patches.idle_input import QuietLinuxDriver
 
             return QuietLinuxDriver
         return driver_class

@@ -19,11 +19,11 @@ from opsconsole.errors import ConfigError
 # Only the invoked subcommand's module is imported: the TUI path imports none of them,
 # which keeps the first frame fast.
 SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
-    "check": ("opsconsole.headless", "add_check_arguments", "run_check",
+    "check": ("opsconsole.cli.check", "add_check_arguments", "run_check",
               "poll every pane once and print the result (exit 0 OK, 1 warning, 2 critical, 3 unknown)"),
-    "run": ("opsconsole.headless_run", "add_run_arguments", "run_run",
+    "run": ("opsconsole.cli.run", "add_run_arguments", "run_run",
             "run a runbook procedure headless (dry-run, params, typed confirmation)"),
-    "serve": ("opsconsole.serve", "add_serve_arguments", "run_serve",
+    "serve": ("opsconsole.cli.serve", "add_serve_arguments", "run_serve",
               "serve the console to a web browser (textual-serve)"),
 }
 OPTIONS_WITH_VALUE = {"--config", "--profile", "-p", "--theme"}

@@ -22,7 +22,7 @@ class RunbookCommands(Provider):
         app: Any = self.app
         if getattr(app, "dashboard", None) is None or not hasattr(app, "runbook_library"):
             return []
-        from opsconsole.ui.runbook_screens import applicable
+        from opsconsole.ui.screens.runbooks import applicable
 
         return applicable(app, await app.runbook_library())
 

@@ -7,8 +7,8 @@ from typing import Any
 
 from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, TableStats
 from opsconsole.ui.format import HEALTH_DOT, age, clip, duration_ms, number, size, sparkline
-from opsconsole.ui.panes.base import DashboardPane
-from opsconsole.ui.panes.pane_table import Cell, cell
+from opsconsole.ui.widgets.data_pane import DashboardPane
+from opsconsole.ui.widgets.pane_table import Cell, cell
 
 HISTORY = 24
 

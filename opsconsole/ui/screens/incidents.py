@@ -1,6 +1,6 @@
 """Incident mode in the TUI: open with a severity (P0-P3), watch the timeline, export the review, close.
 
-The :class:`~opsconsole.incidents.Incident` saves itself after every entry, so
+The :class:`~opsconsole.monitor.incidents.Incident` saves itself after every entry, so
 the screens hold no state worth losing: they read the incident and call its
 methods. While an incident is open the app feeds it every alert change and
 every action (see :mod:`opsconsole.ui.operations`).
@@ -17,7 +17,7 @@ from textual.screen import ModalScreen
 from textual.widgets import Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-from opsconsole.incidents import SEVERITIES, Incident
+from opsconsole.monitor.incidents import SEVERITIES, Incident
 
 
 class IncidentOpenScreen(ModalScreen[tuple[str, str] | None]):

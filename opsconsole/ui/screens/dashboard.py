@@ -25,13 +25,13 @@ from opsconsole.config import Profile
 from opsconsole.drivers.base import Driver
 from opsconsole.model import Alert, Health, Pane, PaneResult
 from opsconsole.monitor import Monitor, MonitorSnapshot, MonitorUpdate, TrackedAlert
-from opsconsole.ui.footer import KeysFooter
 from opsconsole.ui.format import HEALTH_DOT
-from opsconsole.ui.panes.alerts_pane import AlertsPane
-from opsconsole.ui.panes.base import DashboardPane
-from opsconsole.ui.panes.dashboard import PANE_CLASSES
-from opsconsole.ui.panes.pane_table import StylePerPass
-from opsconsole.ui.steady_scroll import SteadyScroll
+from opsconsole.ui.textual_patches.steady_scroll import SteadyScroll
+from opsconsole.ui.widgets.alerts_pane import AlertsPane
+from opsconsole.ui.widgets.data_pane import DashboardPane
+from opsconsole.ui.widgets.data_panes import PANE_CLASSES
+from opsconsole.ui.widgets.footer import KeysFooter
+from opsconsole.ui.widgets.pane_table import StylePerPass
 
 
 class HeaderBar(Static):
@@ -221,7 +221,7 @@ class DashboardScreen(Screen[None]):
 
     def action_open_table(self, filter_first: bool) -> None:
         """Full-screen table of the focused pane (filter, sort, detail, copy): see ui/table_tools.py."""
-        from opsconsole.ui.table_tools import open_pane_table
+        from opsconsole.ui.screens.table import open_pane_table
 
         self.run_worker(open_pane_table(self, filter_first=filter_first), group="table", exit_on_error=False)
 
@@ -242,7 +242,7 @@ class DashboardScreen(Screen[None]):
         if row is None or driver is None or not driver.can_stream_logs:
             self.app.notify("select a service of a docker driver in the Services pane, then press g")
             return
-        from opsconsole.ui.logs_screen import LogsScreen
+        from opsconsole.ui.screens.logs import LogsScreen
 
         self.app.push_screen(LogsScreen(driver, str((row.extra or {}).get("service") or row.name)))
 

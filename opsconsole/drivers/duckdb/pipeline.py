@@ -7,7 +7,7 @@ What the seed runbook does by hand, this driver does on every poll:
   runbook's "remove the .wal file" is replaced by two safe actions: stop the
   holder (SIGTERM, after checking it still holds the lock) and ``CHECKPOINT``;
 * runs the seed's freshness, duplicates, completeness, coverage and z-score SQL
-  (:mod:`opsconsole.osaa_quality`) and shows them as Services rows (source
+  (:mod:`opsconsole.drivers.duckdb.quality`) and shows them as Services rows (source
   ``quality``), freshness as Lag rows in **hours**, and a row per table;
 * runs ``ingest`` / ``etl`` / ``transform`` / ``config_test`` through
   ``docker compose run --rm pipeline <step>`` (the command is an option),
@@ -37,10 +37,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opsconsole import duckdb_lock
-from opsconsole import osaa_quality as quality
 from opsconsole.drivers.base import Driver, OptionSpec
-from opsconsole.duckdb_reader import DuckDBReader
+from opsconsole.drivers.duckdb import lock as duckdb_lock
+from opsconsole.drivers.duckdb import quality
+from opsconsole.drivers.duckdb.reader import DuckDBReader
 from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, JobRun, LagSample, Pane, ServiceStatus, TableStats
 

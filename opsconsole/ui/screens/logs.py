@@ -23,7 +23,7 @@ from textual.widgets import Input, Log, Static
 from textual.worker import Worker, WorkerState
 
 from opsconsole.drivers.base import describe
-from opsconsole.ui.footer import KeysFooter
+from opsconsole.ui.widgets.footer import KeysFooter
 
 FLUSH_SECONDS = 0.1
 """Longest a received line waits before it is drawn."""

@@ -24,7 +24,7 @@ from textual.strip import Strip
 from textual.widgets import DataTable
 from textual.widgets._data_table import ColumnKey, RowKey
 
-from opsconsole.ui.steady_scroll import SteadyScroll
+from opsconsole.ui.textual_patches.steady_scroll import SteadyScroll
 
 Cell = str | Text
 

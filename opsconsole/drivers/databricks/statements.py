@@ -1,12 +1,12 @@
 """SQL statements on the warehouse: maintenance, time travel, grants, backups.
 
-A mixin of :class:`~opsconsole.drivers.databricks.DatabricksDriver`, split out
+A mixin of :class:`~opsconsole.drivers.databricks.driver.DatabricksDriver`, split out
 to keep each module short. Statements go through the Statement Execution API
 asynchronously (``wait_timeout=0s``) and are polled from the event loop; when
 the caller gives up (task cancelled, ``statement_timeout`` reached, the
 workspace stops answering) the statement is cancelled on the warehouse too, so
 an abandoned OPTIMIZE does not keep burning the warehouse. SQL text comes only
-from :mod:`opsconsole.drivers.databricks_sql`, which validates and quotes.
+from :mod:`opsconsole.drivers.databricks.sql`, which validates and quotes.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from opsconsole.drivers import databricks_sql as dsql
+from opsconsole.drivers.databricks import sql as dsql
 from opsconsole.errors import ActionRefused, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionResult
 

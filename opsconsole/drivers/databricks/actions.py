@@ -1,6 +1,6 @@
 """App, warehouse and cluster actions of the Databricks driver, as the real API wants them.
 
-A mixin of :class:`~opsconsole.drivers.databricks.DatabricksDriver`, split out to
+A mixin of :class:`~opsconsole.drivers.databricks.driver.DatabricksDriver`, split out to
 keep each module short. What the real API does, and so what these actions do:
 
 * ``apps.start`` re-deploys the last deployment, and a deploy while a deployment
@@ -19,9 +19,9 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
-from opsconsole.drivers import databricks_rows as rows
-from opsconsole.drivers import databricks_sql as dsql
-from opsconsole.drivers.databricks_options import MAX_WAREHOUSE_CLUSTERS, WAREHOUSE_SIZES
+from opsconsole.drivers.databricks import rows
+from opsconsole.drivers.databricks import sql as dsql
+from opsconsole.drivers.databricks.options import MAX_WAREHOUSE_CLUSTERS, WAREHOUSE_SIZES
 from opsconsole.errors import ActionRefused
 from opsconsole.model import ActionResult
 

@@ -20,9 +20,9 @@ import signal
 import sys
 from typing import TextIO
 
-from opsconsole.audit import AuditLog
 from opsconsole.config import load_profile
 from opsconsole.errors import ConfigError
+from opsconsole.runbooks.audit import AuditLog
 from opsconsole.runbooks.engine import PlanError, RunbookEngine
 from opsconsole.runbooks.library import load_library
 from opsconsole.runbooks.model import PlannedStep, StepResult, StepStatus

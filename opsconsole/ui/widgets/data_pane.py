@@ -21,7 +21,7 @@ from textual.widgets import DataTable, Static
 from opsconsole.model import Pane, PaneResult
 from opsconsole.monitor.state import PaneView, SourceState
 from opsconsole.ui.format import age, clip
-from opsconsole.ui.panes.pane_table import Cell, PaneTable, cell
+from opsconsole.ui.widgets.pane_table import Cell, PaneTable, cell
 
 GROW_CHUNK = 25
 
@@ -145,7 +145,7 @@ class DashboardPane(Vertical, can_focus=False):
         if row is None:
             return
         event.stop()
-        from opsconsole.ui.table_tools import DetailScreen, detail_fields
+        from opsconsole.ui.screens.table import DetailScreen, detail_fields
 
         self.app.push_screen(DetailScreen(f"{self.title}: {self.row_key(row)}", detail_fields(row)))
 

@@ -6,7 +6,7 @@ lists what the console can do *now*: the panes of the active profile, the
 dashboard's commands (with their current, possibly remapped keys), the driver
 actions read-only mode allows (each still asks before it changes anything
 dangerous), the profiles of the profiles file and the registered themes.
-Runbooks come from :class:`~opsconsole.ui.runbook_commands.RunbookCommands`.
+Runbooks come from :class:`~opsconsole.ui.commands.runbooks.RunbookCommands`.
 """
 
 from __future__ import annotations

@@ -37,7 +37,7 @@ from textual.scroll_view import ScrollView
 from textual.strip import Strip
 from textual.widgets import Input, Static
 
-from opsconsole.ui.footer import KeysFooter
+from opsconsole.ui.widgets.footer import KeysFooter
 
 Column = tuple[str, str, int | None]
 """(key, label, width or None for auto)."""

@@ -19,14 +19,13 @@ from collections.abc import Awaitable, Callable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar
 
-from opsconsole import jobhealth, query_stats
-from opsconsole.drivers import databricks_rows as rows
-from opsconsole.drivers import databricks_sql as dsql
 from opsconsole.drivers.base import Driver, OptionSpec
-from opsconsole.drivers.databricks_actions import ResourceActions
-from opsconsole.drivers.databricks_client import guarded, make_client
-from opsconsole.drivers.databricks_options import ACTIONS, OPTIONS, facet_of
-from opsconsole.drivers.databricks_statements import StatementActions
+from opsconsole.drivers.databricks import jobhealth, query_stats, rows
+from opsconsole.drivers.databricks import sql as dsql
+from opsconsole.drivers.databricks.actions import ResourceActions
+from opsconsole.drivers.databricks.client import guarded, make_client
+from opsconsole.drivers.databricks.options import ACTIONS, OPTIONS, facet_of
+from opsconsole.drivers.databricks.statements import StatementActions
 from opsconsole.errors import ActionRefused, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionSpec, HealthScore, JobRun, Pane, QueryRecord, ServiceStatus
 

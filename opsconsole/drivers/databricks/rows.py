@@ -131,7 +131,8 @@ def query_record(info: Mapping[str, Any], *, source: str) -> QueryRecord:
 
 
 FAILED_TERMINATION = {"CLIENT_ERROR": "FAILED", "INTERNAL_ERROR": "INTERNAL_ERROR", "CLOUD_FAILURE": "INTERNAL_ERROR"}
-"""``status.termination_details.type`` of a failed run -> the outcome :mod:`opsconsole.jobhealth` scores."""
+"""``status.termination_details.type`` of a failed run -> the outcome that
+:mod:`opsconsole.drivers.databricks.jobhealth` scores."""
 UNDECIDED_CODES = {"USER_CANCELED": "CANCELED", "CANCELED": "CANCELED", "SKIPPED": "SKIPPED",
                    "DISABLED": "SKIPPED"}
 """Termination codes of runs a person or scheduler stopped: no outcome, whatever their type says."""

@@ -10,7 +10,7 @@ from textual.containers import Vertical
 from opsconsole.model import Alert, Health, Severity
 from opsconsole.monitor import AlertState, TrackedAlert
 from opsconsole.ui.format import SEVERITY_NAME, age, clip
-from opsconsole.ui.panes.pane_table import PaneTable, cell
+from opsconsole.ui.widgets.pane_table import PaneTable, cell
 
 SEVERITY_HEALTH = {Severity.CRITICAL: Health.CRITICAL, Severity.WARNING: Health.WARNING, Severity.INFO: Health.OK}
 

@@ -4,7 +4,7 @@ Seed 002 watches Iceberg tables through Trino (``SELECT COUNT(*) FROM
 t.files``) and maintains them with Spark jobs. The console talks to the
 catalog directly with pyiceberg instead (REST or SQL catalog, S3 or local
 storage), so it needs neither engine: figures come from snapshot summaries
-(cheap, see :mod:`opsconsole.iceberg_ops`), maintenance runs in process.
+(cheap, see :mod:`opsconsole.drivers.iceberg.ops`), maintenance runs in process.
 
 The catalog is created lazily on a worker thread and dropped whenever a call
 fails, so a catalog database or REST server that went away is reconnected on
@@ -246,7 +246,7 @@ class IcebergDriver(Driver):
 
     async def table_stats(self) -> list[TableStats]:
         """File count, size, rows, snapshots and last commit of every watched table."""
-        from opsconsole import iceberg_ops
+        from opsconsole.drivers.iceberg import ops as iceberg_ops
 
         idents = await self._call(self._watched, what="list tables")
 
@@ -257,7 +257,7 @@ class IcebergDriver(Driver):
 
     async def lag(self) -> list[LagSample]:
         """Rows present upstream but not yet downstream, for each consecutive layer pair."""
-        from opsconsole import iceberg_ops
+        from opsconsole.drivers.iceberg import ops as iceberg_ops
 
         pairs = list(zip(self._layers.items(), list(self._layers.items())[1:], strict=False))
         if not pairs:
@@ -283,7 +283,7 @@ class IcebergDriver(Driver):
         return ident
 
     async def action_snapshots(self, table: str) -> ActionResult:
-        from opsconsole import iceberg_ops
+        from opsconsole.drivers.iceberg import ops as iceberg_ops
 
         ident = self._check_table(table)
         rows = await self._call(lambda: iceberg_ops.snapshots(self._load_table(ident)), what=f"snapshots {ident}")
@@ -296,7 +296,7 @@ class IcebergDriver(Driver):
         return ActionResult(ok=True, message=f"{ident}: {len(rows)} snapshots", output="\n".join(lines))
 
     async def action_compact(self, table: str) -> ActionResult:
-        from opsconsole import iceberg_ops
+        from opsconsole.drivers.iceberg import ops as iceberg_ops
 
         ident = self._check_table(table)
         limit = int(self.config.get("compact_max_bytes") or 0)
@@ -316,7 +316,7 @@ class IcebergDriver(Driver):
                                              + (f" after {result.attempts} attempts" if result.attempts > 1 else ""))
 
     async def action_expire_snapshots(self, table: str, older_than_days: int | float | str = 7) -> ActionResult:
-        from opsconsole import iceberg_ops
+        from opsconsole.drivers.iceberg import ops as iceberg_ops
 
         ident = self._check_table(table)
         try:
@@ -332,7 +332,7 @@ class IcebergDriver(Driver):
                                              f"(before {cutoff:%Y-%m-%d %H:%M} UTC)")
 
     async def action_rollback(self, table: str, snapshot_id: int | str) -> ActionResult:
-        from opsconsole import iceberg_ops
+        from opsconsole.drivers.iceberg import ops as iceberg_ops
 
         ident = self._check_table(table)
         try:

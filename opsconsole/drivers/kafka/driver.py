@@ -21,8 +21,8 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec, describe
+from opsconsole.drivers.kafka.lag_trend import DEFAULT_WINDOW, LagHistory
 from opsconsole.errors import AuthError, ConfigError, DriverError, DriverTimeout, DriverUnavailable
-from opsconsole.lag_trend import DEFAULT_WINDOW, LagHistory
 from opsconsole.model import Health, LagSample, Pane, ServiceStatus
 
 if TYPE_CHECKING:
