@@ -33,7 +33,7 @@ import signal
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
@@ -42,6 +42,8 @@ from opsconsole.drivers.duckdb import lock as duckdb_lock
 from opsconsole.drivers.duckdb import quality
 from opsconsole.drivers.duckdb.reader import DuckDBReader
 from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
+from opsconsole.humanize import hms
+from opsconsole.humanize import size as human_size
 from opsconsole.model import ActionResult, ActionSpec, Health, JobRun, LagSample, Pane, ServiceStatus, TableStats
 
 PIPELINE_STEPS = ("ingest", "etl", "transform", "config_test")
@@ -62,10 +64,6 @@ def data_dir() -> Path:
     from platformdirs import user_data_dir
 
     return Path(user_data_dir("opsconsole"))
-
-
-def _fmt_hms(seconds: float) -> str:
-    return str(timedelta(seconds=round(seconds)))
 
 
 def _aware(ts: datetime) -> datetime:
@@ -337,9 +335,9 @@ class DuckDBPipelineDriver(Driver):
             return ServiceStatus("duckdb", Health.CRITICAL, f"cannot open read-only: {snap.error}",
                                  source=self.name, checked_at=snap.taken_at, extra=extra)
         extra["tables"] = len(snap.tables)
-        detail = f"{len(snap.tables)} tables, {_size(snap.size_bytes)}"
+        detail = f"{len(snap.tables)} tables, {human_size(snap.size_bytes)}"
         if snap.wal_bytes:
-            detail += f" + {_size(snap.wal_bytes)} WAL"
+            detail += f" + {human_size(snap.wal_bytes)} WAL"
         figures_at = snap.figures_at or snap.taken_at
         extra["figures_at"] = figures_at.isoformat()
         if self._paused():
@@ -542,7 +540,7 @@ class DuckDBPipelineDriver(Driver):
             raise ActionRefused(f"checkpoint refused: {self.database} is locked by {outcome}; "
                                 f"stop it first (stop_lock_holder)")
         before, after = outcome
-        return ActionResult(True, f"checkpointed {self.database}: WAL {_size(before)} -> {_size(after)}")
+        return ActionResult(True, f"checkpointed {self.database}: WAL {human_size(before)} -> {human_size(after)}")
 
     def _lock(self) -> asyncio.Lock:
         if self._snapshot_lock is None:
@@ -612,9 +610,9 @@ class DuckDBPipelineDriver(Driver):
                                   "state": state, "exit_code": code, "started_at": started_at.isoformat(),
                                   "duration_s": round(duration, 3), "sla_s": sla, "message": message,
                                   "tail": list(run.lines)[-20:]})
-        sla_note = (f"over the {_fmt_hms(sla)} SLA" if duration > sla else f"within the {_fmt_hms(sla)} SLA")
+        sla_note = (f"over the {hms(sla)} SLA" if duration > sla else f"within the {hms(sla)} SLA")
         verb = "succeeded" if state == "SUCCESS" else "failed"
-        summary = (f"pipeline {step} {verb} in {_fmt_hms(duration)} ({sla_note})"
+        summary = (f"pipeline {step} {verb} in {hms(duration)} ({sla_note})"
                    + (f", exit {code}" if code is not None else "") + (f": {message}" if message else ""))
         return ActionResult(state == "SUCCESS", summary, output="\n".join(run.lines))
 
@@ -709,7 +707,7 @@ class DuckDBPipelineDriver(Driver):
             else:
                 detail = _run_detail(rec, sla)
             if duration is not None and state in {"RUNNING", "SUCCESS"} and float(duration) > sla:
-                detail = f"over {_fmt_hms(sla)} SLA; " + detail
+                detail = f"over {hms(sla)} SLA; " + detail
             out.append(JobRun(job=f"pipeline {rec.get('step')}", run_id=str(rec["run_id"]), state=state,
                               started_at=started, duration_s=None if duration is None else float(duration),
                               detail=detail, source=self.name))
@@ -730,7 +728,7 @@ class DuckDBPipelineDriver(Driver):
         health = Health.OK if state == "SUCCESS" else Health.CRITICAL
         if health is Health.OK and duration > sla:
             health = Health.WARNING
-        detail = f"last {rec.get('step')} {state.lower()} in {_fmt_hms(duration)} (SLA {_fmt_hms(sla)})"
+        detail = f"last {rec.get('step')} {state.lower()} in {hms(duration)} (SLA {hms(sla)})"
         return ServiceStatus("pipeline runs", health, detail, source=self.name,
                              checked_at=_parse_ts(rec.get("started_at")),
                              extra={"state": state, "duration_s": duration, "sla_s": sla,
@@ -746,7 +744,7 @@ def _run_detail(rec: dict[str, Any], sla: float) -> str:
     tail = rec.get("tail") or []
     if tail and rec.get("state") != "SUCCESS":
         parts.append(str(tail[-1]))
-    parts.append(f"SLA {_fmt_hms(sla)}")
+    parts.append(f"SLA {hms(sla)}")
     return "; ".join(parts)
 
 
@@ -763,12 +761,3 @@ def _terminate_group(pid: int, sig: int = signal.SIGTERM) -> None:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
         pass
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB"):
-        if value < 1024 or unit == "GB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"

@@ -43,13 +43,20 @@ Column = tuple[str, str, int | None]
 """(key, label, width or None for auto)."""
 
 _NUMBER = re.compile(r"^\s*([-+]?\d+(?:[.,]\d+)*)\s*([a-zA-Zµ%]*)")
-_SCALE = {"": 1, "k": 1e3, "m": 1e6, "g": 1e9, "t": 1e12, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "s": 1, "min": 60,
+_COMPOUND = re.compile(r"^\s*(\d+)([dhm]) (\d+)([hms])\s*$")
+"""``4m 05s``, ``2h 03m``, ``3d 4h``: opsconsole.humanize's longer durations."""
+_SCALE = {"": 1, "k": 1e3, "g": 1e9, "t": 1e12, "ms": 1e-3, "µs": 1e-6, "us": 1e-6, "s": 1, "m": 60, "min": 60,
           "h": 3600, "d": 86400, "b": 1, "kb": 1e3, "mb": 1e6, "gb": 1e9, "tb": 1e12, "kib": 1024, "mib": 1024**2,
-          "gib": 1024**3, "msg": 1, "rows": 1, "%": 1}
+          "gib": 1024**3, "tib": 1024**4, "msg": 1, "rows": 1, "%": 1}
+"""Units as :mod:`opsconsole.humanize` writes them; ``m`` is minutes (ages, durations), counts use separators."""
 
 
 def sort_key(text: str) -> tuple[int, float, str]:
-    """Numbers (with units such as ``ms``, ``k``, ``MB``) sort by value, before text; text sorts case-free."""
+    """Numbers (with units such as ``ms``, ``k``, ``MiB``) sort by value, before text; text sorts case-free."""
+    compound = _COMPOUND.match(text)
+    if compound:
+        value = int(compound.group(1)) * _SCALE[compound.group(2)] + int(compound.group(3)) * _SCALE[compound.group(4)]
+        return (0, value, text.lower())
     match = _NUMBER.match(text)
     if match:
         unit = match.group(2).lower()
