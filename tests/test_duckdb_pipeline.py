@@ -302,10 +302,10 @@ async def test_failed_run_is_critical_and_history_survives_restart(db: Path, tmp
 
 
 async def test_history_file_is_bounded(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from opsconsole.drivers.duckdb import pipeline as duckdb_pipeline
+    from opsconsole.drivers.duckdb import runs as duckdb_runs
 
-    monkeypatch.setattr(duckdb_pipeline, "HISTORY_MAX_BYTES", 1)
-    monkeypatch.setattr(duckdb_pipeline, "HISTORY_KEEP_LINES", 2)  # one run: its RUNNING and final record
+    monkeypatch.setattr(duckdb_runs, "HISTORY_MAX_BYTES", 1)
+    monkeypatch.setattr(duckdb_runs, "HISTORY_KEEP_LINES", 2)  # one run: its RUNNING and final record
     driver = make_driver(db, tmp_path)
     try:
         await driver.run_action("ingest", {"args": "--exit 1"})
