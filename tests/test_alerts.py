@@ -21,8 +21,7 @@ from opsconsole.model import (
     Severity,
     TableStats,
 )
-from opsconsole.monitor.engine import profile_rules
-from opsconsole.monitor.rules import Rule, evaluate
+from opsconsole.monitor.rules import Rule, evaluate, profile_rules
 from opsconsole.runbooks.library import load_library
 
 NOW = datetime(2025, 3, 4, 14, 0, 30, tzinfo=UTC)

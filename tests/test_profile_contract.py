@@ -14,8 +14,7 @@ import pytest
 
 from opsconsole.config import RULE_CHECKS, load
 from opsconsole.monitor import build_drivers
-from opsconsole.monitor.engine import profile_rules, rules_that_can_fire
-from opsconsole.monitor.rules import CHECKS, link_runbooks
+from opsconsole.monitor.rules import CHECKS, link_runbooks, profile_rules, rules_that_can_fire
 from opsconsole.runbooks.engine import RunbookEngine
 from opsconsole.runbooks.library import load_library, offered_runbooks
 from opsconsole.runbooks.model import Runbook

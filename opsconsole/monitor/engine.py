@@ -32,12 +32,11 @@ from opsconsole.model import Alert, Pane, PaneResult
 from opsconsole.monitor.history import History
 from opsconsole.monitor.lifecycle import AlertBook, Transition
 from opsconsole.monitor.rules import (
-    DEFAULT_RULES,
     Context,
     Rule,
     evaluate_findings,
     link_runbooks,
-    merge_rules,
+    profile_rules,
     unreachable_alert,
 )
 from opsconsole.monitor.state import (
@@ -75,26 +74,6 @@ def panes_of(drivers: Sequence[Driver]) -> list[Pane]:
     """The panes at least one driver can fill, in dashboard order."""
     offered = set().union(*(d.panes for d in drivers)) if drivers else set()
     return [p for p in Pane if p in offered]
-
-
-def rules_that_can_fire(rules: Iterable[Rule], drivers: Sequence[Driver]) -> list[Rule]:
-    """The rules some driver of the profile can trigger (its check declared, its driver type present)."""
-    return [r for r in rules if r.enabled and any(
-        r.check in d.alert_checks() and (not r.driver_types or d.kind in r.driver_types) for d in drivers)]
-
-
-def profile_rules(profile: Profile, drivers: Sequence[Driver] | None = None) -> tuple[Rule, ...]:
-    """Packaged rules, then the drivers' own (scoped to their type), then the profile's ``rules:``."""
-    from opsconsole.drivers import driver_class
-
-    rules = DEFAULT_RULES
-    kinds = {d.kind: type(d) for d in drivers} if drivers is not None else {
-        d.kind: driver_class(d.kind) for d in profile.drivers}
-    for kind, cls in sorted(kinds.items()):
-        own = {name: {"driver_types": [kind], **fields} for name, fields in cls.alert_rules.items()}
-        if own:
-            rules = merge_rules(own, rules)
-    return merge_rules(getattr(profile, "rules", {}) or {}, rules)
 
 
 class _Source:

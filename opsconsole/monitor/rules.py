@@ -22,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsconsole.errors import ConfigError
 from opsconsole.model import (
@@ -32,6 +32,10 @@ from opsconsole.model import (
     Severity,
 )
 from opsconsole.monitor.checks import CHECKS, Context, Finding
+
+if TYPE_CHECKING:
+    from opsconsole.config import Profile
+    from opsconsole.drivers.base import Driver
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,3 +224,23 @@ def unreachable_alert(source: str, pane: Pane, error: str, now: datetime) -> Ale
     """A source that cannot be read is an alert of its own (absence of data is not health)."""
     return Alert("SourceUnreachable", Severity.WARNING, f"{source}/{pane.value}", error, None, now,
                  source=source)
+
+
+def rules_that_can_fire(rules: Iterable[Rule], drivers: Sequence[Driver]) -> list[Rule]:
+    """The rules some driver of the profile can trigger (its check declared, its driver type present)."""
+    return [r for r in rules if r.enabled and any(
+        r.check in d.alert_checks() and (not r.driver_types or d.kind in r.driver_types) for d in drivers)]
+
+
+def profile_rules(profile: Profile, drivers: Sequence[Driver] | None = None) -> tuple[Rule, ...]:
+    """Packaged rules, then the drivers' own (scoped to their type), then the profile's ``rules:``."""
+    from opsconsole.drivers import driver_class
+
+    rules = DEFAULT_RULES
+    kinds = {d.kind: type(d) for d in drivers} if drivers is not None else {
+        d.kind: driver_class(d.kind) for d in profile.drivers}
+    for kind, cls in sorted(kinds.items()):
+        own = {name: {"driver_types": [kind], **fields} for name, fields in cls.alert_rules.items()}
+        if own:
+            rules = merge_rules(own, rules)
+    return merge_rules(getattr(profile, "rules", {}) or {}, rules)
