@@ -22,38 +22,11 @@ import yaml
 
 from opsconsole.errors import ConfigError
 from opsconsole.model import Pane
+from opsconsole.secret import Secret
 
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 DEFAULT_POLL: Mapping[str, float] = {"services": 5, "queries": 10, "tables": 10, "lag": 10, "jobs": 30}
 MIN_POLL_SECONDS = 0.5
-
-
-class Secret:
-    """A configured secret: usable by drivers, unprintable everywhere else."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('••••')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def reveal(value: Any) -> Any:
-    """Plain value of an option that may be a :class:`Secret`."""
-    return value.reveal() if isinstance(value, Secret) else value
 
 
 # --------------------------------------------------------------------------- YAML with lines

@@ -24,11 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.errors import ActionRefused, AuthError, DriverError, DriverUnavailable
 from opsconsole.humanize import size as human_size
 from opsconsole.model import ActionResult, ActionSpec, Health, Pane, ServiceStatus, TableStats
+from opsconsole.secret import reveal
 
 _AUTH_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
                          "InvalidToken", "AllAccessDisabled"})

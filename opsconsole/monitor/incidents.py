@@ -19,9 +19,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsconsole.config import Secret
 from opsconsole.model import Alert
 from opsconsole.runbooks.audit import AuditEvent, AuditLog, data_dir, redact_text
+from opsconsole.secret import Secret
 
 if TYPE_CHECKING:
     from opsconsole.config import Profile

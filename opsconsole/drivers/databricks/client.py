@@ -15,8 +15,8 @@ import time
 from collections.abc import Callable, Mapping
 from typing import Any, TypeVar
 
-from opsconsole.config import reveal
 from opsconsole.errors import AuthError, DriverError, DriverUnavailable
+from opsconsole.secret import reveal
 
 T = TypeVar("T")
 _CALL = threading.local()

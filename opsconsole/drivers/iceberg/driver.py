@@ -22,10 +22,10 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit, urlunsplit
 
-from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, LagSample, Pane, ServiceStatus, TableStats
+from opsconsole.secret import reveal
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog

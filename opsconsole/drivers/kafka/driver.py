@@ -19,11 +19,11 @@ from collections.abc import Awaitable, Mapping
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
-from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec, describe
 from opsconsole.drivers.kafka.lag_trend import DEFAULT_WINDOW, LagHistory
 from opsconsole.errors import AuthError, ConfigError, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import Health, LagSample, Pane, ServiceStatus
+from opsconsole.secret import reveal
 
 if TYPE_CHECKING:
     from aiokafka import AIOKafkaConsumer
