@@ -117,7 +117,7 @@ async def test_read_only_removes_every_mutating_action(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         assert "READ-ONLY" in str(app.screen.query_one("#header").render())
-        assert app._allowed_actions() == []
+        assert app.allowed_actions() == []
         assert app.check_action("actions", ()) is False
         await pilot.press("a")
         await pilot.pause(0.2)

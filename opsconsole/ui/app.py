@@ -109,8 +109,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             self._health_styles = {h: variables.get(v, "") for h, v in HEALTH_VARIABLES.items()}
         return self._health_styles.get(health, "")
 
-    def _watch_theme(self, theme_name: str) -> None:
-        super()._watch_theme(theme_name)  # Textual's own watcher applies the theme's CSS
+    def _theme_changed(self, _theme: object) -> None:
+        """Textual's ``theme_changed_signal``: health colours come from the new theme's variables."""
         self._health_styles = {}
         for pane in self.dashboard.panes if self.dashboard else []:
             if pane.result is not None:
@@ -128,6 +128,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
     def on_mount(self) -> None:
         for message in self._theme_messages:  # unknown --theme / profile theme, broken theme files
             self.notify(message, title="theme", severity="error", timeout=15)
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.set_keymap(self.profile.keymap)  # profiles.yaml keymap: (binding id -> keys), validated by config
         self.push_screen(self._new_dashboard(self.monitor))
         # asyncio.to_thread work must not keep the process alive after quit if a backend hangs.
@@ -180,11 +181,11 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         for bindings in (screen.BINDINGS if screen else [], self.BINDINGS):
             for b in bindings:
                 if isinstance(b, Binding) and b.description and b.key not in seen:
-                    if b.action == "app.actions" and not self._allowed_actions():
+                    if b.action == "app.actions" and not self.allowed_actions():
                         continue
                     seen.add(b.key)
-                    rows.append((self._bound_keys_display(b), b.description))
-        if not any(k.startswith("pane-") for k in self._keymap):
+                    rows.append((self.bound_keys_display(b), b.description))
+        if not any(k.startswith("pane-") for k in self.profile.keymap):
             rows.append(("1-7", "focus a pane"))
         rows += [("tab", "next pane"), ("ctrl+p", "command palette")]
         text = f"profile {self.profile.name}: {self.profile.title} ({self.profile.source})"
@@ -197,9 +198,9 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             self.install_screen(self._help_screen, HELP_SCREEN)
         self.push_screen(HELP_SCREEN)
 
-    def _bound_keys_display(self, binding: Binding) -> str:
+    def bound_keys_display(self, binding: Binding) -> str:
         """The keys a binding answers to now: the profile's keymap wins over the default."""
-        remapped = self._keymap.get(binding.id) if binding.id else None
+        remapped = self.profile.keymap.get(binding.id) if binding.id else None
         if not remapped:
             return binding.key_display or binding.key
         return ", ".join(self.get_key_display(Binding(k, "")) for k in remapped.split(","))
@@ -213,9 +214,9 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             self.notify(str(exc), severity="error", timeout=10)
             return
         options = [(n, f"{'● ' if n == self.profile.name else '  '}{n}") for n in names]
-        self.push_screen(PickScreen("Switch profile", options), self._switch_profile)
+        self.push_screen(PickScreen("Switch profile", options), self.switch_profile)
 
-    def _switch_profile(self, name: str | None) -> None:
+    def switch_profile(self, name: str | None) -> None:
         if not name or name == self.profile.name:
             return
         try:
@@ -237,7 +238,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         await self.monitor.start()
 
     # ------------------------------------------------------------------ actions
-    def _allowed_actions(self) -> list[tuple[Driver, ActionSpec]]:
+    def allowed_actions(self) -> list[tuple[Driver, ActionSpec]]:
         screen = self.dashboard
         if screen is None:
             return []
@@ -246,20 +247,20 @@ class OpsConsoleApp(OperationsMixin, App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "actions":
-            return bool(self._allowed_actions())
+            return bool(self.allowed_actions())
         return True
 
     def action_actions(self) -> None:
-        allowed = self._allowed_actions()
+        allowed = self.allowed_actions()
         if not allowed:
             self.notify("no actions available" + (" in read-only mode" if self.read_only else ""))
             return
         options = [(f"{d.name}|{spec.name}", f"{spec.title}  [{d.name}]" + ("  ⚠" if spec.dangerous else ""))
                    for d, spec in allowed]
         self.push_screen(PickScreen("Run an action", options, note="Each asks before it changes anything "
-                                    "dangerous. esc cancels."), self._chosen_action)
+                                    "dangerous. esc cancels."), self.choose_action)
 
-    def _chosen_action(self, choice: str | None) -> None:
+    def choose_action(self, choice: str | None) -> None:
         if not choice:
             return
         driver_name, _, action_name = choice.partition("|")

@@ -13,10 +13,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.binding import Binding
 from textual.command import DiscoveryHit, Hit, Hits, Provider
+
+if TYPE_CHECKING:
+    from opsconsole.ui.host import ConsoleHost
 
 Entry = tuple[str, Callable[[], Any], str]
 """(text shown and matched, what selecting it does, help line)."""
@@ -28,10 +31,8 @@ class ConsoleCommands(Provider):
     _profiles: tuple[str, ...] = ()
 
     async def startup(self) -> None:
-        app: Any = self.app
-        profile = getattr(app, "profile", None)
-        if profile is None:
-            return
+        app = cast("ConsoleHost", self.app)
+        profile = app.profile
         from opsconsole.config import discover, load
         from opsconsole.errors import ConfigError
 
@@ -43,8 +44,8 @@ class ConsoleCommands(Provider):
             self._profiles = (profile.name,)
 
     def entries(self) -> list[Entry]:
-        app: Any = self.app
-        dashboard = getattr(app, "dashboard", None)
+        app = cast("ConsoleHost", self.app)
+        dashboard = app.dashboard
         out: list[Entry] = []
         if dashboard is not None:
             for widget in dashboard.query(".dashboard-pane, #activity"):  # data panes, alerts, activity
@@ -56,18 +57,18 @@ class ConsoleCommands(Provider):
                 if not (isinstance(binding, Binding) and binding.description and binding.id) \
                         or binding.id.startswith("pane-") or binding.action == "app.command_palette":
                     continue
-                keys = app._bound_keys_display(binding) if hasattr(app, "_bound_keys_display") else binding.key
+                keys = app.bound_keys_display(binding)
                 out.append((f"Command: {binding.description}", self._binding_runner(dashboard, binding),
                             f"key {keys}"))
-        for driver, spec in app._allowed_actions() if hasattr(app, "_allowed_actions") else []:
+        for driver, spec in app.allowed_actions():
             choice = f"{driver.name}|{spec.name}"
             danger = " (asks first: dangerous)" if spec.dangerous or spec.irreversible else ""
-            out.append((f"Action: {spec.title} ({driver.name})", lambda c=choice: app._chosen_action(c),
+            out.append((f"Action: {spec.title} ({driver.name})", lambda c=choice: app.choose_action(c),
                         f"{spec.effect}{danger}"))
         current = getattr(getattr(app, "profile", None), "name", None)
         for name in self._profiles:
             if name != current:
-                out.append((f"Profile: {name}", lambda n=name: app._switch_profile(n), "switch to this profile"))
+                out.append((f"Profile: {name}", lambda n=name: app.switch_profile(n), "switch to this profile"))
         for name in sorted(app.available_themes):
             if name != app.theme:
                 out.append((f"Theme: {name}", lambda n=name: setattr(app, "theme", n), "switch theme"))
