@@ -14,21 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pilot_helpers import until
+from pilot_helpers import answer_pong, dashboard_ready, until
 
 from opsconsole import drivers
 from opsconsole.config import load_profile
 from opsconsole.monitor import AlertState
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.screens.dashboard import DashboardScreen
 from opsconsole.ui.widgets.data_pane import DashboardPane
-
-
-async def answer_pong(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readline()
-    writer.write(b"PONG\n")
-    await writer.drain()
-    writer.close()
 
 
 def profile(tmp_path: Path, port: int):  # type: ignore[no-untyped-def]
@@ -114,8 +106,7 @@ async def test_alerts_fire_and_panes_go_stale_behind_every_modal(tmp_path: Path,
     port = server.sockets[0].getsockname()[1]
     app = OpsConsoleApp(profile(tmp_path, port))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         services = dashboard.query_one("#pane-services", DashboardPane)
 
         def service(name: str) -> Any:

@@ -9,7 +9,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pilot_helpers import until
+from pilot_helpers import answer_pong, dashboard_ready, until
 from textual.widgets import Input
 
 from opsconsole import drivers
@@ -76,7 +76,7 @@ async def test_action_with_confirmation_changes_the_demo(tmp_path: Path) -> None
     profile, _ = demo_profile(tmp_path)
     app = OpsConsoleApp(profile)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, PickScreen))
         picker = app.screen
@@ -182,13 +182,7 @@ async def test_dead_backend_recovers_when_it_returns(tmp_path: Path, tcp_driver:
         assert "connection refused" in pane.stale_reason
         await until(pilot, lambda: any(a.rule == "SourceUnreachable" for a in app.screen.alerts), timeout=5)
 
-        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.readline()
-            writer.write(b"PONG\n")
-            await writer.drain()
-            writer.close()
-
-        server = await asyncio.start_server(answer, "127.0.0.1", port)
+        server = await asyncio.start_server(answer_pong, "127.0.0.1", port)
         try:
             await until(pilot, lambda: not pane.is_stale, timeout=10)
             assert pane.table.row_count == 1

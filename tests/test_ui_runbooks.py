@@ -11,7 +11,8 @@ from opsconsole.ui.app import OpsConsoleApp
 from opsconsole.ui.screens.dashboard import DashboardScreen
 from opsconsole.ui.screens.dialogs import PickScreen
 from opsconsole.ui.widgets.data_pane import DashboardPane
-from tests.test_ui_pilot import demo_profile, until
+from tests.pilot_helpers import dashboard_ready, until
+from tests.test_ui_pilot import demo_profile
 
 
 def audit_records() -> list[dict]:
@@ -25,7 +26,7 @@ async def test_action_picked_in_the_ui_is_audited_before_and_after(tmp_path: Pat
     profile, _ = demo_profile(tmp_path)
     app = OpsConsoleApp(profile)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, PickScreen))
         app.screen.dismiss("pipeline|fault-stop-http")
@@ -84,8 +85,7 @@ async def test_run_a_runbook_with_confirmation_from_the_picker(tmp_path: Path) -
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, RunbookPickScreen))
         picker = app.screen
@@ -130,8 +130,7 @@ async def test_parameters_are_validated_and_the_run_can_be_cancelled(tmp_path: P
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         # The runbook's first check wants more than one data file: a slow (CI) start has not written them yet.
         await until(pilot, lambda: any(getattr(row, "name", "") == "raw.orders" and (row.file_count or 0) > 1
                                        for result in dashboard.results.values() for row in result.rows), timeout=60)
@@ -174,7 +173,7 @@ async def test_read_only_marks_and_refuses_mutating_runbooks(tmp_path: Path) -> 
 
     app = OpsConsoleApp(runbook_profile(tmp_path, read_only=True))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, RunbookPickScreen))
         picker = app.screen
@@ -202,8 +201,7 @@ async def test_enter_on_an_alert_opens_its_runbook_and_profile_keys_launch_runbo
     profile = runbook_profile(tmp_path, "    alerts: {table_files_max: 1}\n    keys: {x: demo-clear-faults}\n")
     app = OpsConsoleApp(profile)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         await until(pilot, lambda: any(a.rule == "TableNeedsCompaction" for a in dashboard.alerts), timeout=60)
         table = dashboard.query_one("#table-alerts")
         row = next(i for i, a in enumerate(dashboard.query_one("#pane-alerts").alerts)
@@ -237,7 +235,7 @@ async def test_command_palette_offers_the_profiles_runbooks(tmp_path: Path) -> N
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"clear all demo")

@@ -106,7 +106,7 @@ async def test_tables_and_logs_that_outgrow_their_box_still_scroll_to_the_end() 
 async def test_footer_keeps_its_keys_across_a_modal(tmp_path: Path) -> None:
     """Opening and closing help must leave the dashboard's footer showing the same keys, without
     rebuilding its key widgets (Textual's Footer rebuilt them on every focus change)."""
-    from pilot_helpers import until
+    from pilot_helpers import dashboard_ready, until
     from textual.widgets._footer import FooterKey
     from ui_profiles import http_profile
 
@@ -118,7 +118,7 @@ async def test_footer_keeps_its_keys_across_a_modal(tmp_path: Path) -> None:
     with http_profile(tmp_path) as (profile, _config):
         app = OpsConsoleApp(profile)
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+            await dashboard_ready(pilot, app)
             footer = app.screen.query_one(KeysFooter)
             await until(pilot, lambda: len(footer.query(FooterKey)) > 0)
             keys_before = list(footer.query(FooterKey))
