@@ -18,6 +18,7 @@ from collections.abc import Iterable, Mapping
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from opsconsole.clickhouse_alerts import clickhouse_alerts, is_clickhouse
 from opsconsole.model import (
     Alert,
     Health,
@@ -172,7 +173,9 @@ def evaluate(results: Mapping[Pane, PaneResult], thresholds: Mapping[str, Any],
         elif pane == Pane.QUERIES:
             alerts += _query_alerts([r for r in result.rows if isinstance(r, QueryRecord)], thresholds, now)
         elif pane == Pane.TABLES:
-            alerts += _table_alerts((r for r in result.rows if isinstance(r, TableStats)), thresholds, now)
+            tables = [r for r in result.rows if isinstance(r, TableStats)]
+            alerts += _table_alerts((r for r in tables if not is_clickhouse(r)), thresholds, now)
+            alerts += clickhouse_alerts(tables, thresholds, now)
         elif pane == Pane.LAG:
             alerts += _lag_alerts((r for r in result.rows if isinstance(r, LagSample)), thresholds, now)
         elif pane == Pane.JOBS:

@@ -166,6 +166,7 @@ ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
     "freshness_hours_max": ((int, float), 24),
     "coverage_min": ((int, float), 0.90),
     "service_latency_ms_max": ((int, float), 2_000),
+    "clickhouse_parts_max": (int, 150),
 }
 
 PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify",

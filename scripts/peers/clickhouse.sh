@@ -1,0 +1,62 @@
+#!/usr/bin/env bash
+# Real ClickHouse server for tests (Debian's clickhouse-server), with its own config in
+# /tmp/opsconsole-clickhouse: HTTP on 127.0.0.1:19123, native TCP on 19900, data and logs
+# in that directory, every query logged (log_queries=1) to system.query_log.
+# Usage: clickhouse.sh start|stop   Writes OPSC_CLICKHOUSE (HTTP base URL) to $OPSCONSOLE_PEERS_ENV.
+# ClickHouse takes ~20 s to shut down: stop sends SIGTERM and returns at once unless
+# CLICKHOUSE_STOP_WAIT=1 (the next start waits for the old server to be gone).
+set -euo pipefail
+HTTP=19123
+TCP=19900
+DIR=/tmp/opsconsole-clickhouse
+PIDS=/tmp/opsconsole-clickhouse.pids
+LOG=/tmp/opsconsole-clickhouse.log
+ENVFILE=${OPSCONSOLE_PEERS_ENV:-/dev/null}
+ready() { curl -fsS "http://127.0.0.1:$HTTP/ping" 2>/dev/null | grep -q Ok; }
+# shellcheck source=lib/process_groups.bash
+. "$(dirname "$0")/lib/process_groups.bash"
+case "${1:-start}" in
+  start)
+    if ! command -v clickhouse-server >/dev/null; then
+      export DEBIAN_FRONTEND=noninteractive
+      apt-get install -y -q clickhouse-server clickhouse-client >>"$LOG" 2>&1 \
+        || { apt-get update -q >>"$LOG" 2>&1 && apt-get install -y -q clickhouse-server clickhouse-client >>"$LOG" 2>&1; }
+    fi
+    if ready; then
+      echo "OPSC_CLICKHOUSE=http://127.0.0.1:$HTTP" >> "$ENVFILE"; exit 0
+    fi
+    # A server still shutting down holds the ports and the data directory: wait for it.
+    if [ -f "$PIDS" ]; then
+      for _ in $(seq 1 60); do
+        alive=0; while read -r pid; do kill -0 -- -"$pid" 2>/dev/null && alive=1; done < "$PIDS"
+        [ $alive = 0 ] && break; sleep 0.5
+      done
+      stop_groups
+    fi
+    mkdir -p "$DIR/data" "$DIR/tmp" "$DIR/user_files" "$DIR/format_schemas" "$DIR/logs"
+    sed -e "s#/var/log/clickhouse-server/#$DIR/logs/#g" \
+        -e "s#<path>/var/lib/clickhouse/</path>#<path>$DIR/data/</path>#" \
+        -e "s#/var/lib/clickhouse/tmp/#$DIR/tmp/#" \
+        -e "s#/var/lib/clickhouse/user_files/#$DIR/user_files/#" \
+        -e "s#/var/lib/clickhouse/format_schemas/#$DIR/format_schemas/#" \
+        -e "s#<http_port>8123</http_port>#<http_port>$HTTP</http_port>#" \
+        -e "s#<tcp_port>9000</tcp_port>#<tcp_port>$TCP</tcp_port>#" \
+        -e "s#<interserver_http_port>9009</interserver_http_port>#<interserver_http_port>19909</interserver_http_port>#" \
+        -e "s#<listen_host>::1</listen_host>##" \
+        -e "s#<flush_interval_milliseconds>7500</flush_interval_milliseconds>#<flush_interval_milliseconds>1000</flush_interval_milliseconds>#" \
+        -e "/<tcp_port_secure>/d" -e "/<https_port>/d" \
+        /etc/clickhouse-server/config.xml > "$DIR/config.xml"
+    sed -e "s#<load_balancing>random</load_balancing>#<load_balancing>random</load_balancing><log_queries>1</log_queries>#" \
+        /etc/clickhouse-server/users.xml > "$DIR/users.xml"
+    sed -i -e "s#<users_config>users.xml</users_config>#<users_config>$DIR/users.xml</users_config>#" "$DIR/config.xml"
+    : > "$PIDS"
+    setsid clickhouse-server --config-file="$DIR/config.xml" >>"$LOG" 2>&1 & echo $! >> "$PIDS"
+    for _ in $(seq 1 120); do ready && break; sleep 0.5; done
+    ready || { echo "clickhouse did not start; see $LOG and $DIR/logs" >&2; exit 1; }
+    echo "OPSC_CLICKHOUSE=http://127.0.0.1:$HTTP" >> "$ENVFILE"
+    ;;
+  stop)
+    if [ "${CLICKHOUSE_STOP_WAIT:-0}" = 1 ]; then stop_groups
+    elif [ -f "$PIDS" ]; then while read -r pid; do kill -- -"$pid" 2>/dev/null || true; done < "$PIDS"; fi
+    ;;
+esac
