@@ -12,11 +12,11 @@ importing this module costs nothing on the first frame.
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from opsconsole.iceberg_compact import CompactionConflict, CompactionResult
 from opsconsole.model import TableStats
 
 if TYPE_CHECKING:
@@ -38,17 +38,6 @@ class SnapshotInfo:
     is_current: bool
     is_ancestor: bool
     """On the current branch's history, so :func:`rollback` can return to it."""
-
-
-@dataclass(frozen=True, slots=True)
-class CompactionResult:
-    """What a compaction did: file counts before and after, attempts needed."""
-
-    files_before: int
-    files_after: int
-    records: int
-    attempts: int
-    snapshot_id: int | None
 
 
 def _summary_int(summary: object, key: str) -> int | None:
@@ -138,48 +127,11 @@ def snapshots(table: Table) -> list[SnapshotInfo]:
     return rows
 
 
-def compact(table: Table, *, retries: int = 3, backoff_s: float = 0.2) -> CompactionResult:
-    """Rewrite all data files of the table into as few files as possible.
+def compact(table: Table, *, retries: int = 4, target_bytes: int | None = None) -> CompactionResult:
+    """Rewrite small data files in one ``replace`` snapshot (see :mod:`opsconsole.iceberg_compact`)."""
+    from opsconsole.iceberg_compact import compact as rewrite
 
-    pyiceberg has no rewrite-data-files procedure, so compaction is an
-    overwrite of the table with its own scan: one new snapshot whose rows are
-    identical, written at the table's target file size. The whole table passes
-    through this process's memory. The commit is optimistic: if another writer
-    committed in between, pyiceberg raises ``CommitFailedException`` and we
-    refresh and rewrite again (up to ``retries`` more times), so no concurrent
-    append is ever lost. (pyiceberg 0.10+ retries the commit itself and then
-    raises ``ValidationException`` when the concurrent commit added files our
-    scan did not see; that is the same conflict and is retried the same way.)
-    """
-    from pyiceberg.exceptions import CommitFailedException, ValidationException
-
-    attempts = 0
-    while True:
-        attempts += 1
-        table.refresh()
-        snapshot = table.current_snapshot()
-        before = _summary_int(snapshot.summary, "total-data-files") if snapshot is not None else 0
-        if snapshot is None or (before is not None and before <= 1):
-            records = row_count(table)
-            return CompactionResult(before or 0, before or 0, records, attempts,
-                                    snapshot.snapshot_id if snapshot is not None else None)
-        data = table.scan(snapshot_id=snapshot.snapshot_id).to_arrow()
-        try:
-            table.overwrite(data)
-        except (CommitFailedException, ValidationException):
-            if attempts > retries:
-                raise
-            time.sleep(backoff_s * attempts)
-            continue
-        after = table.current_snapshot()
-        files_after = _summary_int(after.summary, "total-data-files") if after is not None else None
-        return CompactionResult(
-            files_before=before or 0,
-            files_after=files_after or 0,
-            records=data.num_rows,
-            attempts=attempts,
-            snapshot_id=after.snapshot_id if after is not None else None,
-        )
+    return rewrite(table, retries=retries, target_bytes=target_bytes)
 
 
 def expire_snapshots(table: Table, older_than: datetime) -> int:
@@ -222,3 +174,7 @@ def rollback(table: Table, snapshot_id: int) -> SnapshotInfo:
     table.manage_snapshots().rollback_to_snapshot(snapshot_id).commit()
     table.refresh()
     return next(s for s in snapshots(table) if s.snapshot_id == snapshot_id)
+
+
+__all__ = ["CompactionConflict", "CompactionResult", "SnapshotInfo", "compact", "expire_snapshots", "rollback",
+           "row_count", "snapshots", "table_stats"]

@@ -24,7 +24,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec
-from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
+from opsconsole.errors import DriverError, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, LagSample, Pane, ServiceStatus, TableStats
 
 if TYPE_CHECKING:
@@ -72,18 +72,19 @@ class IcebergDriver(Driver):
                    help="layer name -> table, in pipeline order (raw, staging, ...); "
                         "consecutive layers are compared as row lag"),
         OptionSpec("max_tables", int, default=200, help="cap on discovered tables per poll"),
-        OptionSpec("compact_max_bytes", int, default=1 << 30,
-                   help="refuse to compact tables larger than this (compaction rewrites through memory)"),
+        OptionSpec("compact_target_bytes", int, default=128 * 1024 * 1024,
+                   help="compaction packs small files into bins of about this many bytes and rewrites one bin "
+                        "at a time (bounds memory)"),
     )
     actions = (
         ActionSpec("snapshots", "List snapshots",
                    effect="Read-only: lists the table's snapshots (id, time, operation, rows, files).",
                    mutating=False, params=("table",)),
         ActionSpec("compact", "Compact table",
-                   effect="Rewrites every data file of the table into as few files as possible in a new "
-                          "snapshot; rows are unchanged and older snapshots still reference the old files "
-                          "(roll back is possible until they are expired). The whole table is read into "
-                          "this machine's memory.",
+                   effect="Rewrites the table's small data files into files of about compact_target_bytes in ONE "
+                          "'replace' snapshot (as Iceberg's RewriteDataFiles): rows are unchanged and incremental "
+                          "readers see no new data; older snapshots still reference the old files (rollback is "
+                          "possible until they are expired). One bin of files is in memory at a time.",
                    mutating=True, dangerous=True, params=("table",)),
         ActionSpec("expire_snapshots", "Expire old snapshots",
                    effect="Removes snapshots older than N days from the table's metadata: time travel and "
@@ -298,20 +299,23 @@ class IcebergDriver(Driver):
         from opsconsole import iceberg_ops
 
         ident = self._check_table(table)
-        limit = int(self.config.get("compact_max_bytes") or 0)
-        stats = await self._call(lambda: iceberg_ops.table_stats(self._load_table(ident), ident),
-                                 what=f"load {ident}")
-        if limit and stats.size_bytes is not None and stats.size_bytes > limit:
-            raise ActionRefused(f"{ident} holds {stats.size_bytes} bytes, more than compact_max_bytes={limit}: "
-                                f"compaction reads the whole table into memory; run the seed's Spark "
-                                f"compaction job instead or raise the limit")
-        # Compaction rewrites the table: allow it far longer than a poll.
-        result = await self._call(lambda: iceberg_ops.compact(self._load_table(ident)), what=f"compact {ident}",
-                                  timeout=max(self.timeout, 600.0))
-        if result.files_before == result.files_after:
-            return ActionResult(ok=True, message=f"{ident}: nothing to compact ({result.files_before} data files)")
-        return ActionResult(ok=True, message=f"{ident}: {result.files_before} -> {result.files_after} data files, "
-                                             f"{result.records} rows rewritten in snapshot {result.snapshot_id}"
+        target = int(self.config.get("compact_target_bytes") or 0) or None
+
+        def run() -> Any:
+            try:
+                return iceberg_ops.compact(self._load_table(ident), target_bytes=target)
+            except iceberg_ops.CompactionConflict as exc:
+                raise DriverError(f"{self.name}: {ident}: {exc}") from exc
+
+        # Compaction rewrites data: allow it far longer than a poll.
+        result = await self._call(run, what=f"compact {ident}", timeout=max(self.timeout, 600.0))
+        if not result.files_rewritten:
+            return ActionResult(ok=True, message=f"{ident}: nothing to compact ({result.files_before} data files, "
+                                                 "none small enough to merge)")
+        return ActionResult(ok=True, message=f"{ident}: {result.files_before} -> {result.files_after} data files "
+                                             f"({result.files_rewritten} rewritten into {result.files_added} in "
+                                             f"{result.bins} bin(s), {result.records} rows) in replace snapshot "
+                                             f"{result.snapshot_id}"
                                              + (f" after {result.attempts} attempts" if result.attempts > 1 else ""))
 
     async def action_expire_snapshots(self, table: str, older_than_days: int | float | str = 7) -> ActionResult:
