@@ -268,15 +268,19 @@ async def test_rollback_restores_an_earlier_snapshot(lake: Lake, tmp_path: Path)
         listing = await driver.run_action("snapshots", {"table": ident})
         result = await driver.run_action("rollback", {"table": ident, "snapshot_id": str(third.snapshot_id)})
         stats = {s.name: s for s in await driver.table_stats()}
-        with pytest.raises(DriverError, match="not an ancestor"):
-            await driver.run_action("rollback", {"table": ident, "snapshot_id": history[0].snapshot_id})
+        undo = await driver.run_action("rollback", {"table": ident, "snapshot_id": history[0].snapshot_id})
     finally:
         await driver.close()
     assert listing.message == f"{ident}: 6 snapshots"
     assert all(str(s.snapshot_id) in listing.output for s in history)
     assert result.ok and str(third.snapshot_id) in result.message
-    assert stats[ident].row_count == 30 == lake.table(ident).scan().to_arrow().num_rows
+    assert f"previous current snapshot {history[0].snapshot_id}" in result.message  # recorded for the audit: undo
+    assert stats[ident].row_count == 30
     assert stats[ident].file_count == 3
+    # The undo: the snapshot current before the rollback is off the history now, and the table is set back to it.
+    assert undo.ok and f"previous current snapshot {third.snapshot_id}" in undo.message
+    assert lake.table(ident).current_snapshot().snapshot_id == history[0].snapshot_id
+    assert lake.table(ident).scan().to_arrow().num_rows == 60
 
 
 async def test_expire_snapshots_keeps_recent_and_current(lake: Lake, tmp_path: Path) -> None:

@@ -87,14 +87,16 @@ class IcebergDriver(Driver):
                           "possible until they are expired). One bin of files is in memory at a time.",
                    mutating=True, dangerous=True, params=("table",)),
         ActionSpec("expire_snapshots", "Expire old snapshots",
-                   effect="Removes snapshots older than N days from the table's metadata: time travel and "
-                          "rollback to them become impossible. Current rows are unchanged; data files are "
-                          "not deleted (storage is freed only by an orphan-file cleanup).",
+                   effect="Removes snapshots older than N days from the table's metadata (time travel and "
+                          "rollback to them become impossible), then DELETES from storage the data files, "
+                          "manifests and manifest lists that only those snapshots referenced (never a file a "
+                          "remaining snapshot, branch or tag needs). Current rows are unchanged. Each deleted "
+                          "file is written to the audit log.",
                    mutating=True, dangerous=True, irreversible=True, params=("table", "older_than_days")),
         ActionSpec("rollback", "Roll back to snapshot",
-                   effect="Makes an earlier snapshot the table's current state: every row committed after "
-                          "it disappears from queries, and writes made after the rollback build on the "
-                          "older state.",
+                   effect="Makes another snapshot the table's current state: every row committed after it "
+                          "disappears from queries, and writes made after the rollback build on it. The previous "
+                          "current snapshot is recorded, so rolling back to it undoes this.",
                    mutating=True, dangerous=True, irreversible=True, params=("table", "snapshot_id")),
     )
 
@@ -318,6 +320,24 @@ class IcebergDriver(Driver):
                                              f"{result.snapshot_id}"
                                              + (f" after {result.attempts} attempts" if result.attempts > 1 else ""))
 
+    def _audit_removal(self, ident: str, cutoff: datetime) -> Any:
+        """A callback writing one audit line per file deleted by an expiry (path, kind, bytes, outcome)."""
+        from opsconsole.audit import AuditLog
+
+        log = AuditLog()
+        run_id = f"expire-{ident}-{int(time.time() * 1000)}"
+
+        def record(item: Any) -> None:
+            log.write(log.event(run_id=run_id, phase="file-delete", procedure="iceberg.expire_snapshots",
+                                driver=self.name, ref="iceberg.expire_snapshots", target=item.path,
+                                params={"table": ident, "kind": item.kind, "bytes": item.size,
+                                        "older_than": cutoff.isoformat()},
+                                outcome="failed" if item.error else "ok",
+                                message=item.error or f"deleted {item.kind} file ({item.size} bytes), referenced "
+                                                      "only by expired snapshots"))
+
+        return record
+
     async def action_expire_snapshots(self, table: str, older_than_days: int | float | str = 7) -> ActionResult:
         from opsconsole import iceberg_ops
 
@@ -329,10 +349,32 @@ class IcebergDriver(Driver):
         if days < 0:
             raise DriverError(f"{self.name}: older_than_days must be >= 0, got {days:g}")
         cutoff = datetime.now(UTC) - timedelta(days=days)
-        removed = await self._call(lambda: iceberg_ops.expire_snapshots(self._load_table(ident), cutoff),
-                                   what=f"expire snapshots {ident}", timeout=max(self.timeout, 120.0))
-        return ActionResult(ok=True, message=f"{ident}: expired {removed} snapshots older than {days:g} days "
-                                             f"(before {cutoff:%Y-%m-%d %H:%M} UTC)")
+        on_delete = self._audit_removal(ident, cutoff)
+        result = await self._call(lambda: iceberg_ops.expire_snapshots(self._load_table(ident), cutoff, on_delete),
+                                  what=f"expire snapshots {ident}", timeout=max(self.timeout, 600.0))
+        kinds: dict[str, int] = {}
+        for f in result.removed:
+            kinds[f.kind] = kinds.get(f.kind, 0) + 1
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        message = (f"{ident}: expired {result.expired} snapshots older than {days:g} days "
+                   f"(before {cutoff:%Y-%m-%d %H:%M} UTC); deleted {len(result.removed)} files"
+                   + (f" ({detail})" if detail else "") + f", {result.bytes_freed} bytes freed"
+                   + (f"; {result.kept_live} still used by remaining snapshots/refs kept" if result.kept_live else "")
+                   + (f"; {len(result.failed)} could not be deleted (see output)" if result.failed else ""))
+        output = "\n".join([f"deleted {f.kind:13} {f.size:>12}  {f.path}" for f in result.removed]
+                           + [f"FAILED  {f.kind:13} {f.size:>12}  {f.path}: {f.error}" for f in result.failed])
+        return ActionResult(ok=not result.failed, message=message, output=output)
+
+    async def preview_action(self, name: str, params: Mapping[str, Any]) -> str:
+        """What a rollback would return to (summary, time, current state), shown before the typed confirmation."""
+        if name != "rollback":
+            return ""
+        from opsconsole import iceberg_ops
+
+        ident = self._check_table(params.get("table"))
+        target = int(params.get("snapshot_id"))  # type: ignore[arg-type]
+        return await self._call(lambda: iceberg_ops.describe_snapshot(self._load_table(ident), target),
+                                what=f"describe snapshot {target}")
 
     async def action_rollback(self, table: str, snapshot_id: int | str) -> ActionResult:
         from opsconsole import iceberg_ops
@@ -349,10 +391,12 @@ class IcebergDriver(Driver):
             except ValueError as exc:
                 raise DriverError(f"{self.name}: {ident}: {exc}") from exc
 
-        snap = await self._call(run, what=f"rollback {ident}", timeout=max(self.timeout, 120.0))
+        snap, previous = await self._call(run, what=f"rollback {ident}", timeout=max(self.timeout, 120.0))
+        undo = (f"; previous current snapshot {previous} (undo: rollback table={ident} snapshot_id={previous})"
+                if previous is not None and previous != snap.snapshot_id else "")
         return ActionResult(ok=True, message=f"{ident}: current snapshot is now {snap.snapshot_id} "
                                              f"({snap.records} rows, committed {snap.committed_at:%Y-%m-%d %H:%M:%S}"
-                                             f" UTC)")
+                                             f" UTC){undo}")
 
     async def close(self) -> None:
         self._drop_catalog()
