@@ -20,11 +20,18 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
-from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec
-from opsconsole.errors import DriverError, DriverUnavailable
+from opsconsole.drivers.iceberg_catalog import (
+    catalog_properties,
+    classify,
+    load,
+    redact_uri,
+    secret_values,
+    wrap_secrets,
+)
+from opsconsole.errors import AuthError, DriverError, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, LagSample, Pane, ServiceStatus, TableStats
 
 if TYPE_CHECKING:
@@ -32,18 +39,6 @@ if TYPE_CHECKING:
     from pyiceberg.table import Table
 
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)+$")
-
-
-def redact_uri(uri: str) -> str:
-    """A catalog URI safe to show: any password in it replaced by ``***``."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<unparsable uri>"
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class IcebergDriver(Driver):
@@ -60,8 +55,22 @@ class IcebergDriver(Driver):
         OptionSpec("catalog_name", str, default="iceberg", help="catalog name (SQL catalogs keep it in every row)"),
         OptionSpec("catalog_password", str, default="", secret=True,
                    help="password added to a SQL catalog URI"),
-        OptionSpec("catalog_token", str, default="", secret=True, help="bearer token for a REST catalog"),
-        OptionSpec("warehouse", str, default="", help="warehouse location: s3://bucket/ or file:///path"),
+        OptionSpec("token", str, default="", secret=True, help="bearer token for a REST catalog"),
+        OptionSpec("catalog_token", str, default="", secret=True, help="older name of token"),
+        OptionSpec("credential", str, default="", secret=True,
+                   help="OAuth2 client credentials client_id:client_secret (REST catalog)"),
+        OptionSpec("oauth2_server_uri", str, default="", help="OAuth2 token endpoint (default: the catalog's)"),
+        OptionSpec("scope", str, default="", help="OAuth2 scope, e.g. PRINCIPAL_ROLE:ALL (Polaris)"),
+        OptionSpec("audience", str, default="", help="OAuth2 audience (REST catalog)"),
+        OptionSpec("resource", str, default="", help="OAuth2 resource (REST catalog)"),
+        OptionSpec("prefix", str, default="", help="REST URL prefix (/v1/{prefix}/...) when the server does not "
+                                                   "derive it from the warehouse"),
+        OptionSpec("headers", dict, default={}, help="extra HTTP headers sent to a REST catalog"),
+        OptionSpec("properties", dict, default={},
+                   help="any other pyiceberg catalog property, passed as is (wins over the options above)"),
+        OptionSpec("warehouse", str, default="",
+                   help="warehouse: s3://bucket/ or file:///path (SQL), or the warehouse name a REST server "
+                        "maps to its prefix"),
         OptionSpec("s3_endpoint", str, default="", help="S3-compatible endpoint (MinIO, moto); empty = AWS"),
         OptionSpec("s3_access_key", str, default=""),
         OptionSpec("s3_secret_key", str, default="", secret=True),
@@ -112,6 +121,11 @@ class IcebergDriver(Driver):
         self._layer_of: dict[str, str] = {table: layer for layer, table in self._layers.items()}
         tables = self.config.get("tables") or []
         self._tables: list[str] = [str(t) for t in tables]
+        try:
+            for key in ("properties", "headers"):
+                self.config[key] = wrap_secrets(self.config.get(key), key)
+        except TypeError as exc:
+            raise DriverError(f"{name}: {exc}") from None
 
     # ------------------------------------------------------------------ catalog
     @property
@@ -125,56 +139,14 @@ class IcebergDriver(Driver):
         return kind
 
     def _catalog_properties(self) -> dict[str, str]:
-        """pyiceberg catalog properties; secrets are revealed here, at the point of use."""
-        props: dict[str, str] = {}
-        uri = str(self.config["catalog_uri"])
-        password = reveal(self.config.get("catalog_password") or "")
-        if password and self.catalog_type == "sql":
-            parts = urlsplit(uri)
-            user = parts.username or ""
-            host = parts.netloc.rsplit("@", 1)[-1]
-            uri = urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
-        props["uri"] = uri
-        token = reveal(self.config.get("catalog_token") or "")
-        if token and self.catalog_type == "rest":
-            props["token"] = token
-        if self.config.get("warehouse"):
-            props["warehouse"] = str(self.config["warehouse"])
-        if self.config.get("s3_endpoint"):
-            props["s3.endpoint"] = str(self.config["s3_endpoint"])
-            props["s3.force-virtual-addressing"] = "false"  # MinIO/moto serve path-style URLs
-        if self.config.get("s3_access_key"):
-            props["s3.access-key-id"] = str(reveal(self.config["s3_access_key"]))
-        secret = reveal(self.config.get("s3_secret_key") or "")
-        if secret:
-            props["s3.secret-access-key"] = secret
-        if self.config.get("s3_region"):
-            props["s3.region"] = str(self.config["s3_region"])
-        # Fail fast instead of retrying for minutes against a storage that is down.
-        props["s3.connect-timeout"] = str(min(self.timeout, 5.0))
-        props["s3.request-timeout"] = str(self.timeout)
-        if self.catalog_type == "sql":
-            # A console observes a catalog; it must never create schema in someone's database.
-            props["init_catalog_tables"] = "false"
-        return props
+        defaults = {o.name: o.default for o in self.options}
+        return catalog_properties(self.config, self.catalog_type, self.timeout, defaults)
 
     def _load_catalog(self) -> Catalog:
         with self._catalog_lock:
-            return self._load_catalog_locked()
-
-    def _load_catalog_locked(self) -> Catalog:
-        if self._catalog is None:
-            name = str(self.config.get("catalog_name") or "iceberg")
-            props = self._catalog_properties()
-            if self.catalog_type == "sql":
-                from pyiceberg.catalog.sql import SqlCatalog
-
-                self._catalog = SqlCatalog(name, **props)
-            else:
-                from pyiceberg.catalog.rest import RestCatalog
-
-                self._catalog = RestCatalog(name, **props)
-        return self._catalog
+            if self._catalog is None:
+                self._catalog = load(str(self.config.get("catalog_name") or "iceberg"), self._catalog_properties())
+            return self._catalog
 
     def _drop_catalog(self) -> None:
         """Forget the catalog (and its connection pool) after a failure."""
@@ -192,14 +164,19 @@ class IcebergDriver(Driver):
             return await self.run_sync(fn, *args, what=what, timeout=timeout)
         except DriverUnavailable as exc:
             self._drop_catalog()
-            raise DriverUnavailable(self._scrub(str(exc))) from exc
+            where = f"{self.catalog_type} catalog {redact_uri(str(self.config['catalog_uri']))}"
+            text = f"{self.name}: {what} failed: {classify(exc.__cause__ or exc, where=where, prefix=self._prefix())}"
+            if "failed: credentials rejected" in text:
+                raise AuthError(self._scrub(text)) from exc
+            raise DriverUnavailable(self._scrub(text)) from exc
+
+    def _prefix(self) -> str:
+        return str(self.config.get("prefix") or (self.config.get("properties") or {}).get("prefix") or "")
 
     def _scrub(self, text: str) -> str:
         """Remove secrets an SDK error message might echo back."""
-        for key in ("catalog_password", "catalog_token", "s3_secret_key"):
-            value = reveal(self.config.get(key) or "")
-            if value:
-                text = text.replace(value, "***")
+        for value in secret_values(self.config):
+            text = text.replace(value, "***")
         return text
 
     def _load_table(self, ident: str) -> Table:
@@ -238,7 +215,7 @@ class IcebergDriver(Driver):
             await self._call(lambda: self._load_catalog().list_namespaces(), what="list namespaces")
         except DriverError as exc:
             return [ServiceStatus(name=f"{self.name} catalog", health=Health.CRITICAL,
-                                  detail=f"{self.catalog_type} catalog {where} unreachable: {exc}",
+                                  detail=f"{self.catalog_type} catalog {where}: {exc}",
                                   checked_at=datetime.now(UTC), source=self.name)]
         latency = (time.perf_counter() - started) * 1000
         return [ServiceStatus(name=f"{self.name} catalog", health=Health.OK,
