@@ -278,7 +278,7 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
         try:
             cls = driver_class(str(spec["type"]))
         except ConfigError as exc:
-            raise ConfigError(str(exc).split(": ", 1)[-1], path=path, line=_line(spec, "type"),
+            raise ConfigError(exc.message, path=path, line=_line(spec, "type"),
                               key=f"{dwhere}.type") from None
         options_raw = spec.get("options") or {}
         if not isinstance(options_raw, dict):

@@ -22,6 +22,8 @@ class ConfigError(OpsConsoleError):
         self.path = path
         self.line = line
         self.key = key
+        self.message = message
+        """The message without its location, for re-raising with a better one."""
         where = path or ""
         if line is not None:
             where += f":{line}"
