@@ -22,12 +22,15 @@ ready() { curl -fsS "http://127.0.0.1:$PORT/v1/config" >/dev/null 2>&1; }
 . "$(dirname "$0")/lib/process_groups.bash"
 case "${1:-start}" in
   start)
+    t0=$(date +%s)
     if [ ! -x "$VENV/bin/lakana-server" ]; then
       python3 -m venv "$VENV"
       "$VENV/bin/pip" install -q "lakana[server]==0.20.0" >>"$LOG" 2>&1
     fi
     if ! ready; then
       stop_groups
+      # Peers start in name order and postgres.sh comes later: make sure the database is up.
+      "$(dirname "$0")/postgres.sh" start
       psql $PG -tAc "SELECT 1 FROM pg_database WHERE datname='lakana'" | grep -q 1 \
         || psql $PG -qc "CREATE DATABASE lakana"
       mkdir -p "$DIR/dev"
@@ -43,6 +46,7 @@ case "${1:-start}" in
         -H "Authorization: Bearer $TOKEN" -H 'Content-Type: application/json' \
         -d "{\"name\": \"dev\", \"storage\": {\"scheme\": \"file\", \"root\": \"file://$DIR/dev\"}}" 2>>"$LOG" || true
     fi
+    echo "lakana: ready in $(( $(date +%s) - t0 ))s" >&2
     { echo "OPSC_REST_URI=http://127.0.0.1:$PORT"; echo "OPSC_REST_TOKEN=$TOKEN"; echo "OPSC_REST_PREFIX=dev";
       echo "OPSC_REST_WAREHOUSE=file://$DIR/dev"; } >> "$ENVFILE"
     ;;
