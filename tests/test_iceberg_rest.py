@@ -24,7 +24,7 @@ from opsconsole.config import Secret
 from opsconsole.drivers import driver_class
 from opsconsole.drivers.iceberg import IcebergDriver
 from opsconsole.drivers.iceberg_catalog import catalog_properties
-from opsconsole.errors import AuthError, DriverUnavailable
+from opsconsole.errors import AuthError, DriverError, DriverUnavailable
 from opsconsole.model import Health
 from tests.conftest import ROOT, require_peer
 
@@ -154,3 +154,20 @@ def test_oauth2_headers_and_free_properties_reach_pyiceberg(tmp_path: Path) -> N
     assert props["header.X-Iceberg-Access-Delegation"] == "vended-credentials"
     assert props["rest.sigv4-enabled"] == "false" and props["client.secret-token"] == "s3cr3t-value"
     assert "s3.region" in props and "token" not in props
+
+
+async def test_compaction_over_rest_commits_replace_and_refused_expiry_says_so(rest: dict[str, Any],
+                                                                                tmp_path: Path) -> None:
+    """Lakana accepts a client's replace commit but refuses client-side snapshot expiry (it maintains itself)."""
+    driver = build(tmp_path, {"catalog_uri": rest["uri"], "token": rest["token"], "prefix": rest["prefix"]})
+    try:
+        compacted = await driver.run_action("compact", {"table": rest["table"]})
+        with pytest.raises(DriverError, match="refused client-side snapshot expiry") as refused:
+            await driver.run_action("expire_snapshots", {"table": rest["table"], "older_than_days": 0})
+    finally:
+        await driver.close()
+    table = rest["catalog"].load_table(rest["table"])
+    assert "4 -> 1 data files" in compacted.message
+    assert table.current_snapshot().summary.operation.value == "replace"
+    assert "credentials rejected" not in str(refused.value) and "PermissionDenied" in str(refused.value)
+    assert len(table.metadata.snapshots) == 5 and table.scan().to_arrow().num_rows == 8

@@ -327,8 +327,20 @@ class IcebergDriver(Driver):
             raise DriverError(f"{self.name}: older_than_days must be >= 0, got {days:g}")
         cutoff = datetime.now(UTC) - timedelta(days=days)
         on_delete = self._audit_removal(ident, cutoff)
-        result = await self._call(lambda: iceberg_ops.expire_snapshots(self._load_table(ident), cutoff, on_delete),
-                                  what=f"expire snapshots {ident}", timeout=max(self.timeout, 600.0))
+
+        def run() -> Any:
+            from pyiceberg.exceptions import BadRequestError, ForbiddenError
+
+            table = self._load_table(ident)
+            try:
+                return iceberg_ops.expire_snapshots(table, cutoff, on_delete)
+            except (ForbiddenError, BadRequestError, NotImplementedError) as exc:
+                # Some REST servers run their own maintenance and refuse this commit (403/400/501).
+                raise DriverError(f"{self.name}: {ident}: the catalog refused client-side snapshot expiry, "
+                                  f"nothing was deleted ({exc}); it may run its own maintenance: expire "
+                                  "snapshots with the catalog's tools") from exc
+
+        result = await self._call(run, what=f"expire snapshots {ident}", timeout=max(self.timeout, 600.0))
         kinds: dict[str, int] = {}
         for f in result.removed:
             kinds[f.kind] = kinds.get(f.kind, 0) + 1
