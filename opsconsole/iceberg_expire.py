@@ -78,10 +78,21 @@ def _reachable(table: Table, snapshots: list[Any], cache: dict[str, list[Any]], 
     paths: dict[str, tuple[str, int, int | None]] = {}
     for snap in snapshots:
         paths[snap.manifest_list] = ("manifest-list", -1, snap.snapshot_id)
-        for manifest in snap.manifests(table.io):
+        try:
+            manifests = snap.manifests(table.io)
+        except OSError:
+            if live_only:
+                raise  # the live set must be complete, or nothing may be deleted
+            continue  # an expired snapshot whose list an earlier cleanup already removed
+        for manifest in manifests:
             paths[manifest.manifest_path] = ("manifest", manifest.manifest_length, manifest.added_snapshot_id)
             if manifest.manifest_path not in cache:
-                cache[manifest.manifest_path] = manifest.fetch_manifest_entry(table.io, discard_deleted=False)
+                try:
+                    cache[manifest.manifest_path] = manifest.fetch_manifest_entry(table.io, discard_deleted=False)
+                except OSError:
+                    if live_only:
+                        raise
+                    cache[manifest.manifest_path] = []
             for entry in cache[manifest.manifest_path]:
                 deleted = entry.status == ManifestEntryStatus.DELETED
                 if deleted and live_only:

@@ -268,7 +268,8 @@ class IcebergDriver(Driver):
         rows = await self._call(lambda: iceberg_ops.snapshots(self._load_table(ident)), what=f"snapshots {ident}")
         lines = [f"{'snapshot_id':>20}  {'committed (UTC)':19}  {'operation':9}  {'rows':>10}  {'files':>6}  "]
         for s in rows:
-            mark = "current" if s.is_current else ("" if s.is_ancestor else "not on current history")
+            mark = "current" if s.is_current else (
+                "" if s.is_ancestor else "off the current history (rollback sets the table back to it)")
             lines.append(f"{s.snapshot_id:>20}  {s.committed_at:%Y-%m-%d %H:%M:%S}  {s.operation:9}  "
                          f"{'' if s.records is None else s.records:>10}  "
                          f"{'' if s.data_files is None else s.data_files:>6}  {mark}")
