@@ -171,3 +171,10 @@ async def test_compaction_over_rest_commits_replace_and_refused_expiry_says_so(r
     assert table.current_snapshot().summary.operation.value == "replace"
     assert "credentials rejected" not in str(refused.value) and "PermissionDenied" in str(refused.value)
     assert len(table.metadata.snapshots) == 5 and table.scan().to_arrow().num_rows == 8
+
+
+def test_empty_secret_options_are_not_sent(tmp_path: Path) -> None:
+    """`credential: ${VAR:}` left empty must not start an OAuth2 exchange with an empty secret."""
+    driver = build(tmp_path, {"catalog_uri": "http://localhost:8181", "credential": "", "token": "", "prefix": ""})
+    props = catalog_properties(driver.config, "rest", 10, {o.name: o.default for o in driver.options})
+    assert not {"credential", "token", "prefix"} & set(props)

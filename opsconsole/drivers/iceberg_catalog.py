@@ -79,7 +79,7 @@ def catalog_properties(config: Mapping[str, Any], catalog_type: str, timeout: fl
     """
 
     def given(key: str) -> Any:
-        value = config.get(key)
+        value = reveal(config.get(key))
         return None if value in (None, "") or value == defaults.get(key) else value
 
     props: dict[str, str] = {"type": catalog_type}
