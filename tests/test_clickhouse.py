@@ -17,8 +17,10 @@ import pytest
 
 from opsconsole import alerts
 from opsconsole.clickhouse_alerts import clickhouse_alerts
+from opsconsole.config import Secret
 from opsconsole.drivers import driver_class
 from opsconsole.drivers.clickhouse import ClickHouseDriver
+from opsconsole.errors import AuthError
 from opsconsole.model import Health, Pane, PaneResult, TableStats
 from tests.conftest import require_peer
 
@@ -55,6 +57,25 @@ async def test_health_reports_version_and_dead_server_is_critical() -> None:
     finally:
         await driver.close()
         await dead.close()
+
+
+async def test_read_only_user_with_password_and_a_wrong_password() -> None:
+    """Production watches ClickHouse as a read-only user with a password (peer user opsc_ro)."""
+    url = _url()
+    good = ClickHouseDriver("ch", {"url": url, "user": "opsc_ro", "password": Secret("opsc-ro-secret")})
+    bad = ClickHouseDriver("ch", {"url": url, "user": "opsc_ro", "password": Secret("not-the-password-42")})
+    try:
+        [ok] = await good.health()
+        assert await good.query_history(limit=5) is not None
+        [rejected] = await bad.health()
+        with pytest.raises(AuthError, match="rejected the credentials"):
+            await bad.table_stats()
+    finally:
+        await good.close()
+        await bad.close()
+    assert ok.health is Health.OK
+    assert rejected.health is Health.CRITICAL and "Wrong password" in rejected.detail
+    assert "not-the-password-42" not in rejected.detail
 
 
 async def test_query_history_matches_system_query_log() -> None:

@@ -139,9 +139,13 @@ class ClickHouseDriver(HttpJsonDriver):
         return headers
 
     async def select(self, sql: str) -> list[dict[str, Any]]:
-        """Run one read-only query tagged as the console's own; rows as dicts."""
-        params = {"query_id": f"{OWN_QUERY_PREFIX}{uuid.uuid4()}", "readonly": "1"}
-        response = await self._send("POST", "/", params=params, content=sql.encode(), headers=self._auth())
+        """Run one query tagged as the console's own; rows as dicts.
+
+        GET makes ClickHouse run it read-only whatever the user may do, without
+        setting ``readonly`` (which a read-only monitoring user may not change).
+        """
+        params = {"query": " ".join(sql.split()), "query_id": f"{OWN_QUERY_PREFIX}{uuid.uuid4()}"}
+        response = await self._send("GET", "/", params=params, headers=self._auth())
         if response.status_code in (401, 403) or (response.status_code == 500 and "Code: 516" in response.text):
             raise AuthError(f"{self.name}: ClickHouse at {self.base} rejected the credentials: "
                             f"{response.text.strip()[:300]}")

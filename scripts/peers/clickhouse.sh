@@ -2,6 +2,7 @@
 # Real ClickHouse server for tests (Debian's clickhouse-server), with its own config in
 # /tmp/opsconsole-clickhouse: HTTP on 127.0.0.1:19123, native TCP on 19900, data and logs
 # in that directory, every query logged (log_queries=1) to system.query_log.
+# User opsc_ro (password opsc-ro-secret) is read-only, like a monitoring account.
 # Usage: clickhouse.sh start|stop   Writes OPSC_CLICKHOUSE (HTTP base URL) to $OPSCONSOLE_PEERS_ENV.
 # ClickHouse takes ~20 s to shut down: stop sends SIGTERM and returns at once unless
 # CLICKHOUSE_STOP_WAIT=1 (the next start waits for the old server to be gone).
@@ -46,7 +47,9 @@ case "${1:-start}" in
         -e "s#<flush_interval_milliseconds>7500</flush_interval_milliseconds>#<flush_interval_milliseconds>1000</flush_interval_milliseconds>#" \
         -e "/<tcp_port_secure>/d" -e "/<https_port>/d" \
         /etc/clickhouse-server/config.xml > "$DIR/config.xml"
+    # log_queries for everyone; plus a read-only monitoring user with a password, as production has.
     sed -e "s#<load_balancing>random</load_balancing>#<load_balancing>random</load_balancing><log_queries>1</log_queries>#" \
+        -e "s#</users>#<opsc_ro><password>opsc-ro-secret</password><networks><ip>127.0.0.1</ip></networks><profile>readonly</profile><quota>default</quota></opsc_ro></users>#" \
         /etc/clickhouse-server/users.xml > "$DIR/users.xml"
     sed -i -e "s#<users_config>users.xml</users_config>#<users_config>$DIR/users.xml</users_config>#" "$DIR/config.xml"
     : > "$PIDS"
