@@ -12,6 +12,7 @@ TCP=19900
 DIR=/tmp/opsconsole-clickhouse
 PIDS=/tmp/opsconsole-clickhouse.pids
 LOG=/tmp/opsconsole-clickhouse.log
+STOPPING=/tmp/opsconsole-clickhouse.stopping
 ENVFILE=${OPSCONSOLE_PEERS_ENV:-/dev/null}
 ready() { curl -fsS "http://127.0.0.1:$HTTP/ping" 2>/dev/null | grep -q Ok; }
 # shellcheck source=lib/process_groups.bash
@@ -23,10 +24,19 @@ case "${1:-start}" in
       apt-get install -y -q clickhouse-server clickhouse-client >>"$LOG" 2>&1 \
         || { apt-get update -q >>"$LOG" 2>&1 && apt-get install -y -q clickhouse-server clickhouse-client >>"$LOG" 2>&1; }
     fi
+    # A server still shutting down (stop does not wait) answers /ping for a while, then holds
+    # the ports and the data directory: wait until it is gone before starting a new one.
+    if [ -f "$STOPPING" ] && [ -f "$PIDS" ]; then
+      for _ in $(seq 1 90); do
+        alive=0; while read -r pid; do kill -0 -- -"$pid" 2>/dev/null && alive=1; done < "$PIDS"
+        [ $alive = 0 ] && break; sleep 0.5
+      done
+      stop_groups
+    fi
+    rm -f "$STOPPING"
     if ready; then
       echo "OPSC_CLICKHOUSE=http://127.0.0.1:$HTTP" >> "$ENVFILE"; exit 0
     fi
-    # A server still shutting down holds the ports and the data directory: wait for it.
     if [ -f "$PIDS" ]; then
       for _ in $(seq 1 60); do
         alive=0; while read -r pid; do kill -0 -- -"$pid" 2>/dev/null && alive=1; done < "$PIDS"
@@ -60,6 +70,9 @@ case "${1:-start}" in
     ;;
   stop)
     if [ "${CLICKHOUSE_STOP_WAIT:-0}" = 1 ]; then stop_groups
-    elif [ -f "$PIDS" ]; then while read -r pid; do kill -- -"$pid" 2>/dev/null || true; done < "$PIDS"; fi
+    elif [ -f "$PIDS" ]; then
+      while read -r pid; do kill -- -"$pid" 2>/dev/null || true; done < "$PIDS"
+      touch "$STOPPING"
+    fi
     ;;
 esac
