@@ -8,6 +8,7 @@ and the "too many parts" rule must fire from those rows through
 
 from __future__ import annotations
 
+import asyncio
 import json
 import uuid
 from datetime import UTC, datetime
@@ -151,6 +152,39 @@ async def test_parts_per_table_and_too_many_parts_alert() -> None:
     assert "6 active parts" in mine[0].message
     assert not [a for a in alerts.evaluate(result, {"clickhouse_parts_max": 6}, now)
                 if a.subject == f"default.{table}"]
+
+
+async def test_replication_backlog_per_replica() -> None:
+    """Two replicas of one ReplicatedMergeTree table (peer's ZooKeeper); one stops fetching and falls behind."""
+    url = _url()
+    tag = uuid.uuid4().hex[:8]
+    path = f"/clickhouse/tables/opsc_{tag}"
+    a, b = f"default.rep_a_{tag}", f"default.rep_b_{tag}"
+    for table, replica in ((a, "ra"), (b, "rb")):
+        _sql(url, f"CREATE TABLE {table} (d Date, x UInt64) ENGINE = "
+                  f"ReplicatedMergeTree('{path}', '{replica}', d, x, 8192)").raise_for_status()
+    driver = ClickHouseDriver("ch", {"url": url, "replica_delay_s_max": 1})
+    try:
+        _sql(url, f"SYSTEM STOP FETCHES {b}").raise_for_status()
+        for i in range(3):
+            _sql(url, f"INSERT INTO {a} VALUES (today(), {i})").raise_for_status()
+        await asyncio.sleep(2.5)
+        behind = {r.name: r for r in await driver.health()}
+        _sql(url, f"SYSTEM START FETCHES {b}").raise_for_status()
+        for _ in range(40):
+            caught_up = {r.name: r for r in await driver.health()}
+            if caught_up[f"ch/{b} replica"].extra["replication_queue"] == 0:
+                break
+            await asyncio.sleep(0.25)
+    finally:
+        await driver.close()
+        for table in (a, b):
+            _sql(url, f"DROP TABLE IF EXISTS {table}")
+    lagging = behind[f"ch/{b} replica"]
+    assert lagging.health is Health.WARNING and lagging.extra["replication_queue"] == 3
+    assert "queue 3 (3 inserts" in lagging.detail and "behind (> 1 s)" in lagging.detail
+    assert behind[f"ch/{a} replica"].health is Health.OK
+    assert caught_up[f"ch/{b} replica"].health is Health.OK
 
 
 def test_too_many_parts_rule_ignores_other_engines() -> None:
