@@ -15,7 +15,9 @@ rewritten row for new data. Here:
   and incremental readers see nothing new.
 
 A writer appending meanwhile is not a conflict (its files are kept, as in
-Java). A writer that deleted or rewrote one of the binned files is: then the
+Java); when its commit lands first, the same new files are committed again on
+the fresh snapshot after a short random pause (no data rewritten). A writer
+that deleted or rewrote one of the binned files is a conflict: then the
 files written for this attempt are removed and the compaction starts again
 from a fresh snapshot after a growing, jittered pause; after ``retries``
 attempts it gives up with :class:`CompactionConflict`, saying so plainly.
@@ -102,8 +104,43 @@ def _discard(table: Table, files: list[DataFile]) -> None:
             pass  # an orphan at worst; never mask the conflict being handled
 
 
+def _commit(table: Table, removed: list[DataFile], added: list[DataFile], retries: int,
+            sleep: Callable[[float], None]) -> int:
+    """Commit the rewrite; when other writers won the race, commit the SAME new files on a fresh snapshot.
+
+    Losing to an append costs only new manifests, not rewritten data, so this
+    retries more often than a re-plan would. The random pause breaks the rhythm
+    of a writer that commits periodically. A ValidationException (one of our
+    files was deleted or rewritten meanwhile) is not retried here: the caller
+    plans again.
+    """
+    from pyiceberg.exceptions import CommitFailedException
+
+    from opsconsole import iceberg_rewrite
+
+    for attempt in range(retries + 1):
+        try:
+            return iceberg_rewrite.commit_replace(table, removed, added, {"opsconsole.action": "compact"})
+        except CommitFailedException:
+            if attempt == retries:
+                raise
+            sleep(random.uniform(0.0, 0.3))
+            table.refresh()
+    raise AssertionError("unreachable")
+
+
+def _gave_up(attempts: int, exc: BaseException) -> str:
+    from pyiceberg.exceptions import CommitFailedException
+
+    why = ("other writers kept committing first" if isinstance(exc, CommitFailedException)
+           else "another writer kept deleting or rewriting the same data files")
+    return (f"compaction gave up after {attempts} attempts: {why} ({type(exc).__name__}: "
+            f"{str(exc).splitlines()[0][:200]}). Nothing was changed; run it again when that writer is quieter.")
+
+
 def compact(table: Table, *, target_bytes: int | None = None, retries: int = 4, backoff_s: float = 0.2,
-            max_backoff_s: float = 5.0, sleep: Callable[[float], None] = time.sleep) -> CompactionResult:
+            max_backoff_s: float = 5.0, commit_retries: int = 8,
+            sleep: Callable[[float], None] = time.sleep) -> CompactionResult:
     """Rewrite the small files of ``table`` into files of about ``target_bytes`` in ONE ``replace`` snapshot."""
     from pyiceberg.exceptions import CommitFailedException, ValidationException
     from pyiceberg.expressions import AlwaysTrue
@@ -136,14 +173,11 @@ def compact(table: Table, *, target_bytes: int | None = None, retries: int = 4, 
                 removed += [t.file for t in tasks]
                 del data  # one bin in memory at a time
             committing = True
-            new_id = iceberg_rewrite.commit_replace(table, removed, added, {"opsconsole.action": "compact"})
+            new_id = _commit(table, removed, added, commit_retries, sleep)
         except (CommitFailedException, ValidationException) as exc:
             _discard(table, added)
             if attempts > retries:
-                raise CompactionConflict(
-                    f"compaction gave up after {attempts} attempts: another writer kept deleting or rewriting "
-                    f"the same data files ({type(exc).__name__}: {str(exc).splitlines()[0][:200]}). Nothing was "
-                    f"changed; run it again when that writer is idle.") from exc
+                raise CompactionConflict(_gave_up(attempts, exc)) from exc
             pause = min(max_backoff_s, backoff_s * 2 ** (attempts - 1))
             sleep(pause + random.uniform(0, pause / 4))
             continue

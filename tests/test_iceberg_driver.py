@@ -13,8 +13,6 @@ import hashlib
 import json
 import subprocess
 import textwrap
-import threading
-import time
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -225,38 +223,6 @@ def test_compaction_gives_up_in_plain_words(lake: Lake) -> None:
     with pytest.raises(iceberg_ops.CompactionConflict, match=r"gave up after 2 attempts.*Nothing was changed"):
         compact_mod.compact(table, retries=1, backoff_s=0.01)
     assert all(s.summary.operation.value != "replace" for s in lake.table("raw.shopify_orders").metadata.snapshots)
-
-
-def test_compactions_succeed_under_a_concurrent_writer(lake: Lake) -> None:
-    """One append every 0.3 s while three compactions run: all three commit, no append is lost."""
-    ident = "raw.shopify_orders"
-    stop = threading.Event()
-    appended = {"rows": 0}
-
-    def writer() -> None:
-        t = lake.table(ident)
-        i = 0
-        while not stop.is_set():
-            t.append(_batch(10_000 + i * 3, 3))
-            appended["rows"] += 3
-            i += 1
-            time.sleep(0.3)
-
-    thread = threading.Thread(target=writer, daemon=True)
-    thread.start()
-    try:
-        results = []
-        for _ in range(3):
-            time.sleep(0.5)
-            results.append(iceberg_ops.compact(lake.table(ident)))
-    finally:
-        stop.set()
-        thread.join(10)
-    table = lake.table(ident)
-    assert all(r.files_rewritten >= 2 for r in results)
-    assert table.scan().to_arrow().num_rows == 60 + appended["rows"]
-    replaces = [s for s in table.metadata.snapshots if s.summary.operation.value == "replace"]
-    assert len(replaces) == 3
 
 
 async def test_rollback_restores_an_earlier_snapshot(lake: Lake, tmp_path: Path) -> None:

@@ -9,6 +9,9 @@ from __future__ import annotations
 
 import io
 import os
+import threading
+import time
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -119,6 +122,52 @@ async def test_rollback_confirmation_shows_the_target_snapshot(local: tuple[Any,
     assert all(r.status is StepStatus.OK for r in results)
     ends = [e for e in AuditLog().read() if e.phase == "end" and e.ref == "iceberg.rollback"]
     assert f"previous current snapshot {current.snapshot_id}" in ends[-1].message
+
+
+def test_compactions_succeed_under_a_concurrent_writer(tmp_path: Path) -> None:
+    """One append every 0.3 s while three compactions run: all three commit, no append is lost.
+
+    Catalog in the PostgreSQL peer (row-level commit race as in production), data on the local disk.
+    """
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from tests.conftest import require_peer
+
+    pg_url = require_peer("OPSC_PG_URL", "PostgreSQL (scripts/peers/postgres.sh)")
+    catalog = SqlCatalog(f"conc_{uuid.uuid4().hex[:8]}", uri=pg_url, warehouse=f"file://{tmp_path}/wh")
+    catalog.create_namespace("raw")
+    ident = "raw.orders"
+    table = catalog.create_table(ident, schema=_schema())
+    for i in range(6):
+        table.append(_batch(i * 10, 10))
+    stop = threading.Event()
+    appended = {"rows": 0}
+
+    def writer() -> None:
+        t = catalog.load_table(ident)
+        i = 0
+        while not stop.is_set():
+            t.append(_batch(10_000 + i * 3, 3))
+            appended["rows"] += 3
+            i += 1
+            time.sleep(0.3)
+
+    thread = threading.Thread(target=writer, daemon=True)
+    thread.start()
+    try:
+        results = []
+        for _ in range(3):
+            time.sleep(0.5)
+            results.append(iceberg_ops.compact(catalog.load_table(ident)))
+    finally:
+        stop.set()
+        thread.join(10)
+        catalog.engine.dispose()
+    table = catalog.load_table(ident)
+    assert all(r.files_rewritten >= 2 for r in results)
+    assert table.scan().to_arrow().num_rows == 60 + appended["rows"]
+    replaces = [s for s in table.metadata.snapshots if s.summary.operation.value == "replace"]
+    assert len(replaces) == 3
 
 
 def test_expire_needs_an_aware_cutoff(local: tuple[Any, Path, dict[str, Any]]) -> None:

@@ -31,7 +31,7 @@ from opsconsole.drivers.iceberg_catalog import (
     secret_values,
     wrap_secrets,
 )
-from opsconsole.errors import AuthError, DriverError, DriverUnavailable
+from opsconsole.errors import AuthError, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, LagSample, Pane, ServiceStatus, TableStats
 
 if TYPE_CHECKING:
@@ -162,6 +162,9 @@ class IcebergDriver(Driver):
         """Run a catalog call on the pool; on failure drop the catalog so the next call reconnects."""
         try:
             return await self.run_sync(fn, *args, what=what, timeout=timeout)
+        except DriverTimeout as exc:
+            self._drop_catalog()
+            raise DriverTimeout(self._scrub(str(exc))) from exc
         except DriverUnavailable as exc:
             self._drop_catalog()
             where = f"{self.catalog_type} catalog {redact_uri(str(self.config['catalog_uri']))}"
