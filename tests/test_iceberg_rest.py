@@ -178,3 +178,68 @@ def test_empty_secret_options_are_not_sent(tmp_path: Path) -> None:
     driver = build(tmp_path, {"catalog_uri": "http://localhost:8181", "credential": "", "token": "", "prefix": ""})
     props = catalog_properties(driver.config, "rest", 10, {o.name: o.default for o in driver.options})
     assert not {"credential", "token", "prefix"} & set(props)
+
+
+class TokenEndpoint:
+    """A local OAuth2 token endpoint (client-credentials grant) in front of the real catalog.
+
+    Lakana itself takes personal access tokens, not client credentials, so the
+    identity provider is played by this stdlib server: it checks the client's
+    id:secret and hands out Lakana's token, and records what pyiceberg sent.
+    """
+
+    def __init__(self, client: str, secret: str, access_token: str) -> None:
+        import threading
+        import urllib.parse
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        self.requests: list[dict[str, str]] = []
+        endpoint = self
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("Content-Length") or 0)).decode()
+                form = dict(urllib.parse.parse_qsl(body))
+                endpoint.requests.append(form)
+                if form.get("client_id") == client and form.get("client_secret") == secret:
+                    status, payload = 200, {"access_token": access_token, "token_type": "bearer",
+                                            "expires_in": 3600, "issued_token_type":
+                                            "urn:ietf:params:oauth:token-type:access_token"}
+                else:
+                    status, payload = 401, {"error": "invalid_client", "error_description": "unknown client secret"}
+                raw = json.dumps(payload).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(raw)))
+                self.end_headers()
+                self.wfile.write(raw)
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/oauth/token"
+        threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.httpd.shutdown()
+        self.httpd.server_close()
+
+
+async def test_oauth2_client_credentials_against_the_real_catalog(rest: dict[str, Any], tmp_path: Path) -> None:
+    idp = TokenEndpoint("opsconsole", "client-secret-123", rest["token"])
+    base = {"catalog_uri": rest["uri"], "prefix": rest["prefix"], "oauth2_server_uri": idp.url,
+            "scope": "catalog:read"}
+    good = build(tmp_path, {**base, "credential": "opsconsole:client-secret-123"})
+    bad = build(tmp_path, {**base, "credential": "opsconsole:wrong-secret-456"})
+    try:
+        stats = {s.name: s for s in await good.table_stats()}
+        [rejected] = await bad.health()
+    finally:
+        await good.close()
+        await bad.close()
+        idp.close()
+    assert rest["table"] in stats
+    assert idp.requests[0]["grant_type"] == "client_credentials" and idp.requests[0]["scope"] == "catalog:read"
+    assert rejected.health is Health.CRITICAL and "credentials rejected" in rejected.detail
+    assert "unknown client secret" in rejected.detail and "wrong-secret-456" not in rejected.detail
