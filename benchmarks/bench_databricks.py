@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from databricks_emulator import GOOD_TOKEN, DatabricksEmulator
 
-from opsconsole.config import Secret
 from opsconsole.drivers.databricks import jobhealth, query_stats
 from opsconsole.drivers.databricks.driver import DatabricksDriver
 from opsconsole.model import JobRun, QueryRecord
+from opsconsole.secret import Secret
 
 
 def ms(seconds: float) -> str:

@@ -145,14 +145,15 @@ ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
     "job_health_warning": ((int, float), 80),
     "job_health_critical": ((int, float), 50),
     "job_duration_z_max": ((int, float), 3.5),
+    "clickhouse_parts_max": (int, 150),
 }
 
 PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify",
                 "keymap", "rules"}
 
 RULE_CHECKS = ("service_down", "app_down", "service_degraded", "latency", "warehouse_down", "coverage", "restart_loop",
-               "table_files", "consumer_lag", "lag_rows", "lag_seconds", "freshness", "job_failed", "job_health",
-               "job_duration_anomaly", "error_rate", "p95")
+               "table_files", "too_many_parts", "consumer_lag", "lag_rows", "lag_seconds", "freshness", "job_failed",
+               "job_health", "job_duration_anomaly", "error_rate", "p95")
 """The checks a rule may use (``opsconsole.monitor.rules.CHECKS``; a test keeps the two equal)."""
 RULE_FIELDS: Mapping[str, type | tuple[type, ...]] = {
     "check": str, "severity": str, "runbook": str, "runbooks": list, "threshold": (int, float),
@@ -267,7 +268,7 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
         try:
             cls = driver_class(str(spec["type"]))
         except ConfigError as exc:
-            raise ConfigError(str(exc).split(": ", 1)[-1], path=path, line=_line(spec, "type"),
+            raise ConfigError(exc.message, path=path, line=_line(spec, "type"),
                               key=f"{dwhere}.type") from None
         options_raw = spec.get("options") or {}
         if not isinstance(options_raw, dict):

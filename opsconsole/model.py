@@ -94,6 +94,8 @@ class TableStats:
     last_commit: datetime | None = None
     layer: str = ""
     source: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Backend-specific figures (e.g. ClickHouse's busiest partition) for backend-specific rules."""
 
 
 @dataclass(frozen=True, slots=True)

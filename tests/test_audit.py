@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opsconsole.config import Secret
 from opsconsole.runbooks.audit import REDACTED, AuditLog, default_path, redact
 from opsconsole.runbooks.engine import RunbookEngine
 from opsconsole.runbooks.library import parse_runbook
+from opsconsole.secret import Secret
 
 
 def test_default_path_follows_opsconsole_data_dir(tmp_path: Path, monkeypatch) -> None:

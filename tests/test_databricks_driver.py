@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from databricks_emulator import GOOD_TOKEN, READONLY_TOKEN, DatabricksEmulator
 
-from opsconsole.config import Secret
 from opsconsole.drivers.databricks import query_stats
 from opsconsole.drivers.databricks.driver import DatabricksDriver
 from opsconsole.errors import ActionRefused, AuthError, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import Health, Pane
+from opsconsole.secret import Secret
 
 APP = "ontos-ml-workbench"
 WH = "wh-ontos"

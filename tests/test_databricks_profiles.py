@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.config import ConfigError, Secret, load
+from opsconsole.config import ConfigError, load
 from opsconsole.drivers.databricks.driver import DatabricksDriver
 from opsconsole.model import Pane
+from opsconsole.secret import Secret
 
 
 def workspace_driver(root: Path, profile: str) -> DatabricksDriver:

@@ -189,8 +189,9 @@ async def test_unreachable_broker_is_critical_and_lag_raises_a_typed_error() -> 
 async def test_azure_rt_profile_builds_a_working_kafka_driver(bootstrap: str, root: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The shipped profile, pointed at a broker by $KAFKA_BOOTSTRAP, measures lag as configured."""
-    from opsconsole.config import Secret, load
+    from opsconsole.config import load
     from opsconsole.drivers import driver_class
+    from opsconsole.secret import Secret
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP", bootstrap)
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "Endpoint=sb://example/;SharedAccessKey=hunter2")

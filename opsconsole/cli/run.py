@@ -16,16 +16,17 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import re
 import signal
 import sys
-from typing import TextIO
+from typing import Any, TextIO
 
 from opsconsole.config import load_profile
-from opsconsole.errors import ConfigError
+from opsconsole.errors import ConfigError, OpsConsoleError
 from opsconsole.runbooks.audit import AuditLog
 from opsconsole.runbooks.engine import PlanError, RunbookEngine
-from opsconsole.runbooks.library import load_library
-from opsconsole.runbooks.model import PlannedStep, StepResult, StepStatus
+from opsconsole.runbooks.library import Library, load_library
+from opsconsole.runbooks.model import PlannedStep, Runbook, StepResult, StepStatus
 from opsconsole.runbooks.params import parse_assignments
 
 MARKS = {StepStatus.OK: "ok", StepStatus.FAILED: "FAILED", StepStatus.TIMED_OUT: "TIMED OUT",
@@ -35,7 +36,9 @@ MARKS = {StepStatus.OK: "ok", StepStatus.FAILED: "FAILED", StepStatus.TIMED_OUT:
 
 def add_run_arguments(parser: argparse.ArgumentParser) -> None:
     """Run a runbook procedure headless (dry-run, params, confirmations, audit log)."""
-    parser.add_argument("procedure", nargs="?", help="runbook id (omit with --list)")
+    parser.add_argument("procedure", nargs="?",
+                        help="runbook id, or a driver action TYPE.ACTION such as docker.restart_service "
+                             "(omit with --list)")
     parser.add_argument("--profile", "-p", dest="run_profile", metavar="NAME", help="profile to run against")
     parser.add_argument("--config", dest="run_config", metavar="PATH", help="profiles file")
     parser.add_argument("--dry-run", action="store_true", help="print exactly what would run; change nothing")
@@ -98,6 +101,42 @@ def _line(result: StepResult, total: int) -> str:
     return f"    -> {mark}{took}: {result.message}"
 
 
+def action_runbook(ref: str) -> Runbook:
+    """A one-step runbook running driver action ``type.action`` with its declared params (``--param``).
+
+    Lets ``opsconsole run docker.restart_service --param service=minio`` work like a
+    procedure: planned, confirmed as the action's flags demand, audited.
+    """
+    from opsconsole.drivers import driver_class
+    from opsconsole.runbooks.library import parse_runbook
+
+    kind, _, name = ref.partition(".")
+    spec = driver_class(kind).action(name)
+    params = {p: {"required": True} for p in spec.params}
+    step: dict[str, Any] = {"id": "action", "title": spec.title, "action": ref,
+                            "params": {p: "${" + p + "}" for p in spec.params}}
+    if spec.params:
+        step["target"] = "${" + spec.params[0] + "}"
+    return parse_runbook({"id": "action-" + re.sub(r"[^a-z0-9]+", "-", ref.lower()).strip("-"),
+                          "title": f"{spec.title} ({ref})", "severity": "info", "params": params,
+                          "steps": [step]}, f"driver action {ref}")
+
+
+def procedure(library: Library, name: str) -> Runbook:
+    """A runbook by id, or a driver action ``type.action`` run directly."""
+    if name in library.runbooks or "." not in name:
+        try:
+            return library.get(name)
+        except ConfigError as exc:
+            raise ConfigError(f"{exc.message}; or run a driver action directly as TYPE.ACTION "
+                              "(e.g. docker.restart_service --param service=NAME)") from None
+    try:
+        return action_runbook(name)
+    except OpsConsoleError as exc:
+        message = exc.message if isinstance(exc, ConfigError) else str(exc)
+        raise ConfigError(f"{name!r} is not a procedure nor a driver action: {message}") from None
+
+
 async def run_procedure(args: argparse.Namespace, stdin: TextIO | None = None, out: TextIO | None = None) -> int:
     out = out or sys.stdout
     profile = load_profile(args.run_profile or getattr(args, "profile", None),
@@ -110,7 +149,7 @@ async def run_procedure(args: argparse.Namespace, stdin: TextIO | None = None, o
         for rb in offered_runbooks(library, build_drivers(profile), profile.name):
             out.write(f"{rb.id:36} {rb.severity:8} {rb.title}\n")
         return 0 if args.list else 2
-    runbook = library.get(args.procedure)
+    runbook = procedure(library, args.procedure)
     from opsconsole.monitor import build_drivers
 
     drivers = {d.name: d for d in build_drivers(profile)}

@@ -26,6 +26,7 @@ REGISTRY: dict[str, str] = {
     "airflow": "opsconsole.drivers.airflow:AirflowDriver",
     "flink": "opsconsole.drivers.flink:FlinkDriver",
     "spark": "opsconsole.drivers.spark:SparkDriver",
+    "clickhouse": "opsconsole.drivers.clickhouse:ClickHouseDriver",
 }
 
 

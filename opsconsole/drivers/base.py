@@ -151,6 +151,13 @@ class Driver(ABC):
             raise UnknownActionError(f"driver {self.kind!r} declares {name!r} but does not implement it")
         return await handler(**dict(params))
 
+    async def preview_action(self, name: str, params: Mapping[str, Any]) -> str:
+        """Facts about what a dangerous action is about to change (e.g. the snapshot a rollback returns to).
+
+        Shown with the confirmation prompt; "" when the driver has nothing to add.
+        """
+        return ""
+
     # -- helpers ---------------------------------------------------------------
     async def run_sync(self, fn: Callable[..., T], *args: Any, timeout: float | None = None,
                        what: str = "", **kwargs: Any) -> T:

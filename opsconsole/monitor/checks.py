@@ -46,6 +46,8 @@ class Context:
     """Driver instance name -> driver type, for ``Rule.driver_types``."""
     history: Callable[[str], Sequence[tuple[float, float]]] = lambda _key: ()
     """Samples (epoch seconds, value) by key, kept by the engine; ``()`` in a one-shot check."""
+    checks: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Driver instance name -> the checks its rows can fire (``Driver.alert_checks``); absent: every check."""
 
 
 def _number(value: Any) -> float | None:
@@ -132,6 +134,28 @@ def check_table_files(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Fin
     limit = rule.limit(ctx.thresholds, 100)
     return [Finding(r.name, f"{r.file_count} data files > {limit:g}: compact to speed up scans", r.source)
             for r in rows if isinstance(r, TableStats) and r.file_count is not None and r.file_count > limit]
+
+
+def check_too_many_parts(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
+    """ClickHouse's active parts in one partition: inserts slow down past ``parts_to_delay_insert`` (150).
+
+    Merges normally keep the count far lower, so a partition climbing past the
+    threshold means inserts arrive in batches too small for the merges to keep up
+    (or merges are stuck): the rule fires before ClickHouse refuses data with
+    "Too many parts" (``parts_to_throw_insert``, 300).
+    """
+    limit = rule.limit(ctx.thresholds, 150)
+    found = []
+    for r in rows:
+        extra = (r.extra or {}) if isinstance(r, TableStats) else {}
+        busiest = int(extra.get("max_partition_parts") or 0)
+        if busiest > limit:
+            partition = extra.get("busiest_partition") or "(unpartitioned)"
+            merges = int(extra.get("merges_running") or 0)
+            found.append(Finding(r.name, f"{busiest} active parts in partition {partition} (> {limit:g}); {merges} "
+                                         f"merge(s) running: inserts slow down at parts_to_delay_insert and fail "
+                                         f"at parts_to_throw_insert", r.source))
+    return found
 
 
 def check_consumer_lag(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
@@ -257,6 +281,7 @@ CHECKS: Mapping[str, tuple[Pane, Check]] = {
     "coverage": (Pane.SERVICES, check_coverage),
     "restart_loop": (Pane.SERVICES, check_restart_loop),
     "table_files": (Pane.TABLES, check_table_files),
+    "too_many_parts": (Pane.TABLES, check_too_many_parts),
     "consumer_lag": (Pane.LAG, check_consumer_lag),
     "lag_rows": (Pane.LAG, check_lag_rows),
     "lag_seconds": (Pane.LAG, check_lag_seconds),

@@ -99,6 +99,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("EntityCoverageLow", "coverage", W, "entity-coverage-low", "stale-data", threshold_key="coverage_min"),
     _rule("TableNeedsCompaction", "table_files", INFO, "compaction", "demo-compaction", "ontos-optimize-tables",
           threshold_key="table_files_max"),
+    _rule("ClickHouseTooManyParts", "too_many_parts", W, "clickhouse-too-many-parts",
+          threshold_key="clickhouse_parts_max"),
     _rule("KafkaConsumerLagHigh", "consumer_lag", W, "kafka-consumer-lag", "azure-high-latency",
           threshold_key="consumer_lag_max"),
     _rule("StagingStale", "lag_rows", W, "staging-stale", "demo-staging-stale", threshold_key="lag_rows_max"),
@@ -116,9 +118,11 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("JobHealthLow", "job_health", W, "dataops-job-health-review", threshold_key="job_health_warning"),
     _rule("JobDurationAnomaly", "job_duration_anomaly", W, "dataops-job-health-review",
           threshold_key="job_duration_z_max"),
-    _rule("HighErrorRate", "error_rate", W, "ontos-high-error-rate", "azure-error-spike", "demo-staging-stale",
+    _rule("HighErrorRate", "error_rate", W, "ontos-high-error-rate", "azure-error-spike", "clickhouse-slow-queries",
+          "demo-staging-stale",
           threshold_key="error_rate_max"),
-    _rule("HighP95Latency", "p95", W, "ontos-slow-queries", "azure-high-latency", "demo-staging-stale",
+    _rule("HighP95Latency", "p95", W, "ontos-slow-queries", "azure-high-latency", "clickhouse-slow-queries",
+          "demo-staging-stale",
           threshold_key="p95_ms_max"),
 )
 """Packaged rules; a profile's ``rules:`` changes or adds to them (see :func:`merge_rules`)."""
@@ -184,6 +188,8 @@ def evaluate_findings(results: Mapping[Pane, PaneResult], rules: Sequence[Rule],
         if result is None:
             continue
         rows = result.rows
+        if ctx.checks:
+            rows = tuple(r for r in rows if rule.check in ctx.checks.get(getattr(r, "source", ""), {rule.check}))
         if rule.driver_types:
             rows = tuple(r for r in rows if ctx.driver_kinds.get(getattr(r, "source", ""), "") in rule.driver_types)
         for finding in check(rows, rule, ctx):
@@ -199,13 +205,15 @@ def evaluate_findings(results: Mapping[Pane, PaneResult], rules: Sequence[Rule],
 
 def evaluate(results: Mapping[Pane, PaneResult], thresholds: Mapping[str, Any], now: datetime | None = None, *,
              rules: Sequence[Rule] = DEFAULT_RULES, driver_kinds: Mapping[str, str] | None = None,
-             history: Callable[[str], Sequence[tuple[float, float]]] | None = None) -> list[Alert]:
+             history: Callable[[str], Sequence[tuple[float, float]]] | None = None,
+             drivers: Sequence[Driver] = ()) -> list[Alert]:
     """All alerts whose condition holds in these pane results, most severe first (no lifecycle).
 
     Sources that could not be read add a ``SourceUnreachable`` warning each.
     """
     now = now or datetime.now(UTC)
-    ctx = Context(now, thresholds, driver_kinds or {}, history or (lambda _key: ()))
+    kinds = dict(driver_kinds or {}) | {d.name: d.kind for d in drivers}
+    ctx = Context(now, thresholds, kinds, history or (lambda _key: ()), {d.name: d.alert_checks() for d in drivers})
     alerts = [Alert(rule.name, rule.severity, f.subject, f.message, rule.runbook, now, source=f.source)
               for rule, f in evaluate_findings(results, rules, ctx)]
     for pane, result in results.items():

@@ -374,6 +374,8 @@ class RunbookEngine:
                 if dry_run:
                     yield StepResult(p.index, p.step.id, StepStatus.DRY_RUN, p.description, planned=p)
                     continue
+                if p.needs_confirmation and p.step.kind is StepKind.ACTION and p.driver in self.drivers:
+                    p = await self._with_preview(p)
                 refusal = await self._refusal(p)
                 if refusal:
                     self._audit_end(base, p, StepStatus.REFUSED, refusal, None, None)
@@ -412,6 +414,14 @@ class RunbookEngine:
                                                       end=_now().isoformat()))
                 except OSError:
                     pass
+
+    async def _with_preview(self, p: PlannedStep) -> PlannedStep:
+        """Add the driver's facts about the change (a rollback's target snapshot) to what confirmation shows."""
+        try:
+            facts = await self.drivers[p.driver or ""].preview_action(p.step.name, dict(p.params))
+        except Exception as exc:
+            facts = f"(could not describe the change: {_describe_exc(exc)})"
+        return replace(p, effect=f"{p.effect}\n  about to change: {facts}") if facts else p
 
     async def _refusal(self, p: PlannedStep) -> str:
         if self.read_only and p.mutating:

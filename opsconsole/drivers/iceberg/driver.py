@@ -20,30 +20,25 @@ import time
 from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
-from urllib.parse import urlsplit, urlunsplit
+from urllib.parse import urlsplit
 
 from opsconsole.drivers.base import Driver, OptionSpec
-from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
+from opsconsole.drivers.iceberg.catalog import (
+    catalog_properties,
+    classify,
+    load,
+    redact_uri,
+    secret_values,
+    wrap_secrets,
+)
+from opsconsole.errors import AuthError, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, LagSample, Pane, ServiceStatus, TableStats
-from opsconsole.secret import reveal
 
 if TYPE_CHECKING:
     from pyiceberg.catalog import Catalog
     from pyiceberg.table import Table
 
 TABLE_NAME = re.compile(r"^[A-Za-z0-9_\-]+(\.[A-Za-z0-9_\-]+)+$")
-
-
-def redact_uri(uri: str) -> str:
-    """A catalog URI safe to show: any password in it replaced by ``***``."""
-    try:
-        parts = urlsplit(uri)
-    except ValueError:
-        return "<unparsable uri>"
-    if parts.password is None:
-        return uri
-    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
-    return urlunsplit(parts._replace(netloc=netloc))
 
 
 class IcebergDriver(Driver):
@@ -61,8 +56,22 @@ class IcebergDriver(Driver):
         OptionSpec("catalog_name", str, default="iceberg", help="catalog name (SQL catalogs keep it in every row)"),
         OptionSpec("catalog_password", str, default="", secret=True,
                    help="password added to a SQL catalog URI"),
-        OptionSpec("catalog_token", str, default="", secret=True, help="bearer token for a REST catalog"),
-        OptionSpec("warehouse", str, default="", help="warehouse location: s3://bucket/ or file:///path"),
+        OptionSpec("token", str, default="", secret=True, help="bearer token for a REST catalog"),
+        OptionSpec("catalog_token", str, default="", secret=True, help="older name of token"),
+        OptionSpec("credential", str, default="", secret=True,
+                   help="OAuth2 client credentials client_id:client_secret (REST catalog)"),
+        OptionSpec("oauth2_server_uri", str, default="", help="OAuth2 token endpoint (default: the catalog's)"),
+        OptionSpec("scope", str, default="", help="OAuth2 scope, e.g. PRINCIPAL_ROLE:ALL (Polaris)"),
+        OptionSpec("audience", str, default="", help="OAuth2 audience (REST catalog)"),
+        OptionSpec("resource", str, default="", help="OAuth2 resource (REST catalog)"),
+        OptionSpec("prefix", str, default="", help="REST URL prefix (/v1/{prefix}/...) when the server does not "
+                                                   "derive it from the warehouse"),
+        OptionSpec("headers", dict, default={}, help="extra HTTP headers sent to a REST catalog"),
+        OptionSpec("properties", dict, default={},
+                   help="any other pyiceberg catalog property, passed as is (wins over the options above)"),
+        OptionSpec("warehouse", str, default="",
+                   help="warehouse: s3://bucket/ or file:///path (SQL), or the warehouse name a REST server "
+                        "maps to its prefix"),
         OptionSpec("s3_endpoint", str, default="", help="S3-compatible endpoint (MinIO, moto); empty = AWS"),
         OptionSpec("s3_access_key", str, default=""),
         OptionSpec("s3_secret_key", str, default="", secret=True),
@@ -73,28 +82,31 @@ class IcebergDriver(Driver):
                    help="layer name -> table, in pipeline order (raw, staging, ...); "
                         "consecutive layers are compared as row lag"),
         OptionSpec("max_tables", int, default=200, help="cap on discovered tables per poll"),
-        OptionSpec("compact_max_bytes", int, default=1 << 30,
-                   help="refuse to compact tables larger than this (compaction rewrites through memory)"),
+        OptionSpec("compact_target_bytes", int, default=128 * 1024 * 1024,
+                   help="compaction packs small files into bins of about this many bytes and rewrites one bin "
+                        "at a time (bounds memory)"),
     )
     actions = (
         ActionSpec("snapshots", "List snapshots",
                    effect="Read-only: lists the table's snapshots (id, time, operation, rows, files).",
                    mutating=False, params=("table",)),
         ActionSpec("compact", "Compact table",
-                   effect="Rewrites every data file of the table into as few files as possible in a new "
-                          "snapshot; rows are unchanged and older snapshots still reference the old files "
-                          "(roll back is possible until they are expired). The whole table is read into "
-                          "this machine's memory.",
+                   effect="Rewrites the table's small data files into files of about compact_target_bytes in ONE "
+                          "'replace' snapshot (as Iceberg's RewriteDataFiles): rows are unchanged and incremental "
+                          "readers see no new data; older snapshots still reference the old files (rollback is "
+                          "possible until they are expired). One bin of files is in memory at a time.",
                    mutating=True, dangerous=True, params=("table",)),
         ActionSpec("expire_snapshots", "Expire old snapshots",
-                   effect="Removes snapshots older than N days from the table's metadata: time travel and "
-                          "rollback to them become impossible. Current rows are unchanged; data files are "
-                          "not deleted (storage is freed only by an orphan-file cleanup).",
+                   effect="Removes snapshots older than N days from the table's metadata (time travel and "
+                          "rollback to them become impossible), then DELETES from storage the data files, "
+                          "manifests and manifest lists that only those snapshots referenced (never a file a "
+                          "remaining snapshot, branch or tag needs). Current rows are unchanged. Each deleted "
+                          "file is written to the audit log.",
                    mutating=True, dangerous=True, irreversible=True, params=("table", "older_than_days")),
         ActionSpec("rollback", "Roll back to snapshot",
-                   effect="Makes an earlier snapshot the table's current state: every row committed after "
-                          "it disappears from queries, and writes made after the rollback build on the "
-                          "older state.",
+                   effect="Makes another snapshot the table's current state: every row committed after it "
+                          "disappears from queries, and writes made after the rollback build on it. The previous "
+                          "current snapshot is recorded, so rolling back to it undoes this.",
                    mutating=True, dangerous=True, irreversible=True, params=("table", "snapshot_id")),
     )
 
@@ -110,6 +122,11 @@ class IcebergDriver(Driver):
         self._layer_of: dict[str, str] = {table: layer for layer, table in self._layers.items()}
         tables = self.config.get("tables") or []
         self._tables: list[str] = [str(t) for t in tables]
+        try:
+            for key in ("properties", "headers"):
+                self.config[key] = wrap_secrets(self.config.get(key), key)
+        except TypeError as exc:
+            raise DriverError(f"{name}: {exc}") from None
 
     # ------------------------------------------------------------------ catalog
     @property
@@ -123,56 +140,14 @@ class IcebergDriver(Driver):
         return kind
 
     def _catalog_properties(self) -> dict[str, str]:
-        """pyiceberg catalog properties; secrets are revealed here, at the point of use."""
-        props: dict[str, str] = {}
-        uri = str(self.config["catalog_uri"])
-        password = reveal(self.config.get("catalog_password") or "")
-        if password and self.catalog_type == "sql":
-            parts = urlsplit(uri)
-            user = parts.username or ""
-            host = parts.netloc.rsplit("@", 1)[-1]
-            uri = urlunsplit(parts._replace(netloc=f"{user}:{password}@{host}"))
-        props["uri"] = uri
-        token = reveal(self.config.get("catalog_token") or "")
-        if token and self.catalog_type == "rest":
-            props["token"] = token
-        if self.config.get("warehouse"):
-            props["warehouse"] = str(self.config["warehouse"])
-        if self.config.get("s3_endpoint"):
-            props["s3.endpoint"] = str(self.config["s3_endpoint"])
-            props["s3.force-virtual-addressing"] = "false"  # MinIO/moto serve path-style URLs
-        if self.config.get("s3_access_key"):
-            props["s3.access-key-id"] = str(reveal(self.config["s3_access_key"]))
-        secret = reveal(self.config.get("s3_secret_key") or "")
-        if secret:
-            props["s3.secret-access-key"] = secret
-        if self.config.get("s3_region"):
-            props["s3.region"] = str(self.config["s3_region"])
-        # Fail fast instead of retrying for minutes against a storage that is down.
-        props["s3.connect-timeout"] = str(min(self.timeout, 5.0))
-        props["s3.request-timeout"] = str(self.timeout)
-        if self.catalog_type == "sql":
-            # A console observes a catalog; it must never create schema in someone's database.
-            props["init_catalog_tables"] = "false"
-        return props
+        defaults = {o.name: o.default for o in self.options}
+        return catalog_properties(self.config, self.catalog_type, self.timeout, defaults)
 
     def _load_catalog(self) -> Catalog:
         with self._catalog_lock:
-            return self._load_catalog_locked()
-
-    def _load_catalog_locked(self) -> Catalog:
-        if self._catalog is None:
-            name = str(self.config.get("catalog_name") or "iceberg")
-            props = self._catalog_properties()
-            if self.catalog_type == "sql":
-                from pyiceberg.catalog.sql import SqlCatalog
-
-                self._catalog = SqlCatalog(name, **props)
-            else:
-                from pyiceberg.catalog.rest import RestCatalog
-
-                self._catalog = RestCatalog(name, **props)
-        return self._catalog
+            if self._catalog is None:
+                self._catalog = load(str(self.config.get("catalog_name") or "iceberg"), self._catalog_properties())
+            return self._catalog
 
     def _drop_catalog(self) -> None:
         """Forget the catalog (and its connection pool) after a failure."""
@@ -188,16 +163,24 @@ class IcebergDriver(Driver):
         """Run a catalog call on the pool; on failure drop the catalog so the next call reconnects."""
         try:
             return await self.run_sync(fn, *args, what=what, timeout=timeout)
+        except DriverTimeout as exc:
+            self._drop_catalog()
+            raise DriverTimeout(self._scrub(str(exc))) from exc
         except DriverUnavailable as exc:
             self._drop_catalog()
-            raise DriverUnavailable(self._scrub(str(exc))) from exc
+            where = f"{self.catalog_type} catalog {redact_uri(str(self.config['catalog_uri']))}"
+            text = f"{self.name}: {what} failed: {classify(exc.__cause__ or exc, where=where, prefix=self._prefix())}"
+            if "failed: credentials rejected" in text:
+                raise AuthError(self._scrub(text)) from exc
+            raise DriverUnavailable(self._scrub(text)) from exc
+
+    def _prefix(self) -> str:
+        return str(self.config.get("prefix") or (self.config.get("properties") or {}).get("prefix") or "")
 
     def _scrub(self, text: str) -> str:
         """Remove secrets an SDK error message might echo back."""
-        for key in ("catalog_password", "catalog_token", "s3_secret_key"):
-            value = reveal(self.config.get(key) or "")
-            if value:
-                text = text.replace(value, "***")
+        for value in secret_values(self.config):
+            text = text.replace(value, "***")
         return text
 
     def _load_table(self, ident: str) -> Table:
@@ -236,7 +219,7 @@ class IcebergDriver(Driver):
             await self._call(lambda: self._load_catalog().list_namespaces(), what="list namespaces")
         except DriverError as exc:
             return [ServiceStatus(name=f"{self.name} catalog", health=Health.CRITICAL,
-                                  detail=f"{self.catalog_type} catalog {where} unreachable: {exc}",
+                                  detail=f"{self.catalog_type} catalog {where}: {exc}",
                                   checked_at=datetime.now(UTC), source=self.name)]
         latency = (time.perf_counter() - started) * 1000
         return [ServiceStatus(name=f"{self.name} catalog", health=Health.OK,
@@ -289,7 +272,8 @@ class IcebergDriver(Driver):
         rows = await self._call(lambda: iceberg_ops.snapshots(self._load_table(ident)), what=f"snapshots {ident}")
         lines = [f"{'snapshot_id':>20}  {'committed (UTC)':19}  {'operation':9}  {'rows':>10}  {'files':>6}  "]
         for s in rows:
-            mark = "current" if s.is_current else ("" if s.is_ancestor else "not on current history")
+            mark = "current" if s.is_current else (
+                "" if s.is_ancestor else "off the current history (rollback sets the table back to it)")
             lines.append(f"{s.snapshot_id:>20}  {s.committed_at:%Y-%m-%d %H:%M:%S}  {s.operation:9}  "
                          f"{'' if s.records is None else s.records:>10}  "
                          f"{'' if s.data_files is None else s.data_files:>6}  {mark}")
@@ -299,21 +283,42 @@ class IcebergDriver(Driver):
         from opsconsole.drivers.iceberg import ops as iceberg_ops
 
         ident = self._check_table(table)
-        limit = int(self.config.get("compact_max_bytes") or 0)
-        stats = await self._call(lambda: iceberg_ops.table_stats(self._load_table(ident), ident),
-                                 what=f"load {ident}")
-        if limit and stats.size_bytes is not None and stats.size_bytes > limit:
-            raise ActionRefused(f"{ident} holds {stats.size_bytes} bytes, more than compact_max_bytes={limit}: "
-                                f"compaction reads the whole table into memory; run the seed's Spark "
-                                f"compaction job instead or raise the limit")
-        # Compaction rewrites the table: allow it far longer than a poll.
-        result = await self._call(lambda: iceberg_ops.compact(self._load_table(ident)), what=f"compact {ident}",
-                                  timeout=max(self.timeout, 600.0))
-        if result.files_before == result.files_after:
-            return ActionResult(ok=True, message=f"{ident}: nothing to compact ({result.files_before} data files)")
-        return ActionResult(ok=True, message=f"{ident}: {result.files_before} -> {result.files_after} data files, "
-                                             f"{result.records} rows rewritten in snapshot {result.snapshot_id}"
+        target = int(self.config.get("compact_target_bytes") or 0) or None
+
+        def run() -> Any:
+            try:
+                return iceberg_ops.compact(self._load_table(ident), target_bytes=target)
+            except iceberg_ops.CompactionConflict as exc:
+                raise DriverError(f"{self.name}: {ident}: {exc}") from exc
+
+        # Compaction rewrites data: allow it far longer than a poll.
+        result = await self._call(run, what=f"compact {ident}", timeout=max(self.timeout, 600.0))
+        if not result.files_rewritten:
+            return ActionResult(ok=True, message=f"{ident}: nothing to compact ({result.files_before} data files, "
+                                                 "none small enough to merge)")
+        return ActionResult(ok=True, message=f"{ident}: {result.files_before} -> {result.files_after} data files "
+                                             f"({result.files_rewritten} rewritten into {result.files_added} in "
+                                             f"{result.bins} bin(s), {result.records} rows) in replace snapshot "
+                                             f"{result.snapshot_id}"
                                              + (f" after {result.attempts} attempts" if result.attempts > 1 else ""))
+
+    def _audit_removal(self, ident: str, cutoff: datetime) -> Any:
+        """A callback writing one audit line per file deleted by an expiry (path, kind, bytes, outcome)."""
+        from opsconsole.runbooks.audit import AuditLog
+
+        log = AuditLog()
+        run_id = f"expire-{ident}-{int(time.time() * 1000)}"
+
+        def record(item: Any) -> None:
+            log.write(log.event(run_id=run_id, phase="file-delete", procedure="iceberg.expire_snapshots",
+                                driver=self.name, ref="iceberg.expire_snapshots", target=item.path,
+                                params={"table": ident, "kind": item.kind, "bytes": item.size,
+                                        "older_than": cutoff.isoformat()},
+                                outcome="failed" if item.error else "ok",
+                                message=item.error or f"deleted {item.kind} file ({item.size} bytes), referenced "
+                                                      "only by expired snapshots"))
+
+        return record
 
     async def action_expire_snapshots(self, table: str, older_than_days: int | float | str = 7) -> ActionResult:
         from opsconsole.drivers.iceberg import ops as iceberg_ops
@@ -326,10 +331,44 @@ class IcebergDriver(Driver):
         if days < 0:
             raise DriverError(f"{self.name}: older_than_days must be >= 0, got {days:g}")
         cutoff = datetime.now(UTC) - timedelta(days=days)
-        removed = await self._call(lambda: iceberg_ops.expire_snapshots(self._load_table(ident), cutoff),
-                                   what=f"expire snapshots {ident}", timeout=max(self.timeout, 120.0))
-        return ActionResult(ok=True, message=f"{ident}: expired {removed} snapshots older than {days:g} days "
-                                             f"(before {cutoff:%Y-%m-%d %H:%M} UTC)")
+        on_delete = self._audit_removal(ident, cutoff)
+
+        def run() -> Any:
+            from pyiceberg.exceptions import BadRequestError, ForbiddenError
+
+            table = self._load_table(ident)
+            try:
+                return iceberg_ops.expire_snapshots(table, cutoff, on_delete)
+            except (ForbiddenError, BadRequestError, NotImplementedError) as exc:
+                # Some REST servers run their own maintenance and refuse this commit (403/400/501).
+                raise DriverError(f"{self.name}: {ident}: the catalog refused client-side snapshot expiry, "
+                                  f"nothing was deleted ({exc}); it may run its own maintenance: expire "
+                                  "snapshots with the catalog's tools") from exc
+
+        result = await self._call(run, what=f"expire snapshots {ident}", timeout=max(self.timeout, 600.0))
+        kinds: dict[str, int] = {}
+        for f in result.removed:
+            kinds[f.kind] = kinds.get(f.kind, 0) + 1
+        detail = ", ".join(f"{n} {k}" for k, n in sorted(kinds.items()))
+        message = (f"{ident}: expired {result.expired} snapshots older than {days:g} days "
+                   f"(before {cutoff:%Y-%m-%d %H:%M} UTC); deleted {len(result.removed)} files"
+                   + (f" ({detail})" if detail else "") + f", {result.bytes_freed} bytes freed"
+                   + (f"; {result.kept_live} still used by remaining snapshots/refs kept" if result.kept_live else "")
+                   + (f"; {len(result.failed)} could not be deleted (see output)" if result.failed else ""))
+        output = "\n".join([f"deleted {f.kind:13} {f.size:>12}  {f.path}" for f in result.removed]
+                           + [f"FAILED  {f.kind:13} {f.size:>12}  {f.path}: {f.error}" for f in result.failed])
+        return ActionResult(ok=not result.failed, message=message, output=output)
+
+    async def preview_action(self, name: str, params: Mapping[str, Any]) -> str:
+        """What a rollback would return to (summary, time, current state), shown before the typed confirmation."""
+        if name != "rollback":
+            return ""
+        from opsconsole.drivers.iceberg import ops as iceberg_ops
+
+        ident = self._check_table(params.get("table"))
+        target = int(params.get("snapshot_id"))  # type: ignore[arg-type]
+        return await self._call(lambda: iceberg_ops.describe_snapshot(self._load_table(ident), target),
+                                what=f"describe snapshot {target}")
 
     async def action_rollback(self, table: str, snapshot_id: int | str) -> ActionResult:
         from opsconsole.drivers.iceberg import ops as iceberg_ops
@@ -346,10 +385,12 @@ class IcebergDriver(Driver):
             except ValueError as exc:
                 raise DriverError(f"{self.name}: {ident}: {exc}") from exc
 
-        snap = await self._call(run, what=f"rollback {ident}", timeout=max(self.timeout, 120.0))
+        snap, previous = await self._call(run, what=f"rollback {ident}", timeout=max(self.timeout, 120.0))
+        undo = (f"; previous current snapshot {previous} (undo: rollback table={ident} snapshot_id={previous})"
+                if previous is not None and previous != snap.snapshot_id else "")
         return ActionResult(ok=True, message=f"{ident}: current snapshot is now {snap.snapshot_id} "
                                              f"({snap.records} rows, committed {snap.committed_at:%Y-%m-%d %H:%M:%S}"
-                                             f" UTC)")
+                                             f" UTC){undo}")
 
     async def close(self) -> None:
         self._drop_catalog()

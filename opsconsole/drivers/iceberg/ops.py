@@ -12,11 +12,13 @@ importing this module costs nothing on the first frame.
 
 from __future__ import annotations
 
-import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
+from opsconsole.drivers.iceberg.compact import CompactionConflict, CompactionResult
+from opsconsole.drivers.iceberg.expire import ExpiryResult, RemovedFile
 from opsconsole.model import TableStats
 
 if TYPE_CHECKING:
@@ -38,17 +40,6 @@ class SnapshotInfo:
     is_current: bool
     is_ancestor: bool
     """On the current branch's history, so :func:`rollback` can return to it."""
-
-
-@dataclass(frozen=True, slots=True)
-class CompactionResult:
-    """What a compaction did: file counts before and after, attempts needed."""
-
-    files_before: int
-    files_after: int
-    records: int
-    attempts: int
-    snapshot_id: int | None
 
 
 def _summary_int(summary: object, key: str) -> int | None:
@@ -138,87 +129,76 @@ def snapshots(table: Table) -> list[SnapshotInfo]:
     return rows
 
 
-def compact(table: Table, *, retries: int = 3, backoff_s: float = 0.2) -> CompactionResult:
-    """Rewrite all data files of the table into as few files as possible.
+def compact(table: Table, *, retries: int = 4, target_bytes: int | None = None) -> CompactionResult:
+    """Rewrite small data files in one ``replace`` snapshot (see :mod:`opsconsole.drivers.iceberg.compact`)."""
+    from opsconsole.drivers.iceberg.compact import compact as rewrite
 
-    pyiceberg has no rewrite-data-files procedure, so compaction is an
-    overwrite of the table with its own scan: one new snapshot whose rows are
-    identical, written at the table's target file size. The whole table passes
-    through this process's memory. The commit is optimistic: if another writer
-    committed in between, pyiceberg raises ``CommitFailedException`` and we
-    refresh and rewrite again (up to ``retries`` more times), so no concurrent
-    append is ever lost. (pyiceberg 0.10+ retries the commit itself and then
-    raises ``ValidationException`` when the concurrent commit added files our
-    scan did not see; that is the same conflict and is retried the same way.)
-    """
-    from pyiceberg.exceptions import CommitFailedException, ValidationException
-
-    attempts = 0
-    while True:
-        attempts += 1
-        table.refresh()
-        snapshot = table.current_snapshot()
-        before = _summary_int(snapshot.summary, "total-data-files") if snapshot is not None else 0
-        if snapshot is None or (before is not None and before <= 1):
-            records = row_count(table)
-            return CompactionResult(before or 0, before or 0, records, attempts,
-                                    snapshot.snapshot_id if snapshot is not None else None)
-        data = table.scan(snapshot_id=snapshot.snapshot_id).to_arrow()
-        try:
-            table.overwrite(data)
-        except (CommitFailedException, ValidationException):
-            if attempts > retries:
-                raise
-            time.sleep(backoff_s * attempts)
-            continue
-        after = table.current_snapshot()
-        files_after = _summary_int(after.summary, "total-data-files") if after is not None else None
-        return CompactionResult(
-            files_before=before or 0,
-            files_after=files_after or 0,
-            records=data.num_rows,
-            attempts=attempts,
-            snapshot_id=after.snapshot_id if after is not None else None,
-        )
+    return rewrite(table, retries=retries, target_bytes=target_bytes)
 
 
-def expire_snapshots(table: Table, older_than: datetime) -> int:
-    """Drop snapshots committed before ``older_than`` from the table's metadata.
+def expire_snapshots(table: Table, older_than: datetime,
+                     on_delete: Callable[[RemovedFile], None] | None = None) -> ExpiryResult:
+    """Expire snapshots committed before ``older_than`` and delete the files only they referenced.
 
     The current snapshot and branch/tag heads are always kept (pyiceberg
-    protects them). Returns how many snapshots were removed. pyiceberg does not
-    delete the data files the expired snapshots referenced: storage is freed
-    only by an orphan-file cleanup.
+    protects them); see :mod:`opsconsole.drivers.iceberg.expire` for what is deleted.
     """
-    if older_than.tzinfo is None:
-        raise ValueError("older_than must be timezone-aware")
-    table.refresh()
-    before = len(table.metadata.snapshots)
-    cutoff_ms = int(older_than.timestamp() * 1000)
-    if not any(s.timestamp_ms < cutoff_ms for s in table.metadata.snapshots):
-        return 0
-    table.maintenance.expire_snapshots().older_than(older_than).commit()
-    table.refresh()
-    return before - len(table.metadata.snapshots)
+    from opsconsole.drivers.iceberg.expire import expire_and_clean
+
+    return expire_and_clean(table, older_than, on_delete)
 
 
-def rollback(table: Table, snapshot_id: int) -> SnapshotInfo:
-    """Make an earlier snapshot of the current history the table's current state.
+def rollback(table: Table, snapshot_id: int) -> tuple[SnapshotInfo, int | None]:
+    """Make another snapshot of the table's history its current state; returns (new, previous id).
 
-    Rows committed after that snapshot vanish from queries. Only ancestors of
-    the current snapshot are allowed (what Iceberg's ``rollback_to_snapshot``
-    procedure allows); anything else raises ``ValueError`` naming the
-    snapshots that are.
+    Rows committed after that snapshot vanish from queries. An ancestor of the
+    current snapshot is a rollback (Iceberg's ``rollback_to_snapshot``); a
+    snapshot off the current history (typically the one that was current
+    before an earlier rollback) is set as current, which is how a rollback is
+    undone. Snapshots not in the metadata raise ``ValueError`` naming those
+    that are.
     """
     table.refresh()
     history = snapshots(table)
     target = next((s for s in history if s.snapshot_id == snapshot_id), None)
-    if target is None or not target.is_ancestor:
-        reachable = ", ".join(str(s.snapshot_id) for s in history if s.is_ancestor) or "none"
-        why = "is not in the table's history" if target is None else "is not an ancestor of the current snapshot"
-        raise ValueError(f"snapshot {snapshot_id} {why}; snapshots you can roll back to: {reachable}")
+    current = next((s for s in history if s.is_current), None)
+    previous = current.snapshot_id if current is not None else None
+    if target is None:
+        reachable = ", ".join(str(s.snapshot_id) for s in history) or "none"
+        raise ValueError(f"snapshot {snapshot_id} is not in the table's history (expired?); "
+                         f"snapshots you can return to: {reachable}")
     if target.is_current:
-        return target
-    table.manage_snapshots().rollback_to_snapshot(snapshot_id).commit()
+        return target, previous
+    if target.is_ancestor:
+        table.manage_snapshots().rollback_to_snapshot(snapshot_id).commit()
+    else:
+        table.manage_snapshots().set_current_snapshot(snapshot_id).commit()
     table.refresh()
-    return next(s for s in snapshots(table) if s.snapshot_id == snapshot_id)
+    return next(s for s in snapshots(table) if s.snapshot_id == snapshot_id), previous
+
+
+def describe_snapshot(table: Table, snapshot_id: int) -> str:
+    """What returning to ``snapshot_id`` means, in words: time, operation, rows and files then and now."""
+    table.refresh()
+    history = snapshots(table)
+    target = next((s for s in history if s.snapshot_id == snapshot_id), None)
+    current = next((s for s in history if s.is_current), None)
+    if target is None:
+        return f"snapshot {snapshot_id} is not in the table's history"
+    snap = table.snapshot_by_id(snapshot_id)
+    summary = dict(snap.summary.additional_properties) if snap is not None and snap.summary is not None else {}
+    keys = ("added-records", "deleted-records", "added-data-files", "deleted-data-files", "total-records",
+            "total-data-files")
+    facts = ", ".join(f"{k}={summary[k]}" for k in keys if k in summary)
+    text = (f"snapshot {target.snapshot_id}: {target.operation} committed {target.committed_at:%Y-%m-%d %H:%M:%S} "
+            f"UTC ({facts})")
+    if current is not None:
+        text += (f"; current snapshot {current.snapshot_id}: {current.operation} committed "
+                 f"{current.committed_at:%Y-%m-%d %H:%M:%S} UTC, {current.records} rows, {current.data_files} files")
+        if not target.is_ancestor:
+            text += "; the target is not on the current history: the table is SET back to it (undo of a rollback)"
+    return text
+
+
+__all__ = ["CompactionConflict", "CompactionResult", "ExpiryResult", "RemovedFile", "SnapshotInfo", "compact",
+           "describe_snapshot", "expire_snapshots", "rollback", "row_count", "snapshots", "table_stats"]
