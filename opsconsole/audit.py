@@ -52,10 +52,20 @@ def default_path() -> Path:
 
 
 def current_user() -> str:
+    """The person, not the account: on a shared jump box ``sudo`` runs as root, ``SUDO_USER`` says who."""
+    sudo_user = os.environ.get("SUDO_USER", "").strip()
     try:
-        return getpass.getuser()
+        login = getpass.getuser()
     except Exception:
-        return f"uid:{os.getuid()}"
+        login = f"uid:{os.getuid()}"
+    if sudo_user and sudo_user != login:
+        return f"{sudo_user} (as {login})"
+    return login
+
+
+def current_via() -> str:
+    """How the person reached this console (``opsconsole serve`` sets it per browser tab), else ``""``."""
+    return os.environ.get("OPSCONSOLE_AUDIT_VIA", "")[:200]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +80,8 @@ class AuditEvent:
     procedure: str
     profile: str = ""
     who: str = ""
+    via: str = ""
+    """The connection, when not a local terminal (``web <peer address> <browser>``)."""
     host: str = ""
     pid: int = 0
     step: str = ""
@@ -154,6 +166,7 @@ class AuditLog:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.who = current_user()
+        self.via = current_via()
         self.host = socket.gethostname()
 
     def write(self, event: AuditEvent) -> None:
@@ -173,6 +186,7 @@ class AuditLog:
     def event(self, **fields: Any) -> AuditEvent:
         """Build an event stamped with this log's user, host, pid and the current time."""
         fields.setdefault("who", self.who)
+        fields.setdefault("via", self.via)
         fields.setdefault("host", self.host)
         fields.setdefault("pid", os.getpid())
         fields.setdefault("ts", now_iso())
