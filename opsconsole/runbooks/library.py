@@ -35,8 +35,8 @@ RUNBOOK_KEYS = {"id", "title", "summary", "symptoms", "severity", "platform", "s
                 "params", "steps"}
 PARAM_KEYS = {"type", "required", "default", "choices", "pattern", "help", "secret"}
 STEP_KEYS = {"id", "title", "action", "probe", "shell", "params", "driver", "select", "expect", "match", "until",
-             "timeout", "interval", "cwd", "mutating", "confirm", "dangerous", "irreversible", "target", "effect",
-             "on_failure", "optional"}
+             "timeout", "interval", "cwd", "output", "mutating", "confirm", "dangerous", "irreversible", "target",
+             "effect", "on_failure", "optional"}
 SEVERITIES = ("critical", "warning", "info")
 PANE_METHOD_NAMES = frozenset(PANE_METHODS.values())
 
@@ -382,10 +382,12 @@ def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookS
     on_failure = raw.get("on_failure", "continue" if kind is StepKind.PROBE and not until else "stop")
     if on_failure not in ("stop", "continue"):
         raise ctx.fail("on_failure must be stop or continue", raw, "on_failure")
-    for key in ("title", "driver", "target", "effect", "cwd"):
+    if "output" in raw and kind is not StepKind.SHELL:
+        raise ctx.fail("output is only for shell steps", raw, "output")
+    for key in ("title", "driver", "target", "effect", "cwd", "output"):
         if key in raw:
             _require_type(ctx, raw, key, str, "a string")
-    for key in ("params", "select", "target", "shell", "cwd", "title", "effect", "expect", "driver"):
+    for key in ("params", "select", "target", "shell", "cwd", "output", "title", "effect", "expect", "driver"):
         if key in raw:
             unknown = _refs(raw[key]) - declared
             if unknown:
@@ -395,6 +397,7 @@ def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookS
     return RunbookStep(id=step_id, title=str(title), kind=kind, driver_type=driver_type, name=name,
                        params=dict(params), driver=raw.get("driver"), select=dict(select), expect=expect,
                        until=until, timeout=timeout, interval=interval, command=command, cwd=raw.get("cwd"),
+                       output=raw.get("output"),
                        mutating=mutating, confirm=flags["confirm"], dangerous=flags["dangerous"],
                        irreversible=flags["irreversible"], target=raw.get("target"),
                        effect=str(raw.get("effect", "")), on_failure=on_failure, optional=flags["optional"],

@@ -95,6 +95,8 @@ class RunbookStep:
     command: tuple[str, ...] | str = ()
     """Shell: argv list (no shell) or a string run by ``/bin/sh -c`` with quoted params."""
     cwd: str | None = None
+    output: str | None = None
+    """Shell: file that receives stdout, written beside it and renamed only on exit 0 (never half a backup)."""
     mutating: bool | None = None
     """Shell steps and overrides: does it change anything? ``None`` means derive it."""
     confirm: bool = False
