@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconsole.config import Secret
+from opsconsole.redact import scrub
 
 REDACTED = "••••"
 SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|access[_-]?key|credential|private[_-]?key",
@@ -128,10 +129,8 @@ def digest(output: str | bytes) -> str:
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, REDACTED)
-    return text
+    """``text`` without the given secrets, URL passwords, token parameters or any registered Secret."""
+    return scrub(text, secrets)
 
 
 def redact(params: Mapping[str, Any], secrets: Iterable[str] = (), secret_names: Iterable[str] = ()) -> dict[str, Any]:

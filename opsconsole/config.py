@@ -22,6 +22,7 @@ import yaml
 
 from opsconsole.errors import ConfigError
 from opsconsole.model import Pane
+from opsconsole.redact import register_secret
 
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 DEFAULT_POLL: Mapping[str, float] = {"services": 5, "queries": 10, "tables": 10, "lag": 10, "jobs": 30}
@@ -35,6 +36,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(value)  # so it is scrubbed from any text it later turns up in (opsconsole.redact)
 
     def reveal(self) -> str:
         return self._value

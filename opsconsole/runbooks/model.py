@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from opsconsole.model import ActionSpec
+from opsconsole.redact import scrub_fields
 
 
 class StepKind(enum.StrEnum):
@@ -180,6 +181,9 @@ class PlannedStep:
     def needs_confirmation(self) -> bool:
         return self.confirm or self.dangerous or self.irreversible
 
+    def __post_init__(self) -> None:  # dry-run and confirmations print these
+        scrub_fields(self, ("description", "effect"))
+
 
 class StepStatus(enum.StrEnum):
     """Events of a run. ``STARTED``/``OUTPUT`` are progress; the others end a step."""
@@ -216,6 +220,9 @@ class StepResult:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     planned: PlannedStep | None = None
+
+    def __post_init__(self) -> None:  # what the TUI, `run` and the audit show of a step: never a password
+        scrub_fields(self, ("message", "output"))
 
     @property
     def duration_s(self) -> float | None:
