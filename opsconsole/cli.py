@@ -82,10 +82,12 @@ def main(argv: list[str] | None = None) -> int:
         from opsconsole.config import load_profile
 
         profile = load_profile(args.profile, args.config)
-        if args.theme:  # a typo should not open a console in the wrong colours: exit 2 listing the themes
-            from opsconsole.ui.themes import validate_theme_name
+        from opsconsole.ui.themes import validate_profile_theme, validate_theme_name
 
+        if args.theme:  # a typo should not open a console in the wrong colours: exit 2 listing the themes
             validate_theme_name(args.theme)
+        else:
+            validate_profile_theme(profile)
         from opsconsole.ui.app import OpsConsoleApp
 
         app = OpsConsoleApp(profile, config_path=args.config, read_only=args.read_only, theme=args.theme)

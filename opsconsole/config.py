@@ -11,6 +11,7 @@ Discovery order: ``--config PATH``, ``./profiles.yaml``, the user config dir
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -91,15 +92,97 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
+MAX_CONFIG_BYTES = 2 * 1024 * 1024
+"""Profiles, runbooks and themes are hand-written: anything bigger is a mistake (or an attack)."""
+MAX_YAML_NODES = 100_000
+"""Nodes after expanding aliases: nine nested ``&a`` aliases make 10^9 of them from 300 bytes."""
+
+
+def read_config_text(path: str | os.PathLike[str], what: str = "file") -> str:
+    """A config file's text, refusing what would hang or flood the loader.
+
+    A FIFO or device given as ``--config`` would block forever (or stream without
+    end); a huge file or non-UTF-8 bytes are a mistake to report with the file's
+    name, never a traceback.
+    """
+    import stat
+
+    where = str(path)
+    try:
+        fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", path=where) from None
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a directory" if stat.S_ISDIR(info.st_mode)
+                    else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a file")
+            raise ConfigError(f"cannot read {what}: {kind}, not a regular file", path=where)
+        if info.st_size > MAX_CONFIG_BYTES:
+            raise ConfigError(f"{what} too large: {info.st_size} bytes (limit {MAX_CONFIG_BYTES})", path=where)
+        with os.fdopen(os.dup(fd), "rb") as fh:
+            raw = fh.read(MAX_CONFIG_BYTES + 1)
+    except OSError as exc:
+        raise ConfigError(f"cannot read {what}: {exc.strerror}", path=where) from None
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_CONFIG_BYTES:
+        raise ConfigError(f"{what} too large (limit {MAX_CONFIG_BYTES} bytes)", path=where)
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise ConfigError(f"not UTF-8 (byte {exc.start})", path=where, line=line) from None
+
+
+def _check_expansion(node: yaml.Node, path: str) -> None:
+    """Refuse documents whose aliases expand past :data:`MAX_YAML_NODES` (linear time: sizes are memoised)."""
+    sizes: dict[int, int] = {}
+    active: set[int] = set()
+
+    def size(n: yaml.Node) -> int:
+        key = id(n)
+        if key in sizes:
+            return sizes[key]
+        if key in active:
+            raise ConfigError("recursive YAML alias", path=path, line=n.start_mark.line + 1)
+        active.add(key)
+        if isinstance(n, yaml.SequenceNode):
+            total = 1 + sum(size(child) for child in n.value)
+        elif isinstance(n, yaml.MappingNode):
+            total = 1 + sum(size(k) + size(v) for k, v in n.value)
+        else:
+            total = 1
+        active.discard(key)
+        if total > MAX_YAML_NODES:
+            raise ConfigError(f"YAML expands to more than {MAX_YAML_NODES} values through aliases "
+                              "(an alias bomb?); write the values out", path=path, line=n.start_mark.line + 1)
+        sizes[key] = total
+        return total
+
+    size(node)
+
+
 def _load_yaml(text: str, path: str) -> Any:
     loader = _Loader(text)
     loader.source_path = path  # type: ignore[attr-defined]
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        _check_expansion(node, path)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", path=path) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ConfigError(f"invalid YAML: {exc.problem or exc}", path=path, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a control character: not a MarkedYAMLError
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"invalid YAML: character {exc.character!r} not allowed", path=path, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", path=path) from None
     finally:
         loader.dispose()
 
@@ -134,6 +217,8 @@ class Profile:
     """``opsconsole.notify.NotifySettings`` from the profile's ``notify:`` section."""
     keymap: Mapping[str, str] = field(default_factory=dict)
     """Binding id -> keys (``keymap:``), validated by :mod:`opsconsole.keymap`, applied with ``App.set_keymap``."""
+    theme_line: int | None = None
+    """Line of ``theme:``: the theme name is checked where themes are known (the UI), and reported here."""
 
     def secrets(self) -> list[str]:
         """Every secret value in this profile, for redaction."""
@@ -189,6 +274,15 @@ def _check_type(value: Any, expected: type | tuple[type, ...], *, path: str, lin
     if not ok:
         raise ConfigError(f"expected {_type_name(expected)}, got {type(value).__name__} {value!r}",
                           path=path, line=line, key=key)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"expected a finite number, got {value!r}", path=path, line=line, key=key)
+
+
+def _positive(value: float, *, path: str, line: int | None, key: str) -> float:
+    """Timeouts and intervals: a negative or zero one would mean "never wait" or "spin"."""
+    if value <= 0:
+        raise ConfigError(f"must be a positive number of seconds, got {value!r}", path=path, line=line, key=key)
+    return float(value)
 
 
 def _line(mapping: Any, key: str) -> int | None:
@@ -208,6 +302,9 @@ def _expand(value: Any, *, path: str, line: int | None, key: str) -> Any:
                 return default
             raise ConfigError(f"environment variable ${{{var}}} is not set and has no default "
                               f"(write ${{{var}:default}} to give one)", path=path, line=line, key=key)
+        if "${" in ENV_PATTERN.sub("", value):
+            raise ConfigError(f"unterminated or invalid ${{...}} in {value!r} (write ${{NAME}} or ${{NAME:default}})",
+                              path=path, line=line, key=key)
         return ENV_PATTERN.sub(sub, value)
     if isinstance(value, list):
         return [_expand(v, path=path, line=line, key=key) for v in value]
@@ -257,7 +354,8 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
     title = get("title", str, name)
     description = get("description", str, "")
     read_only = get("read_only", bool, False)
-    timeout = float(get("timeout", (int, float), 10))
+    timeout = _positive(get("timeout", (int, float), 10), path=path, line=_line(raw, "timeout"),
+                        key=f"{where}.timeout")
     theme = get("theme", str, None)
 
     drivers_raw = raw.get("drivers")
@@ -307,6 +405,7 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
                 options[opt.name] = opt.default
         dtimeout = spec.get("timeout", timeout)
         _check_type(dtimeout, (int, float), path=path, line=_line(spec, "timeout"), key=f"{dwhere}.timeout")
+        _positive(dtimeout, path=path, line=_line(spec, "timeout"), key=f"{dwhere}.timeout")
         drivers.append(DriverConfig(name=str(inst), kind=cls.kind, options=options, timeout=float(dtimeout)))
 
     poll = dict(DEFAULT_POLL)
@@ -349,10 +448,19 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
     for key, value in keys_raw.items():
         _check_type(value, str, path=path, line=_line(keys_raw, key), key=f"{where}.keys.{key}")
         keys[str(key)] = value
+    if keys:  # a key bound to a procedure that does not exist would do nothing when pressed
+        from opsconsole.runbooks.library import load_library
+
+        known = load_library().runbooks
+        for key, value in keys.items():
+            if value not in known:
+                raise ConfigError(f"key {key!r} is bound to unknown procedure {value!r}", path=path,
+                                  line=_line(keys_raw, key), key=f"{where}.keys.{key}")
 
     return Profile(name=name, title=title, description=description, read_only=read_only,
                    drivers=tuple(drivers), poll=poll, alerts=alerts, keys=keys, theme=theme, source=path,
-                   notify=_notify(raw, path, where), keymap=_keymap(raw, path, where, keys))
+                   notify=_notify(raw, path, where), keymap=_keymap(raw, path, where, keys),
+                   theme_line=_line(raw, "theme") if theme else None)
 
 
 def _keymap(raw: Any, path: str, where: str, runbook_keys: Mapping[str, str]) -> dict[str, str]:
@@ -407,11 +515,7 @@ def discover(explicit: str | os.PathLike[str] | None = None) -> Path:
 def load(path: str | os.PathLike[str]) -> ProfilesFile:
     """Parse a profiles file and check its top level; profiles are checked when chosen."""
     path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
-    data = _load_yaml(text, path)
+    data = _load_yaml(read_config_text(path, "profiles file"), path)
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping with a 'profiles' key", path=path, line=1)
     for key in data:

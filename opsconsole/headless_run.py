@@ -103,6 +103,8 @@ async def run_procedure(args: argparse.Namespace, stdin: TextIO | None = None, o
     profile = load_profile(args.run_profile or getattr(args, "profile", None),
                            args.run_config or getattr(args, "config", None))
     library = load_library()
+    for warning in library.warnings:
+        print(f"opsconsole: {warning}", file=sys.stderr)
     if args.list or not args.procedure:
         for rb in library.for_driver_types({d.kind for d in profile.drivers}):
             out.write(f"{rb.id:36} {rb.severity:8} {rb.title}\n")

@@ -214,10 +214,12 @@ def run_serve(args: argparse.Namespace) -> int:
     from opsconsole.config import load_profile
 
     profile = load_profile(args.profile, args.config)  # fail here, not in every browser tab
-    if args.theme:
-        from opsconsole.ui.themes import validate_theme_name
+    from opsconsole.ui.themes import validate_profile_theme, validate_theme_name
 
+    if args.theme:
         validate_theme_name(args.theme)
+    else:
+        validate_profile_theme(profile)
     if not is_loopback(args.host):
         if not args.allow_remote:
             raise ConfigError(f"--host {args.host} is not loopback: anyone who can reach it and has the token "

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opsconsole.config import _line, _load_yaml, user_config_dir
+from opsconsole.config import _line, _load_yaml, read_config_text, user_config_dir
 from opsconsole.drivers import REGISTRY
 from opsconsole.drivers.base import PANE_METHODS
 from opsconsole.errors import ConfigError
@@ -46,6 +46,8 @@ class Library:
     """All runbooks available to this user, by id."""
 
     runbooks: dict[str, Runbook]
+    warnings: tuple[str, ...] = ()
+    """User runbook files that were skipped, and why (shown to the user; never fatal)."""
 
     def get(self, runbook_id: str) -> Runbook:
         try:
@@ -80,28 +82,33 @@ def load_library(extra_dirs: Iterable[Path] | None = None, *, include_user: bool
         dirs.append(user_runbook_dir())
     dirs.extend(Path(d) for d in extra_dirs or ())
     result: dict[str, Runbook] = {}
+    warnings: list[str] = []
     for directory in dirs:
         seen: dict[str, str] = {}
         if not directory.is_dir():
             continue
         for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
-            for rb in load_file(path):
-                if rb.id in seen:
-                    raise ConfigError(f"duplicate runbook id {rb.id!r} (also in {seen[rb.id]})", path=str(path),
-                                      key=rb.id)
+            try:
+                runbooks = load_file(path)
+                for rb in runbooks:
+                    if rb.id in seen:
+                        raise ConfigError(f"duplicate runbook id {rb.id!r} (also in {seen[rb.id]})",
+                                          path=str(path), key=rb.id)
+            except ConfigError as exc:
+                if directory == PACKAGED_DIR:
+                    raise  # our own library must load: a test guards it
+                warnings.append(f"runbook file skipped: {exc}")  # one bad user file must not hide the rest
+                continue
+            for rb in runbooks:
                 seen[rb.id] = str(path)
                 result[rb.id] = rb
-    return Library(result)
+    return Library(result, tuple(warnings))
 
 
 def load_file(path: Path | str) -> list[Runbook]:
     """Parse one YAML file holding a runbook or ``runbooks: [...]``."""
     path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
-    data = _load_yaml(text, path)
+    data = _load_yaml(read_config_text(path, "runbook file"), path)
     if isinstance(data, dict) and "runbooks" in data:
         extra = set(data) - {"runbooks", "version"}
         if extra:

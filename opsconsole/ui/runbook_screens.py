@@ -360,6 +360,8 @@ async def runbook_flow(app: Any, runbook_id: str | None = None, library: Library
     except OpsConsoleError as exc:
         app.notify(str(exc), title="runbook library", severity="error", timeout=15)
         return "error"
+    for warning in library.warnings:
+        app.notify(warning, title="runbook library", severity="warning", timeout=15)
     if runbook_id is None:
         runbook_id = await pick_runbook(app, library)
         if runbook_id is None:
