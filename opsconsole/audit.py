@@ -31,6 +31,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconsole.config import Secret
+from opsconsole.errors import OpsConsoleError
 from opsconsole.redact import scrub
 
 REDACTED = "••••"
@@ -116,6 +117,22 @@ class AuditEvent:
         return cls(**data)
 
 
+class AuditUnavailable(OpsConsoleError):
+    """The audit log cannot be written: nothing runs unaudited, and the message says where and why."""
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -169,6 +186,14 @@ class AuditLog:
         self.host = socket.gethostname()
 
     def write(self, event: AuditEvent) -> None:
+        try:
+            self._write(event)
+        except OSError as exc:
+            raise AuditUnavailable(f"cannot write the audit log {self.path}: {exc.strerror or exc}; steps do not "
+                                   "run unaudited (fix its permissions, or choose another with --state-dir or "
+                                   "OPSCONSOLE_STATE_DIR)") from None
+
+    def _write(self, event: AuditEvent) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (event.to_json() + "\n").encode("utf-8")
         fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
@@ -190,6 +215,32 @@ class AuditLog:
         fields.setdefault("pid", os.getpid())
         fields.setdefault("ts", now_iso())
         return AuditEvent(**fields)
+
+    def close_dangling(self) -> list[AuditEvent]:
+        """Record ``end`` (outcome ``runner-died``) for steps whose runner died before writing their end.
+
+        A ``kill -9`` of a console leaves a ``start`` with no ``end``; the next run on
+        this host closes it, so the log never shows a step as still running forever.
+        Only steps of processes that are gone are closed (a live console may be mid-step).
+        """
+        pending: dict[tuple[str, int | None], AuditEvent] = {}
+        for e in self.read():
+            if e.phase == "start":
+                pending[(e.run_id, e.step_index)] = e
+            elif e.phase == "end":
+                pending.pop((e.run_id, e.step_index), None)
+        closed = []
+        for e in pending.values():
+            if e.host != self.host or _alive(e.pid):
+                continue
+            event = self.event(run_id=e.run_id, phase="end", procedure=e.procedure, profile=e.profile, who=e.who,
+                               via=e.via, step=e.step, step_index=e.step_index, ref=e.ref, driver=e.driver,
+                               params=e.params, target=e.target, flags=e.flags, start=e.start, end=now_iso(),
+                               outcome="runner-died", message=f"runner died (pid {e.pid} ended without recording "
+                                                              "how this step ended)")
+            self.write(event)
+            closed.append(event)
+        return closed
 
     def read(self, limit: int | None = None) -> list[AuditEvent]:
         """Events in file order (the last ``limit`` if given).

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 
 from opsconsole import __version__
-from opsconsole.errors import ConfigError
+from opsconsole.errors import OpsConsoleError
 
 # name -> (module, function that adds its arguments, function that runs it, one-line help).
 # Only the invoked subcommand's module is imported: the TUI path imports none of them,
@@ -93,7 +93,7 @@ def main(argv: list[str] | None = None) -> int:
         app = OpsConsoleApp(profile, config_path=args.config, read_only=args.read_only, theme=args.theme)
         app.run()
         return int(app.return_code or 0)
-    except ConfigError as exc:
+    except OpsConsoleError as exc:  # config errors, an unwritable audit log...: a message, never a traceback
         print(f"opsconsole: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

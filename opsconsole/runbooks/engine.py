@@ -34,6 +34,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from opsconsole.audit import REDACTED, AuditLog, redact, redact_text
 from opsconsole.errors import OpsConsoleError
+from opsconsole.redact import register_secret
 from opsconsole.runbooks.locks import TargetBusy, TargetLocks
 from opsconsole.runbooks.model import (
     Condition,
@@ -46,7 +47,8 @@ from opsconsole.runbooks.model import (
 )
 from opsconsole.runbooks.params import resolve_params, substitute
 from opsconsole.runbooks.readonly import is_read_only
-from opsconsole.runbooks.shell import ShellOutput
+from opsconsole.runbooks.shell import Lifeline, ShellOutput
+from opsconsole.runbooks.templates import render
 
 if TYPE_CHECKING:
     from opsconsole.drivers.base import Driver
@@ -215,6 +217,8 @@ class RunbookEngine:
             raise PlanError(f"{runbook.id}: {exc}") from None
         values = {**values, "profile": self.profile}
         self._secret_names = {p.name for p in runbook.params if p.secret}
+        for name in self._secret_names:  # scrubbed from every output, message and description from now on
+            register_secret(str(values.get(name) or ""))
         planned: list[PlannedStep] = []
         for index, step in enumerate(runbook.steps):
             step = self._resolve_seconds(step, values)
@@ -334,6 +338,7 @@ class RunbookEngine:
                     yield StepResult(first.index, first.step.id, StepStatus.REFUSED, str(exc), planned=first)
                     outcome = "refused"
                     return
+            self.audit.close_dangling()
             self.audit.write(self.audit.event(**base, phase="run-start", params=shown_params,
                                               start=_now().isoformat(), flags=("read-only",) if self.read_only else ()))
             stop_reason = ""
@@ -532,33 +537,35 @@ class RunbookEngine:
             yield StepResult(p.index, step.id, StepStatus.CANCELLED, "cancelled while waiting")
             return
 
-    @staticmethod
-    def _resolved_command(step: RunbookStep, values: Mapping[str, Any]) -> str | list[str]:
-        if isinstance(step.command, str):
-            return str(substitute(step.command, values, quote=True))
-        return [str(substitute(a, values)) for a in step.command]
+    def _resolved_command(self, step: RunbookStep, values: Mapping[str, Any]) -> str | list[str]:
+        return render(step.command, values, self._secret_names)[0]
 
     async def _run_shell(self, p: PlannedStep, values: Mapping[str, Any]) -> AsyncIterator[StepResult]:
         step = p.step
-        command = self._resolved_command(step, values)
+        command, secret_env = render(step.command, values, self._secret_names)
         argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
         cwd = os.path.expanduser(str(substitute(step.cwd, values))) if step.cwd else None
         output = ShellOutput(step.output, values, cwd) if step.output else None
+        lifeline = Lifeline()
         try:
             proc = await asyncio.create_subprocess_exec(
-                *argv, stdout=output.fd if output else asyncio.subprocess.PIPE,
+                *lifeline.wrap(argv), stdout=output.fd if output else asyncio.subprocess.PIPE,
                 stderr=asyncio.subprocess.PIPE if output else asyncio.subprocess.STDOUT,
-                stdin=asyncio.subprocess.DEVNULL, cwd=cwd, start_new_session=True)
+                stdin=lifeline.stdin, cwd=cwd, start_new_session=True,
+                env={**os.environ, **secret_env} if secret_env else None)
         except BaseException:
+            lifeline.cut()
             if output:
                 output.discard()
             raise
+        lifeline.started()
         if output:
             output.close_fd()
         try:
             async for result in self._follow(p, proc, output):
                 yield result
         finally:
+            lifeline.cut()  # the step is over: whatever it left running in its group goes too
             if output:
                 output.discard()  # no-op once committed
 

@@ -23,6 +23,7 @@ from opsconsole.drivers import REGISTRY
 from opsconsole.drivers.base import PANE_METHODS
 from opsconsole.errors import ConfigError
 from opsconsole.runbooks.model import Condition, ParamType, Runbook, RunbookParam, RunbookStep, StepKind
+from opsconsole.runbooks.templates import check_shell_template
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "library"
 REF_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -191,6 +192,7 @@ def parse_runbook(raw: Any, path: str, index: int = 0) -> Runbook:
 
     params = _parse_params(ctx, raw)
     declared = {p.name for p in params} | BUILTIN_REFS
+    secret_names = {p.name for p in params if p.secret}
 
     steps_raw = raw["steps"]
     if not isinstance(steps_raw, list) or not steps_raw:
@@ -198,7 +200,7 @@ def parse_runbook(raw: Any, path: str, index: int = 0) -> Runbook:
     steps: list[RunbookStep] = []
     ids: set[str] = set()
     for i, step_raw in enumerate(steps_raw):
-        step = _parse_step(_Ctx(path, f"{rb_id}.steps[{i}]"), step_raw, i, declared)
+        step = _parse_step(_Ctx(path, f"{rb_id}.steps[{i}]"), step_raw, i, declared, secret_names)
         if step.id in ids:
             raise _Ctx(path, f"{rb_id}.steps[{i}]").fail(f"duplicate step id {step.id!r}", step_raw, "id")
         ids.add(step.id)
@@ -301,12 +303,13 @@ def _seconds(ctx: _Ctx, raw: dict, key: str, declared: set[str]) -> float | str 
             raise ctx.fail(f"{value} is not a declared parameter", raw, key)
         return value.strip()
     number = float(_require_type(ctx, raw, key, (int, float), "seconds or a ${param}"))
-    if number <= 0:
+    if not number > 0 or number == float("inf"):  # also refuses .nan
         raise ctx.fail(f"{key} must be positive", raw, key)
     return number
 
 
-def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookStep:
+def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str],
+                secret_names: frozenset[str] | set[str] = frozenset()) -> RunbookStep:
     if not isinstance(raw, dict):
         raise ConfigError("a step must be a mapping", path=ctx.path, key=ctx.where)
     _check_keys(ctx, raw, STEP_KEYS)
@@ -331,6 +334,9 @@ def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookS
             command = tuple(str(v) for v in value)
         else:
             raise ctx.fail("shell must be a command string or a non-empty argv list", raw, "shell")
+        unsafe = check_shell_template(command, set(secret_names))
+        if unsafe:
+            raise ctx.fail(unsafe, raw, "shell")
     else:
         ref = raw[kind.value]
         if not isinstance(ref, str) or "." not in ref:
