@@ -51,7 +51,7 @@ def test_parameters_inside_quotes_or_shell_scripts_are_refused_at_load(tmp_path:
 async def test_injection_payloads_stay_one_word(tmp_path: Path, payload: str) -> None:
     marker = tmp_path / "MARK"
     payload = payload.replace("MARK", str(marker))
-    for command in (f"echo got ${{x}} --tail=${{x}}", ["/bin/echo", "got", "${x}"]):
+    for command in ("echo got ${x} --tail=${x}", ["/bin/echo", "got", "${x}"]):
         rb = parse_runbook({"id": "echo", "title": "Echo", "params": {"x": {"required": True}},
                             "steps": [{"id": "s", "shell": command, "mutating": False}]}, "rb.yaml")
         engine = RunbookEngine({}, profile="t", audit=AuditLog(tmp_path / "a.jsonl"), locks_dir=tmp_path / "l")
