@@ -39,8 +39,25 @@ SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|access[_-]?ke
                          re.IGNORECASE)
 
 
+STATE_DIR_ENV = "OPSCONSOLE_STATE_DIR"
+"""A state directory shared by everyone on a jump box (``--state-dir`` sets it; so may ``state_dir:``)."""
+
+
+def shared_state_dir() -> Path | None:
+    env = os.environ.get(STATE_DIR_ENV, "").strip()
+    return Path(env).expanduser() if env else None
+
+
 def data_dir() -> Path:
-    """The user data directory (audit log, incidents, diagnostics, locks)."""
+    """Where the audit log, target locks, incidents and diagnostics live.
+
+    A shared state directory (``--state-dir``, ``$OPSCONSOLE_STATE_DIR`` or the
+    profiles file's ``state_dir:``) wins, so two engineers on one box see one audit
+    log, one set of target locks and the same incidents; else the user's own.
+    """
+    shared = shared_state_dir()
+    if shared is not None:
+        return shared
     env = os.environ.get("OPSCONSOLE_DATA_DIR")
     if env:
         return Path(env)
@@ -49,20 +66,43 @@ def data_dir() -> Path:
     return Path(user_data_dir("opsconsole"))
 
 
+def file_mode() -> int:
+    """0600 for a user's own files; 0660 in a shared state directory (its group is the team)."""
+    return 0o660 if shared_state_dir() is not None else 0o600
+
+
+def share_new_file(fd: int) -> None:
+    """Give a file just created in a shared state directory its 0660 despite the umask (owner only may)."""
+    if shared_state_dir() is not None and os.fstat(fd).st_size == 0:
+        try:
+            os.fchmod(fd, 0o660)
+        except OSError:
+            pass
+
+
 def default_path() -> Path:
     return data_dir() / "audit.jsonl"
 
 
 def current_user() -> str:
-    """The person, not the account: on a shared jump box ``sudo`` runs as root, ``SUDO_USER`` says who."""
-    sudo_user = os.environ.get("SUDO_USER", "").strip()
+    """The person, not the account: on a shared jump box ``sudo``/``su`` run as root; say who logged in.
+
+    ``SUDO_USER`` names who ran sudo; otherwise the terminal's login name (``su``
+    keeps it) when it differs from the account.
+    """
     try:
-        login = getpass.getuser()
+        account = getpass.getuser()
     except Exception:
-        login = f"uid:{os.getuid()}"
-    if sudo_user and sudo_user != login:
-        return f"{sudo_user} (as {login})"
-    return login
+        account = f"uid:{os.getuid()}"
+    person = os.environ.get("SUDO_USER", "").strip()
+    if not person:
+        try:
+            person = os.getlogin()
+        except OSError:  # no controlling terminal (services, tests)
+            person = ""
+    if person and person != account:
+        return f"{person} (as {account})"
+    return account
 
 
 def current_via() -> str:
@@ -196,8 +236,9 @@ class AuditLog:
     def _write(self, event: AuditEvent) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (event.to_json() + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, file_mode())
         try:
+            share_new_file(fd)
             fcntl.flock(fd, fcntl.LOCK_EX)  # TUI and headless runs share the file
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":

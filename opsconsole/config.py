@@ -519,9 +519,14 @@ def load(path: str | os.PathLike[str]) -> ProfilesFile:
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping with a 'profiles' key", path=path, line=1)
     for key in data:
-        if key not in {"profiles", "default_profile", "version"}:
-            raise ConfigError(f"unknown key {key!r} (allowed: default_profile, profiles, version)",
+        if key not in {"profiles", "default_profile", "version", "state_dir"}:
+            raise ConfigError(f"unknown key {key!r} (allowed: default_profile, profiles, state_dir, version)",
                               path=path, line=_line(data, key), key=key)
+    if "state_dir" in data:  # --state-dir and $OPSCONSOLE_STATE_DIR win over the file
+        state_dir = _expand(data["state_dir"], path=path, line=_line(data, "state_dir"), key="state_dir")
+        _check_type(state_dir, str, path=path, line=_line(data, "state_dir"), key="state_dir")
+        base = Path(path).parent
+        os.environ.setdefault("OPSCONSOLE_STATE_DIR", str((base / Path(state_dir).expanduser()).resolve()))
     profiles = data.get("profiles")
     if not isinstance(profiles, dict) or not profiles:
         raise ConfigError("missing or empty 'profiles' mapping", path=path, line=_line(data, "profiles") or 1,

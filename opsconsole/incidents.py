@@ -20,7 +20,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from opsconsole.audit import AuditEvent, AuditLog, data_dir, redact, redact_text
+from opsconsole.audit import AuditEvent, AuditLog, data_dir, file_mode, redact, redact_text
 from opsconsole.model import Alert
 
 if TYPE_CHECKING:
@@ -82,11 +82,11 @@ async def collect_diagnostics(profile: Profile, drivers: Iterable[Driver], *, al
     return path
 
 
-def write_private(path: Path, text: str) -> None:
-    """Write a file only its owner can read (0600, like the audit log): bundles describe the platform."""
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+def write_private(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a file only its owner (or, in a shared state dir, its group) can read: bundles describe the platform."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
     with os.fdopen(fd, "w", encoding="utf-8") as fh:
-        os.fchmod(fd, 0o600)  # an existing file keeps its mode under O_CREAT: set it
+        os.fchmod(fd, mode)  # an existing file keeps its mode under O_CREAT: set it
         fh.write(text)
 
 
@@ -148,7 +148,7 @@ class Incident:
         data = asdict(self)
         data.pop("_seen_alerts", None)
         tmp = Path(self.path).with_suffix(".tmp")
-        write_private(tmp, json.dumps(data, indent=2))
+        write_private(tmp, json.dumps(data, indent=2), file_mode())
         tmp.replace(self.path)
 
     def add(self, kind: str, text: str, at: datetime | None = None) -> None:
