@@ -21,6 +21,7 @@ from typing import Any
 
 import yaml
 
+from opsconsole.config_guard import check_expansion, read_config_text
 from opsconsole.errors import ConfigError
 from opsconsole.model import Pane
 from opsconsole.redact import register_secret
@@ -92,77 +93,6 @@ def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
 _Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
 
 
-MAX_CONFIG_BYTES = 2 * 1024 * 1024
-"""Profiles, runbooks and themes are hand-written: anything bigger is a mistake (or an attack)."""
-MAX_YAML_NODES = 100_000
-"""Nodes after expanding aliases: nine nested ``&a`` aliases make 10^9 of them from 300 bytes."""
-
-
-def read_config_text(path: str | os.PathLike[str], what: str = "file") -> str:
-    """A config file's text, refusing what would hang or flood the loader.
-
-    A FIFO or device given as ``--config`` would block forever (or stream without
-    end); a huge file or non-UTF-8 bytes are a mistake to report with the file's
-    name, never a traceback.
-    """
-    import stat
-
-    where = str(path)
-    try:
-        fd = os.open(where, os.O_RDONLY | os.O_NONBLOCK)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what}: {exc.strerror}", path=where) from None
-    try:
-        info = os.fstat(fd)
-        if not stat.S_ISREG(info.st_mode):
-            kind = ("a FIFO" if stat.S_ISFIFO(info.st_mode) else "a directory" if stat.S_ISDIR(info.st_mode)
-                    else "a device" if stat.S_ISCHR(info.st_mode) or stat.S_ISBLK(info.st_mode) else "not a file")
-            raise ConfigError(f"cannot read {what}: {kind}, not a regular file", path=where)
-        if info.st_size > MAX_CONFIG_BYTES:
-            raise ConfigError(f"{what} too large: {info.st_size} bytes (limit {MAX_CONFIG_BYTES})", path=where)
-        with os.fdopen(os.dup(fd), "rb") as fh:
-            raw = fh.read(MAX_CONFIG_BYTES + 1)
-    except OSError as exc:
-        raise ConfigError(f"cannot read {what}: {exc.strerror}", path=where) from None
-    finally:
-        os.close(fd)
-    if len(raw) > MAX_CONFIG_BYTES:
-        raise ConfigError(f"{what} too large (limit {MAX_CONFIG_BYTES} bytes)", path=where)
-    try:
-        return raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        line = raw.count(b"\n", 0, exc.start) + 1
-        raise ConfigError(f"not UTF-8 (byte {exc.start})", path=where, line=line) from None
-
-
-def _check_expansion(node: yaml.Node, path: str) -> None:
-    """Refuse documents whose aliases expand past :data:`MAX_YAML_NODES` (linear time: sizes are memoised)."""
-    sizes: dict[int, int] = {}
-    active: set[int] = set()
-
-    def size(n: yaml.Node) -> int:
-        key = id(n)
-        if key in sizes:
-            return sizes[key]
-        if key in active:
-            raise ConfigError("recursive YAML alias", path=path, line=n.start_mark.line + 1)
-        active.add(key)
-        if isinstance(n, yaml.SequenceNode):
-            total = 1 + sum(size(child) for child in n.value)
-        elif isinstance(n, yaml.MappingNode):
-            total = 1 + sum(size(k) + size(v) for k, v in n.value)
-        else:
-            total = 1
-        active.discard(key)
-        if total > MAX_YAML_NODES:
-            raise ConfigError(f"YAML expands to more than {MAX_YAML_NODES} values through aliases "
-                              "(an alias bomb?); write the values out", path=path, line=n.start_mark.line + 1)
-        sizes[key] = total
-        return total
-
-    size(node)
-
-
 def _load_yaml(text: str, path: str) -> Any:
     loader = _Loader(text)
     loader.source_path = path  # type: ignore[attr-defined]
@@ -170,7 +100,7 @@ def _load_yaml(text: str, path: str) -> Any:
         node = loader.get_single_node()
         if node is None:
             return None
-        _check_expansion(node, path)
+        check_expansion(node, path)
         return loader.construct_document(node)
     except RecursionError:
         raise ConfigError("YAML nested too deeply", path=path) from None
