@@ -26,7 +26,9 @@ REDACTED = "••••"
 _USERINFO = re.compile(r"(?P<scheme>\b[a-zA-Z][a-zA-Z0-9+.-]*://)(?P<info>[^/\s@?#\"'<>]+)@")
 _QUERY = re.compile(r"(?P<name>[?&;](?:[A-Za-z0-9_.\-]*?)(?:token|key|secret|pass(?:word|wd)?|pwd|sig(?:nature)?|"
                     r"auth|credential|session|sas)[A-Za-z0-9_.\-]*=)(?P<value>[^&\s#\"'<>]+)", re.IGNORECASE)
-_AUTH = re.compile(r"\b(?P<kind>Bearer|Basic|Token)\s+(?P<value>[A-Za-z0-9._~+/=\-]{8,})", re.IGNORECASE)
+# A credential has a digit somewhere ("Basic authentication failed" is not one).
+_AUTH = re.compile(r"\b(?P<kind>Bearer|Basic|Token)\s+(?P<value>(?=[A-Za-z._~+/=\-]*[0-9])[A-Za-z0-9._~+/=\-]{8,})",
+                   re.IGNORECASE)
 _known: set[str] = set()
 _lock = threading.Lock()
 
