@@ -188,3 +188,24 @@ def test_fuzzed_themes_load_or_fail_clearly(tmp_path: Path, data: st.DataObject)
     path = tmp_path / "theme.yaml"
     path.write_bytes(_mutate(THEME, data))
     bounded(lambda: parse_theme_file(path), seconds=2.0)
+
+
+async def test_tui_starts_despite_a_binary_theme_and_a_fifo_in_the_user_themes(tmp_path: Path) -> None:
+    """A theme file of the user's that is binary (or a FIFO) is skipped with a notification; the console runs."""
+    from pilot_helpers import until
+    from ui_profiles import http_profile
+
+    from opsconsole.config import user_config_dir
+    from opsconsole.ui.app import OpsConsoleApp
+
+    themes = user_config_dir() / "themes"
+    themes.mkdir(parents=True)
+    (themes / "broken.yaml").write_bytes(b"\x89PNG\r\n\x1a\n\x00")
+    os.mkfifo(themes / "pipe.yaml")
+    with http_profile(tmp_path) as (profile, _config):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=(120, 40)) as pilot:
+            await until(pilot, lambda: "billing" in app.export_screenshot())
+            shown = " ".join(str(n.message) for n in app._notifications)
+            assert "broken.yaml" in shown and "not UTF-8 (byte 0)" in shown, shown
+            assert "pipe.yaml" in shown and "FIFO" in shown, shown
