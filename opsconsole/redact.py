@@ -18,6 +18,7 @@ files (audit, bundle) call :func:`scrub` once more on what they write.
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Iterable, Mapping
@@ -30,15 +31,19 @@ _QUERY = re.compile(r"(?P<name>[?&;](?:[A-Za-z0-9_.\-]*?)(?:token|key|secret|pas
 _AUTH = re.compile(r"\b(?P<kind>Bearer|Basic|Token)\s+(?P<value>(?=[A-Za-z._~+/=\-]*[0-9])[A-Za-z0-9._~+/=\-]{8,})",
                    re.IGNORECASE)
 _known: set[str] = set()
+_known_values: tuple[str, ...] = ()
 _lock = threading.Lock()
 
 
 def register_secret(value: str) -> None:
     """Remember a secret's value so :func:`scrub` removes it wherever it turns up (values under 4 chars are not
     searched for: they would blank ordinary words)."""
-    if isinstance(value, str) and len(value) >= 4:
+    global _known_values
+    if isinstance(value, str) and len(value) >= 4 and value not in _known:
         with _lock:
             _known.add(value)
+            _known_values = tuple(sorted(_known, key=len, reverse=True))
+        _scrub_cached.cache_clear()
 
 
 def _userinfo(m: re.Match[str]) -> str:
@@ -47,22 +52,31 @@ def _userinfo(m: re.Match[str]) -> str:
     return f"{m.group('scheme')}{user}:{REDACTED}@" if sep else f"{m.group('scheme')}{REDACTED}@"
 
 
-def scrub(text: str, extra: Iterable[str] = ()) -> str:
-    """``text`` without URL passwords, token parameters, auth headers and known secret values."""
-    if not text or not isinstance(text, str):
-        return text
+def _scrub(text: str, extra: tuple[str, ...]) -> str:
     if "://" in text and "@" in text:
         text = _USERINFO.sub(_userinfo, text)
     if "=" in text:
         text = _QUERY.sub(lambda m: m.group("name") + REDACTED, text)
     if " " in text:
         text = _AUTH.sub(lambda m: f"{m.group('kind')} {REDACTED}", text)
-    with _lock:
-        known = tuple(_known)
-    for value in (*known, *extra):
+    for value in (*_known_values, *extra):
         if value and len(value) >= 4 and value in text:
             text = text.replace(value, REDACTED)
     return text
+
+
+# Pane details repeat poll after poll: remember the last few thousand answers (cleared when a secret is added).
+_scrub_cached = functools.lru_cache(maxsize=4096)(lambda text: _scrub(text, ()))
+
+
+def scrub(text: str, extra: Iterable[str] = ()) -> str:
+    """``text`` without URL passwords, token parameters, auth headers and known secret values."""
+    if not text or not isinstance(text, str):
+        return text
+    extra = tuple(extra)
+    if extra:
+        return _scrub(text, extra)
+    return _scrub_cached(text) if len(text) <= 2048 else _scrub(text, ())
 
 
 def scrub_fields(obj: object, names: Iterable[str]) -> None:
