@@ -9,14 +9,14 @@ from opsconsole.redact import scrub
 
 
 @pytest.mark.parametrize(("text", "expected"), [
-    ("GET http://admin:hunter22@airflow:8080/api failed", "GET http://admin:••••@airflow:8080/api failed"),
+    ("GET http://opsuser:hunter22@airflow:8080/api failed", "GET http://opsuser:••••@airflow:8080/api failed"),
     ("s3://AKIA123:abc%2Fdef@bucket/k", "s3://AKIA123:••••@bucket/k"),
     ("https://ghp_abcdef123@github.com/x", "https://••••@github.com/x"),
     ("http://h/health?token=abc123&region=eu", "http://h/health?token=••••&region=eu"),
     ("https://acct.blob.core.windows.net/c?sv=2024&sig=Zm9v%2B", "https://acct.blob.core.windows.net/c?sv=2024&sig=••••"),
     ("x?X-Amz-Security-Token=FQo9&X-Amz-Date=1", "x?X-Amz-Security-Token=••••&X-Amz-Date=1"),
     ("Authorization: Bearer eyJhbGciOi.J9x1", "Authorization: Bearer ••••"),
-    ("Basic authentication failed for user admin", "Basic authentication failed for user admin"),
+    ("Basic authentication failed for user opsuser", "Basic authentication failed for user opsuser"),
     ("connection refused: http://127.0.0.1:9/health", "connection refused: http://127.0.0.1:9/health"),
     ("email ops@example.com about it", "email ops@example.com about it"),
 ])
