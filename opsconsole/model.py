@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from opsconsole.redact import scrub, scrub_fields
+
 
 class Health(enum.IntEnum):
     """Health of one thing, ordered so that ``max()`` gives the worst.
@@ -64,6 +66,9 @@ class ServiceStatus:
     """Driver instance that produced the row (profile key)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("name", "detail", "extra"))
+
 
 @dataclass(frozen=True, slots=True)
 class QueryRecord:
@@ -80,6 +85,9 @@ class QueryRecord:
     warehouse: str = ""
     error: str = ""
     source: str = ""
+
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("error",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +120,9 @@ class LagSample:
     detail: str = ""
     source: str = ""
 
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("detail",))
+
 
 @dataclass(frozen=True, slots=True)
 class JobRun:
@@ -124,6 +135,9 @@ class JobRun:
     duration_s: float | None = None
     detail: str = ""
     source: str = ""
+
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("detail",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -165,6 +179,9 @@ class ActionResult:
     message: str
     output: str = ""
 
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("message", "output"))
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:
@@ -178,6 +195,9 @@ class Alert:
     since: datetime | None = None
     source: str = ""
     """Driver instance whose data raised it: when that source is lost, the alert becomes unknown."""
+
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("subject", "message"))
 
     @property
     def key(self) -> str:
@@ -208,3 +228,7 @@ class PaneResult:
     errors: Mapping[str, str]
     polled_at: datetime
     duration_ms: float
+
+    def __post_init__(self) -> None:  # driver errors (URLs with passwords, tokens) become pane text here
+        if self.errors:
+            object.__setattr__(self, "errors", {k: scrub(v) for k, v in self.errors.items()})

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from opsconsole.redact import register_secret
+
 
 class Secret:
     """A configured secret: usable by drivers, unprintable everywhere else."""
@@ -17,6 +19,7 @@ class Secret:
 
     def __init__(self, value: str) -> None:
         self._value = value
+        register_secret(value)  # so it is scrubbed from any text it later turns up in (opsconsole.redact)
 
     def reveal(self) -> str:
         return self._value

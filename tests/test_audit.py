@@ -66,3 +66,14 @@ async def test_engine_never_writes_secret_params(tmp_path: Path) -> None:
     assert start.params == {"sas": REDACTED, "note": REDACTED} and start.who and start.host
     end = next(e for e in log.read() if e.phase == "end")
     assert end.output_digest.startswith("sha256:") and end.start and end.end and end.outcome == "ok"
+
+
+def test_audit_records_the_person_behind_sudo_and_the_web_connection(tmp_path: Path, monkeypatch) -> None:
+    """On a shared jump box `sudo opsconsole` runs as root: the record names the login; a browser tab says so."""
+    monkeypatch.setenv("SUDO_USER", "alice")
+    monkeypatch.setenv("OPSCONSOLE_AUDIT_VIA", "web 127.0.0.1 HeadlessChrome")
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.write(log.event(run_id="r1", phase="run-start", procedure="p"))
+    event = log.read()[-1]
+    assert event.who.startswith("alice")
+    assert event.via == "web 127.0.0.1 HeadlessChrome"

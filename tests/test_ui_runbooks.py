@@ -265,3 +265,25 @@ def test_each_demo_alert_resolves_to_a_runbook_the_demo_can_run() -> None:
         assert runbook_for_alert(alert, library, demo).id == on_demo
         found = runbook_for_alert(alert, library, stack)
         assert (found.id if found else None) == on_stack
+
+
+async def test_a_broken_user_runbook_file_is_named_and_the_rest_still_open(tmp_path: Path) -> None:
+    """Issue 18: a binary or alias-bomb runbook of the user's made R do nothing (or froze the TUI)."""
+    from opsconsole.config import user_config_dir
+    from opsconsole.ui.screens.runbooks import RunbookPickScreen
+
+    folder = user_config_dir() / "runbooks"
+    folder.mkdir(parents=True)
+    (folder / "binary.yaml").write_bytes(b"\xff\xfe\x00garbage")
+    (folder / "bomb.yaml").write_text("id: bomb\ntitle: B\nsymptoms:\n" + "".join(
+        f"  - &a{i} [" + ", ".join([f"*a{i - 1}" if i else "lol"] * 9) + "]\n" for i in range(10))
+        + "steps: [{id: s, shell: [df]}]\n")
+    app = OpsConsoleApp(runbook_profile(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunbookPickScreen))
+        assert "service-down" in [rb.id for rb in app.screen.runbooks]
+        shown = " ".join(str(n.message) for n in app._notifications)
+        assert "binary.yaml" in shown and "not UTF-8 (byte 0)" in shown, shown
+        assert "bomb.yaml" in shown and "alias" in shown, shown

@@ -13,7 +13,7 @@ import sys
 from collections.abc import Callable
 
 from opsconsole import __version__
-from opsconsole.errors import ConfigError
+from opsconsole.errors import OpsConsoleError
 
 # name -> (module, function that adds its arguments, function that runs it, one-line help).
 # Only the invoked subcommand's module is imported: the TUI path imports none of them,
@@ -26,7 +26,7 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
     "serve": ("opsconsole.cli.serve", "add_serve_arguments", "run_serve",
               "serve the console to a web browser (textual-serve)"),
 }
-OPTIONS_WITH_VALUE = {"--config", "--profile", "-p", "--theme"}
+OPTIONS_WITH_VALUE = {"--config", "--profile", "-p", "--theme", "--state-dir"}
 
 
 def _invoked_subcommand(argv: list[str]) -> str | None:
@@ -58,6 +58,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--profile", "-p", metavar="NAME", help="profile to open (default: the file's default)")
     parser.add_argument("--theme", metavar="NAME", help="colour theme")
     parser.add_argument("--read-only", action="store_true", help="remove every mutating action")
+    parser.add_argument("--state-dir", metavar="DIR", help="shared state directory for audit log, target locks "
+                        "and incidents (also $OPSCONSOLE_STATE_DIR or the profiles file's state_dir:)")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     invoked = _invoked_subcommand(sys.argv[1:] if argv is None else argv)
     for name, (module, add_args, _run, help_text) in SUBCOMMANDS.items():
@@ -70,6 +72,8 @@ def build_parser(argv: list[str] | None = None) -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser(argv)
     args = parser.parse_args(argv)
+    if args.state_dir:  # through the environment, so browser tabs and child consoles share it too
+        os.environ["OPSCONSOLE_STATE_DIR"] = os.path.abspath(os.path.expanduser(args.state_dir))
     try:
         if args.command:
             module, _add, run, _help = SUBCOMMANDS[args.command]
@@ -82,16 +86,18 @@ def main(argv: list[str] | None = None) -> int:
         from opsconsole.config import load_profile
 
         profile = load_profile(args.profile, args.config)
-        if args.theme:  # a typo should not open a console in the wrong colours: exit 2 listing the themes
-            from opsconsole.ui.themes import validate_theme_name
+        from opsconsole.ui.themes import validate_profile_theme, validate_theme_name
 
+        if args.theme:  # a typo should not open a console in the wrong colours: exit 2 listing the themes
             validate_theme_name(args.theme)
+        else:
+            validate_profile_theme(profile)
         from opsconsole.ui.app import OpsConsoleApp
 
         app = OpsConsoleApp(profile, config_path=args.config, read_only=args.read_only, theme=args.theme)
         app.run()
         return int(app.return_code or 0)
-    except ConfigError as exc:
+    except OpsConsoleError as exc:  # config errors, an unwritable audit log...: a message, never a traceback
         print(f"opsconsole: {exc}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:

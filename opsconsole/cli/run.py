@@ -142,6 +142,8 @@ async def run_procedure(args: argparse.Namespace, stdin: TextIO | None = None, o
     profile = load_profile(args.run_profile or getattr(args, "profile", None),
                            args.run_config or getattr(args, "config", None))
     library = load_library()
+    for warning in library.warnings:
+        print(f"opsconsole: {warning}", file=sys.stderr)
     if args.list or not args.procedure:
         from opsconsole.monitor import build_drivers
         from opsconsole.runbooks.library import offered_runbooks

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
@@ -20,8 +21,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.model import Alert
-from opsconsole.runbooks.audit import AuditEvent, AuditLog, data_dir, redact_text
-from opsconsole.secret import Secret
+from opsconsole.runbooks.audit import AuditEvent, AuditLog, data_dir, file_mode, redact, redact_text
 
 if TYPE_CHECKING:
     from opsconsole.config import Profile
@@ -47,7 +47,8 @@ async def collect_diagnostics(profile: Profile, drivers: Iterable[Driver], *, al
                       f"collected {started.isoformat(timespec='seconds')}", ""]
     out.append("=== Profile ===")
     for d in profile.drivers:
-        opts = ", ".join(f"{k}={'••••' if isinstance(v, Secret) else v}" for k, v in d.options.items())
+        # Secret values, options whose name says secret (token, password...), URL passwords: all redacted.
+        opts = ", ".join(f"{k}={v}" for k, v in redact(d.options, profile.secrets()).items())
         out.append(f"{d.name}: type {d.kind}; {opts}")
     drivers = list(drivers)
 
@@ -77,8 +78,16 @@ async def collect_diagnostics(profile: Profile, drivers: Iterable[Driver], *, al
     folder = directory or data_dir() / "diagnostics"
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / f"{_safe(profile.name)}-{started.strftime('%Y%m%d-%H%M%S')}.txt"
-    path.write_text(text, encoding="utf-8")
+    write_private(path, text)
     return path
+
+
+def write_private(path: Path, text: str, mode: int = 0o600) -> None:
+    """Write a file only its owner (or, in a shared state dir, its group) can read: bundles describe the platform."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, mode)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        os.fchmod(fd, mode)  # an existing file keeps its mode under O_CREAT: set it
+        fh.write(text)
 
 
 def _safe(name: str) -> str:
@@ -139,7 +148,7 @@ class Incident:
         data = asdict(self)
         data.pop("_seen_alerts", None)
         tmp = Path(self.path).with_suffix(".tmp")
-        tmp.write_text(json.dumps(data, indent=2))
+        write_private(tmp, json.dumps(data, indent=2), file_mode())
         tmp.replace(self.path)
 
     def add(self, kind: str, text: str, at: datetime | None = None) -> None:

@@ -30,6 +30,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from opsconsole.errors import OpsConsoleError
+from opsconsole.redact import scrub
 from opsconsole.secret import Secret
 
 REDACTED = "••••"
@@ -37,8 +39,25 @@ SECRET_NAME = re.compile(r"pass(word|wd)?|secret|token|api[_-]?key|access[_-]?ke
                          re.IGNORECASE)
 
 
+STATE_DIR_ENV = "OPSCONSOLE_STATE_DIR"
+"""A state directory shared by everyone on a jump box (``--state-dir`` sets it; so may ``state_dir:``)."""
+
+
+def shared_state_dir() -> Path | None:
+    env = os.environ.get(STATE_DIR_ENV, "").strip()
+    return Path(env).expanduser() if env else None
+
+
 def data_dir() -> Path:
-    """The user data directory (audit log, incidents, diagnostics, locks)."""
+    """Where the audit log, target locks, incidents and diagnostics live.
+
+    A shared state directory (``--state-dir``, ``$OPSCONSOLE_STATE_DIR`` or the
+    profiles file's ``state_dir:``) wins, so two engineers on one box see one audit
+    log, one set of target locks and the same incidents; else the user's own.
+    """
+    shared = shared_state_dir()
+    if shared is not None:
+        return shared
     env = os.environ.get("OPSCONSOLE_DATA_DIR")
     if env:
         return Path(env)
@@ -47,15 +66,48 @@ def data_dir() -> Path:
     return Path(user_data_dir("opsconsole"))
 
 
+def file_mode() -> int:
+    """0600 for a user's own files; 0660 in a shared state directory (its group is the team)."""
+    return 0o660 if shared_state_dir() is not None else 0o600
+
+
+def share_new_file(fd: int) -> None:
+    """Give a file just created in a shared state directory its 0660 despite the umask (owner only may)."""
+    if shared_state_dir() is not None and os.fstat(fd).st_size == 0:
+        try:
+            os.fchmod(fd, 0o660)
+        except OSError:
+            pass
+
+
 def default_path() -> Path:
     return data_dir() / "audit.jsonl"
 
 
 def current_user() -> str:
+    """The person, not the account: on a shared jump box ``sudo``/``su`` run as root; say who logged in.
+
+    ``SUDO_USER`` names who ran sudo; otherwise the terminal's login name (``su``
+    keeps it) when it differs from the account.
+    """
     try:
-        return getpass.getuser()
+        account = getpass.getuser()
     except Exception:
-        return f"uid:{os.getuid()}"
+        account = f"uid:{os.getuid()}"
+    person = os.environ.get("SUDO_USER", "").strip()
+    if not person:
+        try:
+            person = os.getlogin()
+        except OSError:  # no controlling terminal (services, tests)
+            person = ""
+    if person and person != account:
+        return f"{person} (as {account})"
+    return account
+
+
+def current_via() -> str:
+    """How the person reached this console (``opsconsole serve`` sets it per browser tab), else ``""``."""
+    return os.environ.get("OPSCONSOLE_AUDIT_VIA", "")[:200]
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +122,8 @@ class AuditEvent:
     procedure: str
     profile: str = ""
     who: str = ""
+    via: str = ""
+    """The connection, when not a local terminal (``web <peer address> <browser>``)."""
     host: str = ""
     pid: int = 0
     step: str = ""
@@ -103,6 +157,22 @@ class AuditEvent:
         return cls(**data)
 
 
+class AuditUnavailable(OpsConsoleError):
+    """The audit log cannot be written: nothing runs unaudited, and the message says where and why."""
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
 def now_iso() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
@@ -116,10 +186,8 @@ def digest(output: str | bytes) -> str:
 
 
 def redact_text(text: str, secrets: Iterable[str]) -> str:
-    for s in secrets:
-        if s and len(s) >= 4:
-            text = text.replace(s, REDACTED)
-    return text
+    """``text`` without the given secrets, URL passwords, token parameters or any registered Secret."""
+    return scrub(text, secrets)
 
 
 def redact(params: Mapping[str, Any], secrets: Iterable[str] = (), secret_names: Iterable[str] = ()) -> dict[str, Any]:
@@ -154,13 +222,23 @@ class AuditLog:
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
         self.path = Path(path) if path is not None else default_path()
         self.who = current_user()
+        self.via = current_via()
         self.host = socket.gethostname()
 
     def write(self, event: AuditEvent) -> None:
+        try:
+            self._write(event)
+        except OSError as exc:
+            raise AuditUnavailable(f"cannot write the audit log {self.path}: {exc.strerror or exc}; steps do not "
+                                   "run unaudited (fix its permissions, or choose another with --state-dir or "
+                                   "OPSCONSOLE_STATE_DIR)") from None
+
+    def _write(self, event: AuditEvent) -> None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         line = (event.to_json() + "\n").encode("utf-8")
-        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, 0o600)
+        fd = os.open(self.path, os.O_RDWR | os.O_APPEND | os.O_CREAT, file_mode())
         try:
+            share_new_file(fd)
             fcntl.flock(fd, fcntl.LOCK_EX)  # TUI and headless runs share the file
             size = os.fstat(fd).st_size
             if size and os.pread(fd, 1, size - 1) != b"\n":
@@ -173,10 +251,37 @@ class AuditLog:
     def event(self, **fields: Any) -> AuditEvent:
         """Build an event stamped with this log's user, host, pid and the current time."""
         fields.setdefault("who", self.who)
+        fields.setdefault("via", self.via)
         fields.setdefault("host", self.host)
         fields.setdefault("pid", os.getpid())
         fields.setdefault("ts", now_iso())
         return AuditEvent(**fields)
+
+    def close_dangling(self) -> list[AuditEvent]:
+        """Record ``end`` (outcome ``runner-died``) for steps whose runner died before writing their end.
+
+        A ``kill -9`` of a console leaves a ``start`` with no ``end``; the next run on
+        this host closes it, so the log never shows a step as still running forever.
+        Only steps of processes that are gone are closed (a live console may be mid-step).
+        """
+        pending: dict[tuple[str, int | None], AuditEvent] = {}
+        for e in self.read():
+            if e.phase == "start":
+                pending[(e.run_id, e.step_index)] = e
+            elif e.phase == "end":
+                pending.pop((e.run_id, e.step_index), None)
+        closed = []
+        for e in pending.values():
+            if e.host != self.host or _alive(e.pid):
+                continue
+            event = self.event(run_id=e.run_id, phase="end", procedure=e.procedure, profile=e.profile, who=e.who,
+                               via=e.via, step=e.step, step_index=e.step_index, ref=e.ref, driver=e.driver,
+                               params=e.params, target=e.target, flags=e.flags, start=e.start, end=now_iso(),
+                               outcome="runner-died", message=f"runner died (pid {e.pid} ended without recording "
+                                                              "how this step ended)")
+            self.write(event)
+            closed.append(event)
+        return closed
 
     def read(self, limit: int | None = None) -> list[AuditEvent]:
         """Events in file order (the last ``limit`` if given).

@@ -33,6 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
 from opsconsole.errors import OpsConsoleError
+from opsconsole.redact import register_secret
 from opsconsole.runbooks.audit import REDACTED, AuditLog, redact, redact_text
 from opsconsole.runbooks.locks import TargetBusy, TargetLocks
 from opsconsole.runbooks.model import (
@@ -45,6 +46,9 @@ from opsconsole.runbooks.model import (
     StepStatus,
 )
 from opsconsole.runbooks.params import resolve_params, substitute
+from opsconsole.runbooks.readonly import is_read_only
+from opsconsole.runbooks.shell import Lifeline, ShellOutput
+from opsconsole.runbooks.templates import render
 
 if TYPE_CHECKING:
     from opsconsole.drivers.base import Driver
@@ -236,6 +240,8 @@ class RunbookEngine:
             raise PlanError(f"{runbook.id}: {exc}") from None
         values = {**values, "profile": self.profile}
         self._secret_names = {p.name for p in runbook.params if p.secret}
+        for name in self._secret_names:  # scrubbed from every output, message and description from now on
+            register_secret(str(values.get(name) or ""))
         planned: list[PlannedStep] = []
         for index, step in enumerate(runbook.steps):
             step = self._resolve_seconds(step, values)
@@ -264,7 +270,9 @@ class RunbookEngine:
             elif step.kind is StepKind.PROBE:
                 mutating = dangerous = irreversible = False
             else:
-                mutating = True if step.mutating is None else step.mutating
+                # Mutating unless the runbook says otherwise AND the command is on the read-only allowlist.
+                mutating = not (step.mutating is False and step.output is None
+                                and is_read_only(self._resolved_command(step, values)))
                 dangerous, irreversible = step.dangerous, step.irreversible
             dangerous = dangerous or irreversible
             target = str(substitute(step.target, values)) if step.target else (driver_name or self.profile)
@@ -355,6 +363,7 @@ class RunbookEngine:
                     yield StepResult(first.index, first.step.id, StepStatus.REFUSED, str(exc), planned=first)
                     outcome = "refused"
                     return
+            self.audit.close_dangling()
             self.audit.write(self.audit.event(**base, phase="run-start", params=shown_params,
                                               start=_now().isoformat(), flags=("read-only",) if self.read_only else ()))
             stop_reason = ""
@@ -563,26 +572,52 @@ class RunbookEngine:
             yield StepResult(p.index, step.id, StepStatus.CANCELLED, "cancelled while waiting")
             return
 
+    def _resolved_command(self, step: RunbookStep, values: Mapping[str, Any]) -> str | list[str]:
+        return render(step.command, values, self._secret_names)[0]
+
     async def _run_shell(self, p: PlannedStep, values: Mapping[str, Any]) -> AsyncIterator[StepResult]:
         step = p.step
-        if isinstance(step.command, str):
-            argv = ["/bin/sh", "-c", substitute(step.command, values, quote=True)]
-        else:
-            argv = [str(substitute(a, values)) for a in step.command]
+        command, secret_env = render(step.command, values, self._secret_names)
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
         cwd = os.path.expanduser(str(substitute(step.cwd, values))) if step.cwd else None
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
-            cwd=cwd, start_new_session=True)
+        output = ShellOutput(step.output, values, cwd) if step.output else None
+        lifeline = Lifeline()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *lifeline.wrap(argv), stdout=output.fd if output else asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE if output else asyncio.subprocess.STDOUT,
+                stdin=lifeline.stdin, cwd=cwd, start_new_session=True,
+                env={**os.environ, **secret_env} if secret_env else None)
+        except BaseException:
+            lifeline.cut()
+            if output:
+                output.discard()
+            raise
+        lifeline.started()
+        if output:
+            output.close_fd()
+        try:
+            async for result in self._follow(p, proc, output):
+                yield result
+        finally:
+            lifeline.cut()  # the step is over: whatever it left running in its group goes too
+            if output:
+                output.discard()  # no-op once committed
+
+    async def _follow(self, p: PlannedStep, proc: asyncio.subprocess.Process,
+                      output: ShellOutput | None) -> AsyncIterator[StepResult]:
+        step = p.step
+        stream = proc.stderr if output else proc.stdout
         limit = step.timeout or DEFAULT_SHELL_TIMEOUT
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        assert proc.stdout is not None
+        assert stream is not None
         try:
             while True:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise TimeoutError
-                line = await asyncio.wait_for(proc.stdout.readline(), remaining)
+                line = await asyncio.wait_for(stream.readline(), remaining)
                 if not line:
                     break
                 yield StepResult(p.index, step.id, StepStatus.OUTPUT,
@@ -598,9 +633,11 @@ class RunbookEngine:
             _kill(proc)
             raise
         if code == 0:
-            yield StepResult(p.index, step.id, StepStatus.OK, "exit code 0", exit_code=0)
+            note = f"; wrote {output.commit()}" if output else ""
+            yield StepResult(p.index, step.id, StepStatus.OK, f"exit code 0{note}", exit_code=0)
         else:
-            yield StepResult(p.index, step.id, StepStatus.FAILED, f"exit code {code}", exit_code=code)
+            note = f"; {output.path} left as it was" if output else ""
+            yield StepResult(p.index, step.id, StepStatus.FAILED, f"exit code {code}{note}", exit_code=code)
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:

@@ -45,17 +45,19 @@ def changes_things(runbook: Runbook, kinds: Iterable[str]) -> bool:
     """Would the runbook change anything on a profile with these driver types?
 
     Action steps change things unless their driver declares the action read-only;
-    shell steps unless marked ``mutating: false``; optional steps whose driver the
+    shell steps unless marked ``mutating: false`` and on the read-only allowlist; optional steps whose driver the
     profile lacks are skipped, so they do not count.
     """
     from opsconsole.drivers import driver_class
+    from opsconsole.runbooks.readonly import is_read_only
 
     have = set(kinds)
     for step in runbook.steps:
         if step.optional and step.driver_type and step.driver_type not in have:
             continue
-        if step.kind is StepKind.SHELL and step.mutating is not False:
-            return True
+        if step.kind is StepKind.SHELL and (step.mutating is not False or step.output
+                                            or not is_read_only(step.command)):
+            return True  # the engine's rule: declared read-only AND on the read-only allowlist
         if step.kind is StepKind.ACTION:
             if step.mutating:
                 return True
@@ -362,6 +364,8 @@ async def runbook_flow(app: Any, runbook_id: str | None = None, library: Library
     except OpsConsoleError as exc:
         app.notify(str(exc), title="runbook library", severity="error", timeout=15)
         return "error"
+    for warning in library.warnings:
+        app.notify(warning, title="runbook library", severity="warning", timeout=15)
     if runbook_id is None:
         runbook_id = await pick_runbook(app, library)
         if runbook_id is None:
