@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from opsconsole.audit import AuditLog
+from opsconsole.runbooks.audit import AuditLog
 
 
 def main() -> None:

@@ -21,10 +21,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 from databricks_emulator import GOOD_TOKEN, DatabricksEmulator
 
-from opsconsole import jobhealth, query_stats
-from opsconsole.config import Secret
-from opsconsole.drivers.databricks import DatabricksDriver
+from opsconsole.drivers.databricks import jobhealth, query_stats
+from opsconsole.drivers.databricks.driver import DatabricksDriver
 from opsconsole.model import JobRun, QueryRecord
+from opsconsole.secret import Secret
 
 
 def ms(seconds: float) -> str:
@@ -84,8 +84,7 @@ def main() -> None:
     for i in range(500):
         emu.add_run(i % 25, f"job-{i % 25}", "SUCCESS", now_ms - i * 600_000, 60 + i % 7)
     for i in range(300):
-        emu.queries.append({"query_id": str(i), "query_text": "SELECT 1", "status": "FINISHED", "warehouse_id": "wh",
-                            "query_start_time_ms": now_ms - i * 1000, "duration": 100})
+        emu.add_query(str(i), "wh", now_ms - i * 1000, 100, text="SELECT 1")
     try:
         asyncio.run(polls(emu))
     finally:

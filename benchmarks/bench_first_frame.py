@@ -36,8 +36,8 @@ TARGET_MS = 400.0
 
 def child(result_file: str, argv: list[str]) -> int:
     """Runs inside the measured process: hook the dashboard's first frame, then run the CLI."""
-    import opsconsole.ui.dashboard_screen as dashboard_screen
-    from opsconsole.cli import main
+    import opsconsole.ui.screens.dashboard as dashboard_screen
+    from opsconsole.cli.main import main
 
     original = dashboard_screen.DashboardScreen.on_mount
 

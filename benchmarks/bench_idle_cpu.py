@@ -1,4 +1,4 @@
-"""CPU used by an idle console: at the default refresh, and paused (a modal open).
+"""CPU used by an idle console: at the default refresh, and with a modal open (monitoring goes on).
 
 Run: ``python benchmarks/bench_idle_cpu.py [--seconds 30] [--warmup 10]``
 
@@ -11,10 +11,11 @@ Phases, each measured from /proc/<pid>/stat over ``--seconds``:
 
 * ``default refresh``: the dashboard polling at the profile's intervals
   (services every 5 s, tables and lag every 10 s, queries and jobs every 15 s), nobody typing;
-* ``paused``: the help screen is open (``?``), which suspends every pane's
-  poll timer, so the console should do nothing at all.
+* ``modal``: the help screen is open (``?``). The monitoring engine keeps
+  polling and evaluating behind it (an alert must fire while someone reads
+  help), so this costs what the default refresh costs, minus nothing drawn.
 
-Targets: <= 1 % at default refresh, <= 0.3 % paused (of one core).
+Targets: <= 1 % at default refresh and with the modal open (of one core).
 """
 
 from __future__ import annotations
@@ -30,7 +31,6 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from _terminal import DemoEngine, PtyProcess, console_env, cpu_seconds, thread_cpu_seconds
 
 TARGET_REFRESH = 1.0
-TARGET_PAUSED = 0.3
 
 
 def measure(pids: dict[str, int], seconds: float) -> dict[str, float]:
@@ -59,7 +59,7 @@ def main() -> int:
                 raise RuntimeError("console exited early:\n" + console.output[-2000:].decode(errors="replace"))
             pids = {"console": console.process.pid, "demo engine": engine.pid}
             refresh = measure(pids, args.seconds)
-            console.write(b"?")  # help modal: the dashboard suspends its poll timers
+            console.write(b"?")  # help modal: the engine keeps polling behind it
             time.sleep(2)
             paused = measure(pids, args.seconds)
             console.write(b"\x1b")
@@ -70,12 +70,12 @@ def main() -> int:
             console.kill()
     print(f"idle CPU over {args.seconds:g} s (% of one core):")
     print(f"  console, default refresh : {refresh['console']:.2f} %  (target <= {TARGET_REFRESH} %)")
-    print(f"  console, paused (modal)  : {paused['console']:.2f} %  (target <= {TARGET_PAUSED} %)")
+    print(f"  console, modal open      : {paused['console']:.2f} %  (target <= {TARGET_REFRESH} %)")
     print(f"  demo engine (separate)   : {refresh['demo engine']:.2f} % / {paused['demo engine']:.2f} %")
     for key in sorted(k for k in refresh if k.startswith("  thread")):
         print(f"  console {key.strip():<26}: {refresh[key]:.2f} % / {paused.get(key, 0.0):.2f} %")
     print(f"  console exit code: {code}")
-    ok = refresh["console"] <= TARGET_REFRESH and paused["console"] <= TARGET_PAUSED and code == 0
+    ok = refresh["console"] <= TARGET_REFRESH and paused["console"] <= TARGET_REFRESH and code == 0
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
 

@@ -54,8 +54,8 @@ async def main() -> None:
     parser.add_argument("--rounds", type=int, default=5)
     args = parser.parse_args()
 
-    from opsconsole import duckdb_lock
-    from opsconsole.drivers.duckdb_pipeline import DuckDBPipelineDriver
+    from opsconsole.drivers.duckdb import lock as duckdb_lock
+    from opsconsole.drivers.duckdb.pipeline import DuckDBPipelineDriver
     from tests.fixtures.osaa.build_db import PipelineData, build_pipeline_db
     from tests.fixtures.osaa.lock_holder import hold_lock
 

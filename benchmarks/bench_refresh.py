@@ -85,7 +85,7 @@ async def run(rounds: int) -> tuple[list[float], list[float]]:
     from opsconsole import drivers
     from opsconsole.config import load
     from opsconsole.ui.app import OpsConsoleApp
-    from opsconsole.ui.dashboard_screen import DashboardScreen
+    from opsconsole.ui.screens.dashboard import DashboardScreen
 
     drivers.REGISTRY["bench-4"] = f"{__name__}:BenchDriver"
     walls: list[float] = []

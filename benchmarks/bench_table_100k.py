@@ -43,8 +43,8 @@ async def one_run(n: int) -> dict[str, tuple[float, float]]:
     from textual.app import App
 
     from opsconsole.model import QueryRecord
-    from opsconsole.ui.panes.dashboard import QueriesPane
-    from opsconsole.ui.table_tools import LazyRows, TableScreen, VirtualTable
+    from opsconsole.ui.screens.table import LazyRows, TableScreen, VirtualTable
+    from opsconsole.ui.widgets.data_panes import QueriesPane
 
     start = datetime(2026, 1, 1, tzinfo=UTC)
     records = [QueryRecord(f"q{i}", f"SELECT * FROM orders_{i % 97} WHERE id = {i}",

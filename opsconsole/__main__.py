@@ -1,3 +1,3 @@
-from opsconsole.cli import main
+from opsconsole.cli.main import main
 
 raise SystemExit(main())

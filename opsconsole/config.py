@@ -11,6 +11,7 @@ Discovery order: ``--config PATH``, ``./profiles.yaml``, the user config dir
 
 from __future__ import annotations
 
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -20,40 +21,14 @@ from typing import Any
 
 import yaml
 
+from opsconsole.config_guard import check_expansion, read_config_text
 from opsconsole.errors import ConfigError
 from opsconsole.model import Pane
+from opsconsole.secret import Secret
 
 ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 DEFAULT_POLL: Mapping[str, float] = {"services": 5, "queries": 10, "tables": 10, "lag": 10, "jobs": 30}
 MIN_POLL_SECONDS = 0.5
-
-
-class Secret:
-    """A configured secret: usable by drivers, unprintable everywhere else."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "Secret('••••')"
-
-    __str__ = __repr__
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(self._value)
-
-
-def reveal(value: Any) -> Any:
-    """Plain value of an option that may be a :class:`Secret`."""
-    return value.reveal() if isinstance(value, Secret) else value
 
 
 # --------------------------------------------------------------------------- YAML with lines
@@ -93,11 +68,22 @@ def _load_yaml(text: str, path: str) -> Any:
     loader = _Loader(text)
     loader.source_path = path  # type: ignore[attr-defined]
     try:
-        return loader.get_single_data()
+        node = loader.get_single_node()
+        if node is None:
+            return None
+        check_expansion(node, path)
+        return loader.construct_document(node)
+    except RecursionError:
+        raise ConfigError("YAML nested too deeply", path=path) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         line = mark.line + 1 if mark else None
         raise ConfigError(f"invalid YAML: {exc.problem or exc}", path=path, line=line) from None
+    except yaml.reader.ReaderError as exc:  # a control character: not a MarkedYAMLError
+        line = text.count("\n", 0, exc.position) + 1
+        raise ConfigError(f"invalid YAML: character {exc.character!r} not allowed", path=path, line=line) from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"invalid YAML: {exc}", path=path) from None
     finally:
         loader.dispose()
 
@@ -134,6 +120,8 @@ class Profile:
     """Binding id -> keys (``keymap:``), validated by :mod:`opsconsole.keymap`, applied with ``App.set_keymap``."""
     rules: Mapping[str, Mapping[str, Any]] = field(default_factory=dict)
     """Rule name -> fields changed or added (``rules:``), merged over the packaged rules by the monitor."""
+    theme_line: int | None = None
+    """Line of ``theme:``: the theme name is checked where themes are known (the UI), and reported here."""
 
     def secrets(self) -> list[str]:
         """Every secret value in this profile, for redaction."""
@@ -169,14 +157,18 @@ ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
     "coverage_min": ((int, float), 0.90),
     "service_latency_ms_max": ((int, float), 2_000),
     "restarts_max": ((int, float), 3),
+    "job_health_warning": ((int, float), 80),
+    "job_health_critical": ((int, float), 50),
+    "job_duration_z_max": ((int, float), 3.5),
+    "clickhouse_parts_max": (int, 150),
 }
 
 PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify",
                 "keymap", "rules"}
 
-RULE_CHECKS = ("service_down", "service_degraded", "latency", "warehouse_down", "coverage", "restart_loop",
-               "table_files", "consumer_lag", "lag_rows", "lag_seconds", "freshness", "job_failed", "error_rate",
-               "p95")
+RULE_CHECKS = ("service_down", "app_down", "service_degraded", "latency", "warehouse_down", "coverage", "restart_loop",
+               "table_files", "too_many_parts", "consumer_lag", "lag_rows", "lag_seconds", "freshness", "job_failed",
+               "job_health", "job_duration_anomaly", "error_rate", "p95")
 """The checks a rule may use (``opsconsole.monitor.rules.CHECKS``; a test keeps the two equal)."""
 RULE_FIELDS: Mapping[str, type | tuple[type, ...]] = {
     "check": str, "severity": str, "runbook": str, "runbooks": list, "threshold": (int, float),
@@ -201,6 +193,15 @@ def _check_type(value: Any, expected: type | tuple[type, ...], *, path: str, lin
     if not ok:
         raise ConfigError(f"expected {_type_name(expected)}, got {type(value).__name__} {value!r}",
                           path=path, line=line, key=key)
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ConfigError(f"expected a finite number, got {value!r}", path=path, line=line, key=key)
+
+
+def _positive(value: float, *, path: str, line: int | None, key: str) -> float:
+    """Timeouts and intervals: a negative or zero one would mean "never wait" or "spin"."""
+    if value <= 0:
+        raise ConfigError(f"must be a positive number of seconds, got {value!r}", path=path, line=line, key=key)
+    return float(value)
 
 
 def _line(mapping: Any, key: str) -> int | None:
@@ -220,6 +221,9 @@ def _expand(value: Any, *, path: str, line: int | None, key: str) -> Any:
                 return default
             raise ConfigError(f"environment variable ${{{var}}} is not set and has no default "
                               f"(write ${{{var}:default}} to give one)", path=path, line=line, key=key)
+        if "${" in ENV_PATTERN.sub("", value):
+            raise ConfigError(f"unterminated or invalid ${{...}} in {value!r} (write ${{NAME}} or ${{NAME:default}})",
+                              path=path, line=line, key=key)
         return ENV_PATTERN.sub(sub, value)
     if isinstance(value, list):
         return [_expand(v, path=path, line=line, key=key) for v in value]
@@ -269,7 +273,8 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
     title = get("title", str, name)
     description = get("description", str, "")
     read_only = get("read_only", bool, False)
-    timeout = float(get("timeout", (int, float), 10))
+    timeout = _positive(get("timeout", (int, float), 10), path=path, line=_line(raw, "timeout"),
+                        key=f"{where}.timeout")
     theme = get("theme", str, None)
 
     drivers_raw = raw.get("drivers")
@@ -291,7 +296,7 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
         try:
             cls = driver_class(str(spec["type"]))
         except ConfigError as exc:
-            raise ConfigError(str(exc).split(": ", 1)[-1], path=path, line=_line(spec, "type"),
+            raise ConfigError(exc.message, path=path, line=_line(spec, "type"),
                               key=f"{dwhere}.type") from None
         options_raw = spec.get("options") or {}
         if not isinstance(options_raw, dict):
@@ -319,6 +324,7 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
                 options[opt.name] = opt.default
         dtimeout = spec.get("timeout", timeout)
         _check_type(dtimeout, (int, float), path=path, line=_line(spec, "timeout"), key=f"{dwhere}.timeout")
+        _positive(dtimeout, path=path, line=_line(spec, "timeout"), key=f"{dwhere}.timeout")
         drivers.append(DriverConfig(name=str(inst), kind=cls.kind, options=options, timeout=float(dtimeout)))
 
     poll = dict(DEFAULT_POLL)
@@ -361,11 +367,19 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
     for key, value in keys_raw.items():
         _check_type(value, str, path=path, line=_line(keys_raw, key), key=f"{where}.keys.{key}")
         keys[str(key)] = value
+    if keys:  # a key bound to a procedure that does not exist would do nothing when pressed
+        from opsconsole.runbooks.library import load_library
+
+        known = load_library().runbooks
+        for key, value in keys.items():
+            if value not in known:
+                raise ConfigError(f"key {key!r} is bound to unknown procedure {value!r}", path=path,
+                                  line=_line(keys_raw, key), key=f"{where}.keys.{key}")
 
     return Profile(name=name, title=title, description=description, read_only=read_only,
                    drivers=tuple(drivers), poll=poll, alerts=alerts, keys=keys, theme=theme, source=path,
                    notify=_notify(raw, path, where), keymap=_keymap(raw, path, where, keys),
-                   rules=_rules(raw, path, where))
+                   rules=_rules(raw, path, where), theme_line=_line(raw, "theme") if theme else None)
 
 
 def _rules(raw: Any, path: str, where: str) -> dict[str, dict[str, Any]]:
@@ -455,17 +469,18 @@ def discover(explicit: str | os.PathLike[str] | None = None) -> Path:
 def load(path: str | os.PathLike[str]) -> ProfilesFile:
     """Parse a profiles file and check its top level; profiles are checked when chosen."""
     path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
-    data = _load_yaml(text, path)
+    data = _load_yaml(read_config_text(path, "profiles file"), path)
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping with a 'profiles' key", path=path, line=1)
     for key in data:
-        if key not in {"profiles", "default_profile", "version"}:
-            raise ConfigError(f"unknown key {key!r} (allowed: default_profile, profiles, version)",
+        if key not in {"profiles", "default_profile", "version", "state_dir"}:
+            raise ConfigError(f"unknown key {key!r} (allowed: default_profile, profiles, state_dir, version)",
                               path=path, line=_line(data, key), key=key)
+    if "state_dir" in data:  # --state-dir and $OPSCONSOLE_STATE_DIR win over the file
+        state_dir = _expand(data["state_dir"], path=path, line=_line(data, "state_dir"), key="state_dir")
+        _check_type(state_dir, str, path=path, line=_line(data, "state_dir"), key="state_dir")
+        base = Path(path).parent
+        os.environ.setdefault("OPSCONSOLE_STATE_DIR", str((base / Path(state_dir).expanduser()).resolve()))
     profiles = data.get("profiles")
     if not isinstance(profiles, dict) or not profiles:
         raise ConfigError("missing or empty 'profiles' mapping", path=path, line=_line(data, "profiles") or 1,

@@ -22,12 +22,14 @@ class ConfigError(OpsConsoleError):
         self.path = path
         self.line = line
         self.key = key
-        where = path or "<config>"
+        self.message = message
+        """The message without its location, for re-raising with a better one."""
+        where = path or ""
         if line is not None:
             where += f":{line}"
         if key:
-            where += f": {key}"
-        super().__init__(f"{where}: {message}")
+            where += f": {key}" if where else key
+        super().__init__(f"{where}: {message}" if where else message)  # no location: say nothing made up
 
 
 class DriverError(OpsConsoleError):

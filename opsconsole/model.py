@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from opsconsole.redact import scrub, scrub_fields
+
 
 class Health(enum.IntEnum):
     """Health of one thing, ordered so that ``max()`` gives the worst.
@@ -64,6 +66,9 @@ class ServiceStatus:
     """Driver instance that produced the row (profile key)."""
     extra: Mapping[str, Any] = field(default_factory=dict)
 
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("name", "detail", "extra"))
+
 
 @dataclass(frozen=True, slots=True)
 class QueryRecord:
@@ -81,6 +86,9 @@ class QueryRecord:
     error: str = ""
     source: str = ""
 
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("error",))
+
 
 @dataclass(frozen=True, slots=True)
 class TableStats:
@@ -94,6 +102,8 @@ class TableStats:
     last_commit: datetime | None = None
     layer: str = ""
     source: str = ""
+    extra: Mapping[str, Any] = field(default_factory=dict)
+    """Backend-specific figures (e.g. ClickHouse's busiest partition) for backend-specific rules."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,6 +120,9 @@ class LagSample:
     detail: str = ""
     source: str = ""
 
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("detail",))
+
 
 @dataclass(frozen=True, slots=True)
 class JobRun:
@@ -122,6 +135,9 @@ class JobRun:
     duration_s: float | None = None
     detail: str = ""
     source: str = ""
+
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("detail",))
 
 
 @dataclass(frozen=True, slots=True)
@@ -163,6 +179,9 @@ class ActionResult:
     message: str
     output: str = ""
 
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("message", "output"))
+
 
 @dataclass(frozen=True, slots=True)
 class Alert:
@@ -176,6 +195,9 @@ class Alert:
     since: datetime | None = None
     source: str = ""
     """Driver instance whose data raised it: when that source is lost, the alert becomes unknown."""
+
+    def __post_init__(self) -> None:  # the redaction boundary: driver text becomes model text here
+        scrub_fields(self, ("subject", "message"))
 
     @property
     def key(self) -> str:
@@ -206,3 +228,7 @@ class PaneResult:
     errors: Mapping[str, str]
     polled_at: datetime
     duration_ms: float
+
+    def __post_init__(self) -> None:  # driver errors (URLs with passwords, tokens) become pane text here
+        if self.errors:
+            object.__setattr__(self, "errors", {k: scrub(v) for k, v in self.errors.items()})

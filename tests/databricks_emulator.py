@@ -3,35 +3,34 @@
 This is a TEST DOUBLE, not Databricks. No Databricks workspace exists on this
 machine or in CI, so the tests drive the real ``databricks-sdk`` (its HTTP
 client, auth header, retry and error parsing) through opsconsole's driver
-against this server. It implements, from the public REST reference, only the
-endpoints and fields the driver reads, with in-memory state:
+against this server. Every response body is built from the SDK's own
+dataclasses (``databricks.sdk.service.*`` instances -> ``as_dict()``), so a
+field the real API never returns cannot appear; ``test_databricks_emulator``
+checks that each body sent round-trips through the SDK's ``from_dict``.
 
-* ``/.well-known/databricks-config`` (the SDK's host metadata probe)
-* Apps: ``GET /api/2.0/apps/{name}``, ``POST .../stop``, ``POST .../start``,
-  ``POST/GET .../deployments[/{id}]`` - compute status STOPPING -> STOPPED,
-  STARTING -> ACTIVE, deployments IN_PROGRESS -> SUCCEEDED/FAILED.
-* SQL warehouses: ``GET /api/2.0/sql/warehouses/{id}``, ``POST .../start``
-  (STARTING -> RUNNING), ``POST .../edit`` with the documented bounds.
-* Statement Execution: ``POST /api/2.0/sql/statements``, ``GET`` and
-  ``POST .../cancel`` - PENDING -> RUNNING -> SUCCEEDED/FAILED. SQL is not
-  executed: a few regexes recognise the statement shapes opsconsole sends
-  (SELECT 1, OPTIMIZE, VACUUM, ANALYZE, DESCRIBE HISTORY, RESTORE, SHOW GRANTS,
-  GRANT, CTAS) and update a toy catalog of Delta tables (versions, grants), so
-  a test can see e.g. that a RESTORE adds a history entry. Anything else, or an
-  unknown table, FAILS like Databricks would (TABLE_OR_VIEW_NOT_FOUND,
-  PARSE_SYNTAX_ERROR). Executed statements also land in the query history.
-* Query History: ``GET /api/2.0/sql/history/queries`` with ``filter_by``
-  (warehouse ids, start-time range) and paging.
-* Jobs: ``GET /api/2.2/jobs/runs/list`` with ``start_time_from`` and paging.
-* Clusters: ``GET /api/2.1/clusters/list``, ``GET /api/2.1/clusters/get``,
-  ``POST /api/2.1/clusters/restart|start`` (RESTARTING/PENDING -> RUNNING).
+Modelled, including the inconvenient parts of the real API:
 
-Auth: ``Authorization: Bearer <token>``; unknown token -> 401
-``UNAUTHENTICATED``; a token in :attr:`DatabricksEmulator.readonly_tokens` gets
-403 ``PERMISSION_DENIED`` on writes. Faults: :meth:`DatabricksEmulator.fail_next`
-answers the next N matching requests with 429/503 and ``Retry-After`` (the SDK
-retries those). State transitions take :attr:`transition_s` seconds of wall
-time (tests use ~0.1 s so nothing waits long).
+* Apps: ``GET /api/2.0/apps/{name}``, ``stop``, ``start`` (which re-deploys the
+  last deployment: ``pending_deployment`` until it finishes), deployments; a
+  deploy while a deployment is pending or the compute is not ACTIVE is rejected.
+* SQL warehouses: get, start (optionally falling back to STOPPED), edit, which
+  like the real API *replaces* the configuration (fields not sent are reset),
+  sizes up to 5X-Large and ``max_num_clusters`` <= 30.
+* Statement Execution: PENDING -> RUNNING -> SUCCEEDED/FAILED over a toy catalog
+  (:mod:`databricks_emulator_sql`); SQL errors, permission errors included, are
+  HTTP 200 with state FAILED and an ``error_code``.
+* Query History: filters, paging, running statements included, ``max_results``
+  must be < 1000.
+* Jobs 2.2 ``runs/list``: runs with ``status``/``termination_details``/``run_type``
+  and, unless told otherwise, the deprecated ``state``; ``limit`` <= 25.
+* Clusters: paged ``list`` with ``filter_by`` (sources, states, pinned),
+  terminated job clusters included; ``start`` on a RUNNING cluster -> INVALID_STATE.
+* Unity Catalog grants REST API (``/api/2.1/unity-catalog/permissions``).
+
+Auth: unknown token -> 401; a token in ``readonly_tokens`` gets 403 on REST
+writes and INSUFFICIENT_PERMISSIONS on mutating SQL. Faults:
+:meth:`DatabricksEmulator.fail_next` answers the next N requests with 429
+(always with ``Retry-After`` >= 1, as Databricks does) or 503.
 """
 
 from __future__ import annotations
@@ -41,14 +40,18 @@ import re
 import threading
 import time
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
-from urllib.parse import parse_qs, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
+
+from databricks.sdk.service import iam, jobs, sql
+from databricks_emulator_apps import AppWarehouseEmulation
+from databricks_emulator_compute import ComputeEmulation
+from databricks_emulator_sql import Table, ToyCatalog
 
 GOOD_TOKEN = "dapi-emulator-good"
 READONLY_TOKEN = "dapi-emulator-readonly"
-WAREHOUSE_SIZES = ("2X-Small", "X-Small", "Small", "Medium", "Large", "X-Large", "2X-Large", "3X-Large", "4X-Large")
 
 
 class ApiError(Exception):
@@ -76,34 +79,23 @@ class Timed:
 
 
 @dataclass
-class Table:
-    name: str
-    versions: list[dict[str, Any]] = field(default_factory=list)
-    grants: list[tuple[str, str]] = field(default_factory=list)
-    """(principal, privilege)."""
-
-    def commit(self, operation: str, params: dict[str, Any] | None = None) -> int:
-        version = len(self.versions)
-        self.versions.append({"version": version, "timestamp": time.strftime("%Y-%m-%d %H:%M:%S"),
-                              "operation": operation, "operationParameters": json.dumps(params or {})})
-        return version
-
-
-@dataclass
 class Statement:
     id: str
     sql: str
     warehouse_id: str
     created: float
+    catalog: str | None = None
+    schema: str | None = None
+    may_write: bool = True
     state: str = "PENDING"
-    columns: list[str] = field(default_factory=list)
-    rows: list[list[Any]] = field(default_factory=list)
+    columns: list[str] | None = None
+    rows: list[list[Any]] | None = None
     error: tuple[str, str] | None = None
     hold: bool = False
-    done: bool = False
+    started_ms: int = 0
 
 
-class DatabricksEmulator:
+class DatabricksEmulator(AppWarehouseEmulation, ComputeEmulation):
     """In-memory workspace state plus the HTTP server thread (see module docstring)."""
 
     def __init__(self, transition_s: float = 0.1) -> None:
@@ -112,6 +104,8 @@ class DatabricksEmulator:
         self.tokens = {GOOD_TOKEN}
         self.readonly_tokens = {READONLY_TOKEN}
         self.requests: list[tuple[str, str]] = []
+        self.responses: list[tuple[str, str, int, Any]] = []
+        """(method, path, HTTP status, JSON body) of every answer, for the round-trip test."""
         self.statements: dict[str, Statement] = {}
         self.hold_statements = False
         """Keep new statements RUNNING until cancelled (to test cancel and timeouts)."""
@@ -122,57 +116,43 @@ class DatabricksEmulator:
         self.deployment_state: dict[str, Timed] = {}
         self.warehouses: dict[str, dict[str, Any]] = {}
         self.warehouse_state: dict[str, Timed] = {}
+        self.warehouse_start_fails: set[str] = set()
+        """Warehouses whose start falls back to STOPPED (e.g. no capacity in the region)."""
         self.clusters: dict[str, dict[str, Any]] = {}
         self.cluster_state: dict[str, Timed] = {}
-        self.tables: dict[str, Table] = {}
-        self.queries: list[dict[str, Any]] = []
-        self.runs: list[dict[str, Any]] = []
+        self.toy = ToyCatalog()
+        self.tables: dict[str, Table] = self.toy.tables
+        self.queries: list[sql.QueryInfo] = []
+        self.runs: list[jobs.BaseRun] = []
         self.workspace_paths: set[str] = set()
-        self.other_grants: dict[tuple[str, str], list[tuple[str, str]]] = {}
         self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
 
     # ------------------------------------------------------------------ set-up helpers
-    def add_app(self, name: str, state: str = "ACTIVE", source: str = "/Workspace/Apps/src") -> None:
-        dep_id = uuid.uuid4().hex[:12]
-        self.workspace_paths.add(source)
-        self.deployments[dep_id] = {"deployment_id": dep_id, "source_code_path": source, "mode": "SNAPSHOT",
-                                    "create_time": "2026-02-07T10:00:00Z"}
-        self.deployment_state[dep_id] = Timed("SUCCEEDED")
-        self.apps[name] = {"name": name, "url": f"https://{name}-123.aws.databricksapps.com",
-                           "service_principal_id": 4242, "active_deployment_id": dep_id}
-        self.app_compute[name] = Timed(state)
+    def _timed(self, state: str) -> Timed:
+        return Timed(state)
 
-    def add_warehouse(self, wid: str, name: str, state: str = "RUNNING", size: str = "Medium",
-                      min_clusters: int = 1, max_clusters: int = 2) -> None:
-        self.warehouses[wid] = {"id": wid, "name": name, "cluster_size": size, "min_num_clusters": min_clusters,
-                                "max_num_clusters": max_clusters, "warehouse_type": "PRO",
-                                "enable_serverless_compute": True, "auto_stop_mins": 30, "num_active_sessions": 0}
-        self.warehouse_state[wid] = Timed(state)
-
-    def add_cluster(self, cid: str, name: str, state: str = "RUNNING", workers: int = 2,
-                    autoscale: tuple[int, int] | None = None) -> None:
-        spec: dict[str, Any] = {"cluster_id": cid, "cluster_name": name, "spark_version": "15.4.x-scala2.12",
-                                "node_type_id": "Standard_D16s_v3"}
-        if autoscale:
-            spec["autoscale"] = {"min_workers": autoscale[0], "max_workers": autoscale[1]}
-        else:
-            spec["num_workers"] = workers
-        self.clusters[cid] = spec
-        self.cluster_state[cid] = Timed(state)
+    def _api_error(self, status: int, code: str, message: str) -> Exception:
+        return ApiError(status, code, message)
 
     def add_table(self, name: str, versions: int = 3) -> Table:
-        table = Table(name=name.lower())
-        table.commit("CREATE TABLE")
-        for _ in range(versions - 1):
-            table.commit("WRITE", {"mode": "Append"})
-        self.tables[table.name] = table
-        return table
+        return self.toy.add_table(name, versions)
 
-    def fail_next(self, path_prefix: str, status: int, count: int = 1, retry_after: int | None = 0) -> None:
-        """Answer the next ``count`` requests under ``path_prefix`` with ``status``."""
+    def add_query(self, qid: str, warehouse_id: str, start_ms: int, duration_ms: int | None,
+                  status: str = "FINISHED", text: str | None = None, error: str | None = None) -> None:
+        """A Query History entry; ``duration_ms`` None for a query still running."""
+        self.queries.append(sql.QueryInfo(
+            query_id=qid, query_text=text or f"SELECT {qid}", status=sql.QueryStatus(status),
+            warehouse_id=warehouse_id, query_start_time_ms=start_ms, user_name="u@example.com",
+            query_end_time_ms=None if duration_ms is None else start_ms + duration_ms, duration=duration_ms,
+            rows_produced=None if duration_ms is None else 1, error_message=error))
+
+    def fail_next(self, path_prefix: str, status: int, count: int = 1, retry_after: int | None = 1,
+                  method: str | None = None) -> None:
+        """Answer the next ``count`` requests under ``path_prefix`` (of ``method``, or any) with ``status``."""
+        if status == 429 and (retry_after is None or retry_after < 1):
+            raise ValueError("Databricks answers 429 with Retry-After >= 1")
         with self.lock:
-            self._faults.append([path_prefix, status, count, retry_after])
+            self._faults.append([path_prefix, status, count, retry_after, method])
 
     # ------------------------------------------------------------------ server
     def start(self) -> str:
@@ -188,12 +168,15 @@ class DatabricksEmulator:
             def _handle(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length) if length else b""
+                headers: dict[str, str] = {}
                 try:
                     body = json.loads(raw) if raw else {}
-                    status, payload, headers = 200, emulator.dispatch(method, self.path, body,
-                                                                      self.headers.get("Authorization", "")), {}
+                    answer = emulator.dispatch(method, self.path, body, self.headers.get("Authorization", ""))
+                    status, payload = 200, answer.as_dict() if hasattr(answer, "as_dict") else answer
                 except ApiError as exc:
                     status, payload, headers = exc.status, {"error_code": exc.code, "message": exc.message}, exc.headers
+                with emulator.lock:
+                    emulator.responses.append((method, urlparse(self.path).path, status, payload))
                 data = json.dumps(payload).encode()
                 self.send_response(status)
                 self.send_header("Content-Type", "application/json")
@@ -209,11 +192,13 @@ class DatabricksEmulator:
             def do_POST(self) -> None:
                 self._handle("POST")
 
+            def do_PATCH(self) -> None:
+                self._handle("PATCH")
+
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, args=(0.05,), name="databricks-emulator",
-                                        daemon=True)
-        self._thread.start()
+        threading.Thread(target=self._server.serve_forever, args=(0.05,), name="databricks-emulator",
+                         daemon=True).start()
         return self.url
 
     @property
@@ -248,147 +233,54 @@ class DatabricksEmulator:
         ("GET", r"/api/2\.1/clusters/get", "cluster_get"),
         ("POST", r"/api/2\.1/clusters/restart", "cluster_restart"),
         ("POST", r"/api/2\.1/clusters/start", "cluster_start"),
+        ("GET", r"/api/2\.1/unity-catalog/permissions/(?P<kind>[^/]+)/(?P<full>[^/]+)", "grants_get"),
+        ("PATCH", r"/api/2\.1/unity-catalog/permissions/(?P<kind>[^/]+)/(?P<full>[^/]+)", "grants_update"),
     )
 
     def dispatch(self, method: str, target: str, body: dict[str, Any], auth: str) -> Any:
         parsed = urlparse(target)
         path = parsed.path
-        query = {k: v for k, v in parse_qs(parsed.query).items()}
+        query = dict(parse_qs(parsed.query))
         with self.lock:
             self.requests.append((method, path))
             for fault in self._faults:
-                if path.startswith(fault[0]) and fault[2] > 0:
+                if path.startswith(fault[0]) and fault[2] > 0 and fault[4] in (None, method):
                     fault[2] -= 1
                     headers = {} if fault[3] is None else {"Retry-After": str(fault[3])}
                     code = "TOO_MANY_REQUESTS" if fault[1] == 429 else "TEMPORARILY_UNAVAILABLE"
                     raise ApiError(fault[1], code, f"emulated {fault[1]}", headers)
+            readonly = False
             if path != "/.well-known/databricks-config":
                 token = auth.removeprefix("Bearer ").strip()
                 if token not in self.tokens and token not in self.readonly_tokens:
                     raise ApiError(401, "UNAUTHENTICATED", "Invalid access token.")
-                if token in self.readonly_tokens and method == "POST":
+                readonly = token in self.readonly_tokens
+                if readonly and method != "GET" and "/sql/statements" not in path:
                     raise ApiError(403, "PERMISSION_DENIED", "User does not have CAN_MANAGE permission.")
             for verb, pattern, handler in self.ROUTES:
                 match = re.fullmatch(pattern, path)
                 if verb == method and match:
-                    return getattr(self, f"_{handler}")(body=body, query=query, **match.groupdict())
+                    kwargs = {k: unquote(v) for k, v in match.groupdict().items()}
+                    return getattr(self, f"_{handler}")(body=body, query=query, readonly=readonly, **kwargs)
         raise ApiError(404, "ENDPOINT_NOT_FOUND", f"No API found for '{method} {path}'")
 
-    # ------------------------------------------------------------------ apps
     def _well_known(self, **_: Any) -> dict[str, Any]:
+        # Host metadata for the SDK's config resolution; no service dataclass describes it.
         return {"oidc_endpoint": f"{self.url}/oidc", "workspace_id": "1234567890"}
 
-    def _me(self, **_: Any) -> dict[str, Any]:
-        return {"id": "42", "userName": "ops@example.com", "active": True}
-
-    def _app(self, name: str) -> dict[str, Any]:
-        if name not in self.apps:
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"App with name {name} does not exist.")
-        for dep_id, dep in list(self.deployments.items()):
-            if dep.get("_pending_for") == name:
-                self._deployment(dep_id)  # a finished deployment becomes the active one
-        app = dict(self.apps[name])
-        compute = self.app_compute[name].current()
-        dep_id = app.pop("active_deployment_id")
-        app["compute_status"] = {"state": compute, "message": f"App compute is {compute.lower()}."}
-        app_state = {"ACTIVE": "RUNNING", "STARTING": "DEPLOYING"}.get(compute, "UNAVAILABLE")
-        app["app_status"] = {"state": app_state, "message": f"App is {app_state.lower()}."}
-        if dep_id:
-            app["active_deployment"] = self._deployment(dep_id)
-        return app
-
-    def _deployment(self, dep_id: str) -> dict[str, Any]:
-        dep = dict(self.deployments[dep_id])
-        state = self.deployment_state[dep_id].current()
-        if state == "SUCCEEDED" and dep.get("_pending_for"):
-            self.apps[dep.pop("_pending_for")]["active_deployment_id"] = dep_id
-            self.deployments[dep_id].pop("_pending_for", None)
-        dep.pop("_pending_for", None)
-        message = {"SUCCEEDED": "App started successfully", "IN_PROGRESS": "Deploying",
-                   "FAILED": dep.pop("_error", "Deployment failed")}.get(state, state)
-        dep.pop("_error", None)
-        dep["status"] = {"state": state, "message": message}
-        return dep
-
-    def _app_get(self, name: str, **_: Any) -> dict[str, Any]:
-        return self._app(name)
-
-    def _app_stop(self, name: str, **_: Any) -> dict[str, Any]:
-        self._app(name)
-        self.app_compute[name].move("STOPPING", "STOPPED", self.transition_s)
-        return self._app(name)
-
-    def _app_start(self, name: str, **_: Any) -> dict[str, Any]:
-        state = self._app(name)["compute_status"]["state"]
-        if state not in ("STOPPED", "ERROR"):
-            raise ApiError(400, "INVALID_STATE", f"Cannot start app {name}: compute is {state}.")
-        self.app_compute[name].move("STARTING", "ACTIVE", self.transition_s)
-        return self._app(name)
-
-    def _deploy(self, name: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        self._app(name)
-        dep_id = uuid.uuid4().hex[:12]
-        source = body.get("source_code_path", "")
-        self.deployments[dep_id] = {"deployment_id": dep_id, "source_code_path": source,
-                                    "mode": body.get("mode", "SNAPSHOT"), "create_time": time.strftime(
-                                        "%Y-%m-%dT%H:%M:%SZ", time.gmtime()), "_pending_for": name}
-        timed = Timed("IN_PROGRESS")
-        if source in self.workspace_paths:
-            timed.move("IN_PROGRESS", "SUCCEEDED", self.transition_s)
-        else:
-            self.deployments[dep_id]["_error"] = f"Source code path {source} does not exist."
-            self.deployments[dep_id].pop("_pending_for")
-            timed.move("IN_PROGRESS", "FAILED", self.transition_s)
-        self.deployment_state[dep_id] = timed
-        return self._deployment(dep_id)
-
-    def _deployment_get(self, name: str, dep: str, **_: Any) -> dict[str, Any]:
-        if dep not in self.deployments:
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Deployment {dep} does not exist.")
-        return self._deployment(dep)
-
-    # ------------------------------------------------------------------ warehouses
-    def _warehouse(self, wid: str) -> dict[str, Any]:
-        if wid not in self.warehouses:
-            raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Warehouse {wid} does not exist.")
-        wh = dict(self.warehouses[wid])
-        state = self.warehouse_state[wid].current()
-        wh["state"] = state
-        wh["num_clusters"] = wh["min_num_clusters"] if state == "RUNNING" else 0
-        wh["health"] = {"status": "HEALTHY"} if state == "RUNNING" else {}
-        return wh
-
-    def _warehouse_get(self, wid: str, **_: Any) -> dict[str, Any]:
-        return self._warehouse(wid)
-
-    def _warehouse_start(self, wid: str, **_: Any) -> dict[str, Any]:
-        if self._warehouse(wid)["state"] == "STOPPED":
-            self.warehouse_state[wid].move("STARTING", "RUNNING", self.transition_s)
-        return {}
-
-    def _warehouse_edit(self, wid: str, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        current = self._warehouse(wid)
-        size = body.get("cluster_size", current["cluster_size"])
-        lo = body.get("min_num_clusters", current["min_num_clusters"])
-        hi = body.get("max_num_clusters", current["max_num_clusters"])
-        if size not in WAREHOUSE_SIZES:
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Invalid cluster size {size}")
-        if not (1 <= lo <= hi <= 40):
-            raise ApiError(400, "INVALID_PARAMETER_VALUE",
-                           "min_num_clusters must be >= 1 and <= max_num_clusters <= 40")
-        self.warehouses[wid].update(cluster_size=size, min_num_clusters=lo, max_num_clusters=hi)
-        return {}
+    def _me(self, **_: Any) -> iam.User:
+        return iam.User(id="42", user_name="ops@example.com", active=True)
 
     # ------------------------------------------------------------------ statements
-    def _statement_execute(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
+    def _statement_execute(self, body: dict[str, Any], readonly: bool = False, **_: Any) -> sql.StatementResponse:
         wid = body.get("warehouse_id", "")
         self._warehouse(wid)
         if self.warehouse_state[wid].current() == "STOPPED":  # statements auto-start a warehouse
             self.warehouse_state[wid].move("STARTING", "RUNNING", self.transition_s)
         sid = f"01ef{uuid.uuid4().hex[:28]}"
         st = Statement(id=sid, sql=str(body.get("statement", "")), warehouse_id=wid, created=time.monotonic(),
-                       hold=self.hold_statements)
-        st.catalog, st.schema = body.get("catalog"), body.get("schema")  # type: ignore[attr-defined]
+                       catalog=body.get("catalog"), schema=body.get("schema"), may_write=not readonly,
+                       hold=self.hold_statements, started_ms=int(time.time() * 1000))
         self.statements[sid] = st
         return self._statement_view(st)
 
@@ -401,25 +293,29 @@ class DatabricksEmulator:
         if st.hold or elapsed < self.transition_s:
             st.state = "RUNNING" if elapsed >= self.transition_s / 2 else "PENDING"
             return
-        self._run_sql(st)
+        out = self.toy.run(st.sql, st.catalog, st.schema, may_write=st.may_write)
+        st.columns, st.rows, st.error = out.columns, out.rows, out.error
         st.state = "FAILED" if st.error else "SUCCEEDED"
         self._record_query(st)
 
-    def _statement_view(self, st: Statement) -> dict[str, Any]:
+    def _statement_view(self, st: Statement) -> sql.StatementResponse:
         self._advance(st)
-        view: dict[str, Any] = {"statement_id": st.id, "status": {"state": st.state}}
-        if st.error:
-            view["status"]["error"] = {"error_code": st.error[0], "message": st.error[1]}
+        error = sql.ServiceError(error_code=sql.ServiceErrorCode(st.error[0]), message=st.error[1]) if st.error \
+            else None
+        view = sql.StatementResponse(statement_id=st.id,
+                                     status=sql.StatementStatus(state=sql.StatementState(st.state), error=error))
         if st.state == "SUCCEEDED":
-            view["manifest"] = {"format": "JSON_ARRAY", "total_chunk_count": 1, "total_row_count": len(st.rows),
-                                "truncated": False, "schema": {"column_count": len(st.columns), "columns": [
-                                    {"name": c, "position": i, "type_name": "STRING", "type_text": "STRING"}
-                                    for i, c in enumerate(st.columns)]}}
-            view["result"] = {"chunk_index": 0, "row_offset": 0, "row_count": len(st.rows),
-                              "data_array": [[None if v is None else str(v) for v in row] for row in st.rows]}
+            cols, rows = st.columns or [], st.rows or []
+            view.manifest = sql.ResultManifest(
+                format=sql.Format.JSON_ARRAY, total_chunk_count=1, total_row_count=len(rows), truncated=False,
+                schema=sql.ResultSchema(column_count=len(cols), columns=[
+                    sql.ColumnInfo(name=c, position=i, type_name=sql.ColumnInfoTypeName.STRING, type_text="STRING")
+                    for i, c in enumerate(cols)]))
+            view.result = sql.ResultData(chunk_index=0, row_offset=0, row_count=len(rows),
+                                         data_array=[[None if v is None else str(v) for v in row] for row in rows])
         return view
 
-    def _statement_get(self, sid: str, **_: Any) -> dict[str, Any]:
+    def _statement_get(self, sid: str, **_: Any) -> sql.StatementResponse:
         if sid not in self.statements:
             raise ApiError(404, "RESOURCE_DOES_NOT_EXIST", f"Statement {sid} not found.")
         return self._statement_view(self.statements[sid])
@@ -432,164 +328,33 @@ class DatabricksEmulator:
         return {}
 
     def _record_query(self, st: Statement) -> None:
-        now_ms = int(time.time() * 1000)
         duration = int((time.monotonic() - st.created) * 1000)
         status = {"SUCCEEDED": "FINISHED", "FAILED": "FAILED", "CANCELED": "CANCELED"}[st.state]
-        self.queries.append({"query_id": st.id, "query_text": st.sql, "status": status,
-                             "query_start_time_ms": now_ms - duration, "query_end_time_ms": now_ms,
-                             "duration": duration, "rows_produced": len(st.rows), "user_name": "ops@example.com",
-                             "warehouse_id": st.warehouse_id, "error_message": st.error[1] if st.error else None})
-
-    IDENT = r"(?:`(?:[^`]|``)+`|[A-Za-z_][A-Za-z0-9_]*)"
-    NAME = rf"({IDENT}(?:\.{IDENT}){{0,2}})"
-
-    def _table(self, st: Statement, quoted: str) -> Table:
-        parts = [p[1:-1].replace("``", "`") if p.startswith("`") else p
-                 for p in re.findall(self.IDENT, quoted)]
-        defaults = [getattr(st, "catalog", None), getattr(st, "schema", None)]
-        full = ".".join([d or "" for d in defaults][: 3 - len(parts)] + parts).lower()
-        if full not in self.tables:
-            raise LookupError(f"[TABLE_OR_VIEW_NOT_FOUND] The table or view {quoted} cannot be found.")
-        return self.tables[full]
-
-    def _securable(self, st: Statement, kind: str, quoted: str) -> tuple[str, list[tuple[str, str]]]:
-        """Key and grant list of a table, schema or catalog (schemas/catalogs exist if a table is in them)."""
-        if kind.upper() == "TABLE":
-            table = self._table(st, quoted)
-            return table.name, table.grants
-        key = quoted.replace("`", "").lower()
-        if not any(name.startswith(key + ".") for name in self.tables):
-            raise LookupError(f"[NO_SUCH_{kind.upper()}_EXCEPTION] {kind.title()} {quoted} not found.")
-        return key, self.other_grants.setdefault((kind.upper(), key), [])
-
-    def _run_sql(self, st: Statement) -> None:
-        sql = st.sql.strip().rstrip(";")
-        n = self.NAME
-        try:
-            if re.fullmatch(r"SELECT 1", sql, re.I):
-                st.columns, st.rows = ["1"], [[1]]
-            elif m := re.fullmatch(rf"OPTIMIZE {n}(?: ZORDER BY \((.+)\))?", sql, re.I):
-                table = self._table(st, m.group(1))
-                table.commit("OPTIMIZE", {"zOrderBy": m.group(2) or "[]"})
-                st.columns, st.rows = ["path", "metrics"], [[table.name, '{"numFilesAdded": 1, "numFilesRemoved": 8}']]
-            elif m := re.fullmatch(rf"VACUUM {n} RETAIN (\d+) HOURS", sql, re.I):
-                table = self._table(st, m.group(1))
-                table.commit("VACUUM END", {"retain": m.group(2)})
-                st.columns, st.rows = ["path"], [[f"dbfs:/tables/{table.name}"]]
-            elif m := re.fullmatch(rf"ANALYZE TABLE {n} COMPUTE STATISTICS(?: FOR ALL COLUMNS)?", sql, re.I):
-                self._table(st, m.group(1))
-            elif m := re.fullmatch(rf"DESCRIBE HISTORY {n}(?: LIMIT (\d+))?", sql, re.I):
-                table = self._table(st, m.group(1))
-                limit = int(m.group(2) or 1000)
-                st.columns = ["version", "timestamp", "operation", "operationParameters"]
-                st.rows = [[v[c] for c in st.columns] for v in reversed(table.versions)][:limit]
-            elif m := re.fullmatch(rf"RESTORE TABLE {n} TO (VERSION|TIMESTAMP) AS OF (\d+|'[^']+')", sql, re.I):
-                table = self._table(st, m.group(1))
-                if m.group(2).upper() == "VERSION" and int(m.group(3)) >= len(table.versions):
-                    raise LookupError(f"[DELTA_VERSION_NOT_FOUND] Cannot time travel Delta table to version "
-                                      f"{m.group(3)}. Available versions: [0, {len(table.versions) - 1}].")
-                table.commit("RESTORE", {m.group(2).lower(): m.group(3)})
-                st.columns, st.rows = ["table_size_after_restore", "num_of_files_after_restore"], [[1024, 4]]
-            elif m := re.fullmatch(rf"SHOW GRANTS ON (TABLE|SCHEMA|CATALOG) {n}", sql, re.I):
-                key, grants = self._securable(st, m.group(1), m.group(2))
-                st.columns = ["Principal", "ActionType", "ObjectType", "ObjectKey"]
-                st.rows = [[p, a, m.group(1).upper(), key] for p, a in grants]
-            elif m := re.fullmatch(rf"GRANT ([A-Z ,]+) ON (TABLE|SCHEMA|CATALOG) {n} TO `((?:[^`]|``)+)`", sql, re.I):
-                _, grants = self._securable(st, m.group(2), m.group(3))
-                principal = m.group(4).replace("``", "`")
-                for privilege in (p.strip().upper() for p in m.group(1).split(",")):
-                    if (principal, privilege) not in grants:
-                        grants.append((principal, privilege))
-            elif m := re.fullmatch(rf"CREATE TABLE {n} AS SELECT \* FROM {n}", sql, re.I):
-                source = self._table(st, m.group(2))
-                target = m.group(1).replace("`", "").lower()
-                if target in self.tables:
-                    raise LookupError(f"[TABLE_OR_VIEW_ALREADY_EXISTS] Cannot create table {m.group(1)}.")
-                self.add_table(target, versions=1)
-                st.columns, st.rows = ["num_affected_rows", "num_inserted_rows"], [[len(source.versions), 0]]
-            else:
-                st.error = ("PARSE_SYNTAX_ERROR", f"[PARSE_SYNTAX_ERROR] emulator does not understand: {sql[:80]}")
-        except LookupError as exc:
-            st.error = ("BAD_REQUEST", str(exc).strip("'\""))
+        self.add_query(st.id, st.warehouse_id, st.started_ms, duration, status, st.sql,
+                       st.error[1] if st.error else None)
 
     # ------------------------------------------------------------------ query history
-    def _query_history(self, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-        rows = sorted(self.queries, key=lambda q: q["query_start_time_ms"], reverse=True)
+    def _query_history(self, query: dict[str, list[str]], **_: Any) -> sql.ListQueriesResponse:
+        size = int(query.get("max_results", ["100"])[0])
+        if not 0 < size < 1000:
+            raise ApiError(400, "INVALID_PARAMETER_VALUE", "max_results must be greater than 0 and less than 1000")
+        for st in list(self.statements.values()):
+            self._advance(st)
+        running = [sql.QueryInfo(query_id=st.id, query_text=st.sql, status=sql.QueryStatus.RUNNING,
+                                 warehouse_id=st.warehouse_id, query_start_time_ms=st.started_ms,
+                                 user_name="ops@example.com")
+                   for st in self.statements.values() if st.state in ("PENDING", "RUNNING")]
+        rows = sorted(self.queries + running, key=lambda q: q.query_start_time_ms or 0, reverse=True)
         wids = query.get("filter_by.warehouse_ids")
         if wids:
-            rows = [q for q in rows if q["warehouse_id"] in wids]
+            rows = [q for q in rows if q.warehouse_id in wids]
         start = query.get("filter_by.query_start_time_range.start_time_ms")
         if start:
-            rows = [q for q in rows if q["query_start_time_ms"] >= int(start[0])]
+            rows = [q for q in rows if (q.query_start_time_ms or 0) >= int(start[0])]
         end = query.get("filter_by.query_start_time_range.end_time_ms")
         if end:
-            rows = [q for q in rows if q["query_start_time_ms"] < int(end[0])]
-        size = min(int(query.get("max_results", ["100"])[0]), 1000)
+            rows = [q for q in rows if (q.query_start_time_ms or 0) < int(end[0])]
         offset = int(query.get("page_token", ["0"])[0])
-        page = rows[offset:offset + size]
-        result: dict[str, Any] = {"res": page, "has_next_page": offset + size < len(rows)}
-        if offset + size < len(rows):
-            result["next_page_token"] = str(offset + size)
-        return result
-
-    # ------------------------------------------------------------------ jobs
-    def _runs_list(self, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-        limit = int(query.get("limit", ["20"])[0])
-        if not 0 <= limit <= 25:
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", "limit must be between 0 and 25")
-        limit = limit or 25
-        rows = sorted(self.runs, key=lambda r: r["start_time"], reverse=True)
-        since = query.get("start_time_from")
-        if since:
-            rows = [r for r in rows if r["start_time"] >= int(since[0])]
-        offset = int(query.get("page_token", ["0"])[0])
-        page = rows[offset:offset + limit]
-        more = offset + limit < len(rows)
-        result: dict[str, Any] = {"runs": page, "has_more": more}
-        if more:
-            result["next_page_token"] = str(offset + limit)
-        return result
-
-    def add_run(self, job_id: int, name: str, result: str | None, start_ms: int, duration_s: float,
-                life_cycle: str = "TERMINATED") -> None:
-        run_id = len(self.runs) + 1000
-        run: dict[str, Any] = {"job_id": job_id, "run_id": run_id, "run_name": name, "start_time": start_ms,
-                               "state": {"life_cycle_state": life_cycle, "state_message": ""}}
-        if result:
-            run["state"]["result_state"] = result
-        if life_cycle == "TERMINATED":
-            run["end_time"] = start_ms + int(duration_s * 1000)
-            run["run_duration"] = int(duration_s * 1000)
-        self.runs.append(run)
-
-    # ------------------------------------------------------------------ clusters
-    def _cluster(self, cid: str) -> dict[str, Any]:
-        if cid not in self.clusters:
-            raise ApiError(400, "INVALID_PARAMETER_VALUE", f"Cluster {cid} does not exist")
-        spec = dict(self.clusters[cid])
-        state = self.cluster_state[cid].current()
-        spec["state"] = state
-        spec["state_message"] = "" if state == "RUNNING" else f"Cluster is {state.lower()}"
-        live = spec.get("num_workers") or (spec.get("autoscale") or {}).get("min_workers", 0)
-        spec["executors"] = [{"node_id": f"n{i}"} for i in range(live)] if state == "RUNNING" else []
-        return spec
-
-    def _clusters_list(self, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-        return {"clusters": [self._cluster(cid) for cid in sorted(self.clusters)]}
-
-    def _cluster_get(self, query: dict[str, list[str]], **_: Any) -> dict[str, Any]:
-        return self._cluster(query.get("cluster_id", [""])[0])
-
-    def _cluster_restart(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        cid = body.get("cluster_id", "")
-        state = self._cluster(cid)["state"]
-        if state != "RUNNING":
-            raise ApiError(400, "INVALID_STATE", f"Cluster {cid} is in unexpected state {state.title()}.")
-        self.cluster_state[cid].move("RESTARTING", "RUNNING", self.transition_s)
-        return {}
-
-    def _cluster_start(self, body: dict[str, Any], **_: Any) -> dict[str, Any]:
-        cid = body.get("cluster_id", "")
-        if self._cluster(cid)["state"] == "TERMINATED":
-            self.cluster_state[cid].move("PENDING", "RUNNING", self.transition_s)
-        return {}
+        more = offset + size < len(rows)
+        return sql.ListQueriesResponse(res=rows[offset:offset + size], has_next_page=more,
+                                       next_page_token=str(offset + size) if more else None)

@@ -25,7 +25,7 @@ RUN_WAIT_S = 180
 
 
 def _driver(url: str, password: str = "admin", **options: object) -> AirflowDriver:
-    from opsconsole.config import Secret
+    from opsconsole.secret import Secret
 
     return AirflowDriver("airflow", {"url": url, "username": "admin", "password": Secret(password), **options},
                          timeout=20)
@@ -197,8 +197,9 @@ def test_render_log_keeps_events_and_exceptions_and_drops_group_markers() -> Non
 def test_iceberg_local_profile_configures_the_orchestration_drivers(root: Path,
                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     """profiles.yaml's seed 002 profile validates against these drivers' options, URLs from the environment."""
-    from opsconsole.config import Secret, load
+    from opsconsole.config import load
     from opsconsole.drivers import driver_class
+    from opsconsole.secret import Secret
 
     monkeypatch.setenv("AIRFLOW_URL", "http://airflow.internal:8080")
     monkeypatch.setenv("AIRFLOW_PASSWORD", "s3cret-pw")

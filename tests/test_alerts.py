@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from opsconsole.config import ALERT_THRESHOLDS, load_profile
-from opsconsole.drivers.databricks_rows import warehouse_status
+from opsconsole.drivers.databricks.rows import warehouse_status
 from opsconsole.model import (
     Alert,
     Health,
@@ -21,8 +21,7 @@ from opsconsole.model import (
     Severity,
     TableStats,
 )
-from opsconsole.monitor.engine import profile_rules
-from opsconsole.monitor.rules import Rule, evaluate
+from opsconsole.monitor.rules import Rule, evaluate, profile_rules
 from opsconsole.runbooks.library import load_library
 
 NOW = datetime(2025, 3, 4, 14, 0, 30, tzinfo=UTC)
@@ -49,15 +48,18 @@ def query(i: int, status: str = "FINISHED", ms: float = 100, ago: timedelta = ti
 
 
 def test_warehouse_down_from_the_databricks_driver_row() -> None:
-    stopped = warehouse_status({"id": "abc", "name": "ontos", "state": "STOPPED", "cluster_size": "Small"},
+    stopped = warehouse_status({"id": "abc", "name": "ontos", "state": "DELETED", "cluster_size": "Small"},
                                source="ws", checked_at=NOW)
     alerts = fired(result(Pane.SERVICES, stopped))
     assert alerts["WarehouseDown"].severity is Severity.CRITICAL
-    assert "STOPPED" in alerts["WarehouseDown"].message
+    assert "DELETED" in alerts["WarehouseDown"].message
     assert alerts["WarehouseDown"].runbook == "ontos-warehouse-timeout"
     assert "ServiceDown" not in alerts  # one alert for one fact
     running = warehouse_status({"id": "abc", "name": "ontos", "state": "RUNNING"}, source="ws", checked_at=NOW)
     assert fired(result(Pane.SERVICES, running)) == {}
+    auto_stopped = warehouse_status({"id": "abc", "name": "ontos", "state": "STOPPED", "auto_stop_mins": 30},
+                                    source="ws", checked_at=NOW)
+    assert fired(result(Pane.SERVICES, auto_stopped)) == {}  # auto-stop is normal (issue 15)
 
 
 def test_error_rate_over_the_last_hour_per_warehouse() -> None:
@@ -141,7 +143,7 @@ def test_every_alert_names_a_runbook_that_exists_and_answers_it(library) -> None
         result(Pane.SERVICES, *(ServiceStatus(n, Health.CRITICAL) for n in
                                 ("iceberg-rest", "minio", "ingestion-api", "staging-duckdb", "web")),
                ServiceStatus("slow", Health.OK, latency_ms=9_000), ServiceStatus("meh", Health.WARNING),
-               warehouse_status({"name": "w", "state": "STOPPED"}, source="ws", checked_at=NOW),
+               warehouse_status({"name": "w", "state": "DELETED"}, source="ws", checked_at=NOW),
                ServiceStatus("coverage", Health.WARNING, extra={"coverage": 0.5})),
         result(Pane.QUERIES, query(1, "FAILED", ms=50_000)),
         result(Pane.TABLES, TableStats("t", 1_000)),
@@ -163,3 +165,10 @@ def test_every_alert_names_a_runbook_that_exists_and_answers_it(library) -> None
     for alert in alerts:
         assert alert.runbook in library.runbooks, alert
         assert alert.rule in library.runbooks[alert.runbook].alerts, f"{alert.runbook} does not answer {alert.rule}"
+
+
+def test_job_rows_raise_job_health_low_not_service_degraded() -> None:
+    from opsconsole.drivers.databricks.rows import Health as H
+
+    row = ServiceStatus("job etl", H.WARNING, detail="score 70", extra={"kind": "job", "score": 70.0})
+    assert fired(result(Pane.SERVICES, row)) == {}  # one fact, one alert: JobHealthLow from the Jobs pane

@@ -8,10 +8,10 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opsconsole.audit import REDACTED, AuditLog, default_path, redact
-from opsconsole.config import Secret
+from opsconsole.runbooks.audit import REDACTED, AuditLog, default_path, redact
 from opsconsole.runbooks.engine import RunbookEngine
 from opsconsole.runbooks.library import parse_runbook
+from opsconsole.secret import Secret
 
 
 def test_default_path_follows_opsconsole_data_dir(tmp_path: Path, monkeypatch) -> None:
@@ -40,7 +40,7 @@ def test_torn_last_line_does_not_hide_earlier_records(tmp_path: Path) -> None:
 
 def test_two_processes_appending_keep_every_line_whole(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    code = ("import sys; from opsconsole.audit import AuditLog; log = AuditLog(sys.argv[1]);"
+    code = ("import sys; from opsconsole.runbooks.audit import AuditLog; log = AuditLog(sys.argv[1]);"
             "[log.write(log.event(run_id=sys.argv[2], phase='start', procedure='p', message='x' * 3000, "
             "step=str(i))) for i in range(200)]")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -66,3 +66,14 @@ async def test_engine_never_writes_secret_params(tmp_path: Path) -> None:
     assert start.params == {"sas": REDACTED, "note": REDACTED} and start.who and start.host
     end = next(e for e in log.read() if e.phase == "end")
     assert end.output_digest.startswith("sha256:") and end.start and end.end and end.outcome == "ok"
+
+
+def test_audit_records_the_person_behind_sudo_and_the_web_connection(tmp_path: Path, monkeypatch) -> None:
+    """On a shared jump box `sudo opsconsole` runs as root: the record names the login; a browser tab says so."""
+    monkeypatch.setenv("SUDO_USER", "alice")
+    monkeypatch.setenv("OPSCONSOLE_AUDIT_VIA", "web 127.0.0.1 HeadlessChrome")
+    log = AuditLog(tmp_path / "audit.jsonl")
+    log.write(log.event(run_id="r1", phase="run-start", procedure="p"))
+    event = log.read()[-1]
+    assert event.who.startswith("alice")
+    assert event.via == "web 127.0.0.1 HeadlessChrome"

@@ -8,9 +8,10 @@ from pathlib import Path
 import pytest
 
 from opsconsole import config
-from opsconsole.cli import main
-from opsconsole.config import Secret, discover, load, load_profile, validate_all
+from opsconsole.cli.main import main
+from opsconsole.config import discover, load, load_profile, validate_all
 from opsconsole.errors import ConfigError
+from opsconsole.secret import Secret
 
 GOOD = """\
 default_profile: one

@@ -21,11 +21,11 @@ from typing import Any
 import pytest
 from databricks_emulator import GOOD_TOKEN, READONLY_TOKEN, DatabricksEmulator
 
-from opsconsole import query_stats
-from opsconsole.config import Secret
-from opsconsole.drivers.databricks import DatabricksDriver
+from opsconsole.drivers.databricks import query_stats
+from opsconsole.drivers.databricks.driver import DatabricksDriver
 from opsconsole.errors import ActionRefused, AuthError, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import Health, Pane
+from opsconsole.secret import Secret
 
 APP = "ontos-ml-workbench"
 WH = "wh-ontos"
@@ -79,16 +79,16 @@ async def test_health_shows_app_and_warehouse_rows(driver: DatabricksDriver) -> 
     assert app.latency_ms is not None and app.latency_ms < 5000
 
 
-async def test_stopped_warehouse_is_critical_with_state(emu: DatabricksEmulator, driver: DatabricksDriver) -> None:
+async def test_auto_stopped_warehouse_is_not_critical(emu: DatabricksEmulator, driver: DatabricksDriver) -> None:
     emu.warehouse_state[WH].state = "STOPPED"
     wh = next(r for r in await driver.health() if r.name.startswith("warehouse"))
-    assert wh.health is Health.CRITICAL and wh.extra["state"] == "STOPPED"
+    assert wh.health is Health.OK and wh.extra["state"] == "STOPPED" and "auto-stopped after 30 min" in wh.detail
 
 
 async def test_facets_follow_options(emu: DatabricksEmulator) -> None:
     drv = make(emu, app=None, warehouse_id="", clusters=True)
     assert drv.panes == frozenset({Pane.SERVICES})
-    assert {a.name for a in drv.actions} == {"cluster-restart"}
+    assert {a.name for a in drv.actions} == {"cluster-restart", "grants-show", "grant"}  # grants: REST API
     with pytest.raises(ActionRefused, match="warehouse_id"):
         await drv.run_action("warehouse-start", {})
     await drv.close()
@@ -116,7 +116,8 @@ async def test_app_restart_stops_then_starts_until_active(emu: DatabricksEmulato
     result = await driver.run_action("app-restart", {"progress": seen.append})
     assert result.ok, result.message
     states = [line.split(": ")[-1] for line in seen]
-    assert states == ["STOPPING", "STOPPED", "STARTING", "ACTIVE"]
+    assert states[:4] == ["STOPPING", "STOPPED", "STARTING", "ACTIVE"]
+    assert states[4].startswith("waiting for pending deployment") and states[-1] == "no pending deployment"
     assert ("POST", f"/api/2.0/apps/{APP}/stop") in emu.requests
     assert ("POST", f"/api/2.0/apps/{APP}/start") in emu.requests
     assert emu.app_compute[APP].current() == "ACTIVE"
@@ -162,7 +163,7 @@ async def test_warehouse_edit_applies_and_shows(emu: DatabricksEmulator, driver:
 
 @pytest.mark.parametrize("params, why", [
     ({"cluster_size": "Huge"}, "not one of"),
-    ({"max_num_clusters": 41}, "at most 40"),
+    ({"max_num_clusters": 31}, "at most 30"),
     ({"min_num_clusters": 3, "max_num_clusters": 2}, "must not exceed"),
     ({"min_num_clusters": 0}, "at least 1"),
 ])
@@ -301,10 +302,7 @@ async def test_cancel_statements_action(emu: DatabricksEmulator, driver: Databri
 # ---------------------------------------------------------------------------- query history
 def _query(emu: DatabricksEmulator, qid: str, wid: str, minutes_ago: float, ms: int, status: str = "FINISHED") -> None:
     start = int((time.time() - minutes_ago * 60) * 1000)
-    emu.queries.append({"query_id": qid, "query_text": f"SELECT {qid}", "status": status, "warehouse_id": wid,
-                        "query_start_time_ms": start, "query_end_time_ms": start + ms, "duration": ms,
-                        "user_name": "u@example.com", "rows_produced": 1,
-                        "error_message": "boom" if status == "FAILED" else None})
+    emu.add_query(qid, wid, start, ms, status, error="boom" if status == "FAILED" else None)
 
 
 async def test_query_history_filters_by_warehouse_and_time(emu: DatabricksEmulator, driver: DatabricksDriver) -> None:
@@ -401,7 +399,7 @@ async def test_forbidden_write_is_auth_error(emu: DatabricksEmulator) -> None:
 
 async def test_throttling_is_retried_by_the_sdk(emu: DatabricksEmulator, driver: DatabricksDriver) -> None:
     await driver.health()  # client built
-    emu.fail_next(f"/api/2.0/apps/{APP}", 429, count=1, retry_after=0)
+    emu.fail_next(f"/api/2.0/apps/{APP}", 429, count=1, retry_after=1)
     emu.fail_next(f"/api/2.0/sql/warehouses/{WH}", 503, count=1, retry_after=0)
     rows = await driver.health()
     assert all(r.health is Health.OK for r in rows)
@@ -450,7 +448,8 @@ async def test_statement_errors_keep_the_token_out_of_messages(emu: DatabricksEm
 
 
 def test_importing_the_driver_does_not_import_the_sdk() -> None:
-    code = ("import sys, opsconsole.drivers.databricks, opsconsole.jobhealth, opsconsole.query_stats; "
+    code = ("import sys, opsconsole.drivers.databricks.driver, opsconsole.drivers.databricks.jobhealth, "
+            "opsconsole.drivers.databricks.query_stats; "
             "print('databricks.sdk' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -6,9 +6,10 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.config import ConfigError, Secret, load
-from opsconsole.drivers.databricks import DatabricksDriver
+from opsconsole.config import ConfigError, load
+from opsconsole.drivers.databricks.driver import DatabricksDriver
 from opsconsole.model import Pane
+from opsconsole.secret import Secret
 
 
 def workspace_driver(root: Path, profile: str) -> DatabricksDriver:
@@ -39,9 +40,21 @@ def test_dataops_reads_seed_004_environment(root: Path, monkeypatch: pytest.Monk
     drv = workspace_driver(root, "dataops")
     assert drv.jobs and drv.panes == frozenset({Pane.SERVICES, Pane.JOBS})
     assert isinstance(drv.config["token"], Secret) and "dapi-from-env" not in repr(drv.config)
-    assert drv.actions == ()
+    assert {a.name for a in drv.actions} == {"grants-show", "grant"}  # Unity Catalog REST API, no warehouse
 
 
-def test_azure_rt_lists_clusters(root: Path) -> None:
+def test_azure_rt_lists_clusters(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DATABRICKS_WAREHOUSE_ID", "wh-rt")
     drv = workspace_driver(root, "azure-rt")
-    assert drv.clusters and [a.name for a in drv.actions] == ["cluster-restart"]
+    assert drv.clusters and "cluster-restart" in {a.name for a in drv.actions}
+    assert drv.warehouse_id == "wh-rt"  # the data-skew runbook's warehouse
+    assert drv._targets() == {"p50_ms": 100, "p99_ms": 500, "error_rate": 0.001}  # seed 001's dashboard targets
+
+
+def test_dataops_ships_job_alert_thresholds(root: Path) -> None:
+    try:
+        prof = load(root / "profiles.yaml").profile("dataops")
+    except ConfigError as exc:
+        pytest.skip(str(exc))
+    assert (prof.alerts["job_health_warning"], prof.alerts["job_health_critical"],
+            prof.alerts["job_duration_z_max"]) == (80, 50, 3.5)

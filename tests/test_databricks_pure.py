@@ -6,9 +6,8 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opsconsole import query_stats
-from opsconsole.drivers import databricks_rows as rows
-from opsconsole.drivers import databricks_sql as dsql
+from opsconsole.drivers.databricks import query_stats, rows
+from opsconsole.drivers.databricks import sql as dsql
 from opsconsole.errors import ActionRefused
 from opsconsole.model import Health, QueryRecord
 
@@ -69,9 +68,9 @@ def test_app_health(compute: str, status: str, expected: Health) -> None:
 
 @pytest.mark.parametrize("state, health, expected", [
     ("RUNNING", "HEALTHY", Health.OK), ("RUNNING", "DEGRADED", Health.WARNING),
-    ("STARTING", "", Health.CRITICAL), ("STOPPED", "", Health.CRITICAL),
+    ("STARTING", "", Health.WARNING), ("STOPPED", "", Health.OK), ("DELETED", "", Health.CRITICAL),
 ])
-def test_warehouse_not_running_is_critical(state: str, health: str, expected: Health) -> None:
+def test_warehouse_state_health_auto_stop_is_normal(state: str, health: str, expected: Health) -> None:
     wh = {"id": "w", "name": "wh", "state": state, "health": {"status": health} if health else {}}
     row = rows.warehouse_status(wh, source="w", checked_at=NOW)
     assert row.health is expected and row.extra["state"] == state
@@ -85,6 +84,39 @@ def test_job_run_mapping_prefers_result_state() -> None:
     running = rows.job_run({"run_id": 8, "run_name": "etl", "start_time": 1, "run_duration": 5000,
                             "state": {"life_cycle_state": "RUNNING"}}, source="w")
     assert running.state == "RUNNING" and running.duration_s is None
+
+
+def status_run(i: int, code: str, kind: str, with_state: bool = False) -> dict[str, object]:
+    """A Jobs 2.2 run as a real workspace returns it, ``state`` only when asked."""
+    run: dict[str, object] = {"run_id": i, "run_name": "etl", "start_time": 1_770_458_400_000 + i * 3_600_000,
+                              "run_duration": 60_000, "run_type": "JOB_RUN",
+                              "status": {"state": "TERMINATED", "termination_details": {"code": code, "type": kind}}}
+    if with_state:
+        run["state"] = {"life_cycle_state": "TERMINATED", "result_state": "SUCCESS"}
+    return run
+
+
+@pytest.mark.parametrize("code, kind, expected", [
+    ("SUCCESS", "SUCCESS", "SUCCESS"), ("RUN_EXECUTION_ERROR", "CLIENT_ERROR", "FAILED"),
+    ("DRIVER_ERROR", "INTERNAL_ERROR", "INTERNAL_ERROR"), ("CLOUD_FAILURE", "CLOUD_FAILURE", "INTERNAL_ERROR"),
+    ("USER_CANCELED", "SUCCESS", "CANCELED"), ("SKIPPED", "SUCCESS", "SKIPPED"),
+])
+def test_job_outcome_from_status_and_termination_type(code: str, kind: str, expected: str) -> None:
+    assert rows.job_run(status_run(1, code, kind), source="w").state == expected
+
+
+def test_status_wins_over_deprecated_state() -> None:
+    assert rows.job_run(status_run(1, "RUN_EXECUTION_ERROR", "CLIENT_ERROR", with_state=True),
+                        source="w").state == "FAILED"
+
+
+def test_job_failing_3_of_6_status_only_runs_scores_low() -> None:
+    from opsconsole.drivers.databricks import jobhealth
+
+    history = [rows.job_run(status_run(i, *(("RUN_EXECUTION_ERROR", "CLIENT_ERROR") if i % 2 else
+                                            ("SUCCESS", "SUCCESS"))), source="w") for i in range(6)]
+    [score] = jobhealth.health_scores(history)
+    assert score.success_rate == 0.5 and score.score < 80
 
 
 # ---------------------------------------------------------------------------- query stats

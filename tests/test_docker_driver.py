@@ -310,7 +310,7 @@ async def test_logs_screen_follows_and_filters(stack: Stack) -> None:
     from textual.app import App
     from textual.widgets import Log, Static
 
-    from opsconsole.ui.logs_screen import LogsScreen
+    from opsconsole.ui.screens.logs import LogsScreen
 
     driver = make_driver(stack)
     screen = LogsScreen(driver, "spark-master", tail=5)
@@ -350,7 +350,7 @@ async def test_logs_screen_when_the_daemon_goes_and_returns(stack: Stack, tmp_pa
     from textual.app import App
     from textual.widgets import Static
 
-    from opsconsole.ui.logs_screen import LogsScreen
+    from opsconsole.ui.screens.logs import LogsScreen
 
     async with proxy_at(tmp_path) as proxy:
         driver = make_driver(stack, docker_host=f"unix://{proxy.path}")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole import duckdb_lock
+from opsconsole.drivers.duckdb import lock as duckdb_lock
 from tests.fixtures.osaa.build_db import build_pipeline_db
 from tests.fixtures.osaa.lock_holder import hold_lock
 

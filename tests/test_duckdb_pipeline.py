@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from opsconsole import config
-from opsconsole.drivers.duckdb_pipeline import DuckDBPipelineDriver
+from opsconsole.drivers.duckdb.pipeline import DuckDBPipelineDriver
 from opsconsole.errors import ActionRefused, DriverUnavailable
 from opsconsole.model import Health, ServiceStatus
 from tests.fixtures.osaa.build_db import PipelineData, build_pipeline_db
@@ -302,10 +302,10 @@ async def test_failed_run_is_critical_and_history_survives_restart(db: Path, tmp
 
 
 async def test_history_file_is_bounded(db: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    from opsconsole.drivers import duckdb_pipeline
+    from opsconsole.drivers.duckdb import runs as duckdb_runs
 
-    monkeypatch.setattr(duckdb_pipeline, "HISTORY_MAX_BYTES", 1)
-    monkeypatch.setattr(duckdb_pipeline, "HISTORY_KEEP_LINES", 2)  # one run: its RUNNING and final record
+    monkeypatch.setattr(duckdb_runs, "HISTORY_MAX_BYTES", 1)
+    monkeypatch.setattr(duckdb_runs, "HISTORY_KEEP_LINES", 2)  # one run: its RUNNING and final record
     driver = make_driver(db, tmp_path)
     try:
         await driver.run_action("ingest", {"args": "--exit 1"})
@@ -399,7 +399,7 @@ async def test_lock_runbook_frees_the_database_without_losing_data(db: Path, tmp
     """Seed 003's "DuckDB Lock Error", done the safe way through the runbook engine."""
     import duckdb
 
-    from opsconsole.audit import AuditLog
+    from opsconsole.runbooks.audit import AuditLog
     from opsconsole.runbooks.engine import AutoConfirmer, RunbookEngine
     from opsconsole.runbooks.library import load_file
     from opsconsole.runbooks.model import StepStatus

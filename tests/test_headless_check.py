@@ -132,7 +132,7 @@ def test_check_polls_sources_concurrently_and_only_unreachable_is_unknown(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]) -> None:
     """A backend that accepts and never answers, behind three panes: bounded by one timeout, not three."""
     from opsconsole import drivers
-    from opsconsole.cli import main
+    from opsconsole.cli.main import main
 
     monkeypatch.setitem(drivers.REGISTRY, "tcp-probe-panes", "tcp_probe_driver:TcpProbeAllPanesDriver")
     listener = socket.socket()

@@ -181,3 +181,57 @@ def test_reported_problems_reads_common_health_bodies() -> None:
     assert reported_problems(b'{"status":"DOWN"}') == ["status DOWN"]
     assert reported_problems(b'{"metadatabase":{"status":"unhealthy"}}') == ["metadatabase unhealthy"]
     assert reported_problems(b"OK") == [] and reported_problems(b"{not json") == []
+
+
+class KeepAliveServer:
+    """HTTP/1.1 server that can stop accepting while connections it already has keep being served.
+
+    That is how a dying service looks from outside: established keep-alive
+    connections still answer for a while, new clients are refused.
+    """
+
+    def __init__(self) -> None:
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"OK")
+
+        self.httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/health"
+        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
+        self.thread.start()
+
+    def refuse_new_connections(self) -> None:
+        self.httpd.shutdown()  # stop accepting...
+        self.httpd.socket.close()  # ...and refuse; handler threads of open connections live on
+
+
+async def test_a_server_refusing_new_connections_is_down_at_the_next_probe() -> None:
+    server = KeepAliveServer()
+    driver = HttpHealthDriver("health", {"endpoints": {"api": server.url}, "probe_timeout": 1})
+    try:
+        [first] = await driver.health()
+        server.refuse_new_connections()
+        [second] = await driver.health()
+    finally:
+        await driver.close()
+        server.httpd.server_close()
+    assert first.health is Health.OK
+    assert second.health is Health.CRITICAL and second.detail.startswith("cannot connect")
+
+
+def test_slow_compares_what_it_prints() -> None:
+    driver = HttpHealthDriver("health", {"endpoints": {"api": "http://127.0.0.1:1/"}, "slow_ms": 1000})
+    endpoint = driver.endpoints[0]
+    at_limit = driver._row(endpoint, 200, "OK", b"", 1000.4, "")
+    over = driver._row(endpoint, 200, "OK", b"", 1000.6, "")
+    assert (at_limit.health, at_limit.detail) == (Health.OK, "HTTP 200")
+    assert (over.health, over.detail) == (Health.WARNING, "HTTP 200; slow (1001 ms > 1000 ms)")

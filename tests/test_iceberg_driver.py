@@ -9,6 +9,8 @@ DriverUnavailable (and a CRITICAL catalog row) and recovers when it returns.
 
 from __future__ import annotations
 
+import hashlib
+import json
 import subprocess
 import textwrap
 import uuid
@@ -19,12 +21,14 @@ from typing import Any
 
 import pytest
 
-from opsconsole import config, iceberg_ops
-from opsconsole.config import Secret
+from opsconsole import config
 from opsconsole.drivers import driver_class
-from opsconsole.drivers.iceberg import IcebergDriver
-from opsconsole.errors import ActionRefused, DriverError, DriverUnavailable
+from opsconsole.drivers.iceberg import compact as compact_mod
+from opsconsole.drivers.iceberg import ops as iceberg_ops
+from opsconsole.drivers.iceberg.driver import IcebergDriver
+from opsconsole.errors import DriverError, DriverUnavailable
 from opsconsole.model import Health, Pane
+from opsconsole.secret import Secret
 from tests.conftest import ROOT, require_peer
 
 pytestmark = pytest.mark.peer("postgres+moto")
@@ -136,52 +140,90 @@ async def test_layer_lag_is_raw_minus_staging_rows(lake: Lake, tmp_path: Path) -
     assert caught_up.lag == 0
 
 
-async def test_compact_merges_files_and_keeps_rows(lake: Lake, tmp_path: Path) -> None:
+def checksum(table: Any) -> tuple[int, str]:
+    """Row count and a digest of the table's content, independent of file layout and row order."""
+    rows = table.scan().to_arrow().sort_by("order_id").to_pylist()
+    return len(rows), hashlib.sha256(json.dumps(rows, sort_keys=True).encode()).hexdigest()
+
+
+async def test_compact_commits_one_replace_snapshot_invisible_to_incremental_readers(lake: Lake,
+                                                                                     tmp_path: Path) -> None:
+    ident = "raw.shopify_orders"
+    table = lake.table(ident)
+    before = checksum(table)
+    head = table.current_snapshot().snapshot_id
+    snapshots_before = len(table.metadata.snapshots)
     driver = build(lake, tmp_path)
-    before = lake.table("raw.shopify_orders").scan().to_arrow().sort_by("order_id")
     try:
-        result = await driver.run_action("compact", {"table": "raw.shopify_orders"})
+        result = await driver.run_action("compact", {"table": ident})
         stats = {s.name: s for s in await driver.table_stats()}
-        again = await driver.run_action("compact", {"table": "raw.shopify_orders"})
+        again = await driver.run_action("compact", {"table": ident})
     finally:
         await driver.close()
-    assert result.ok and "6 -> 1 data files" in result.message
-    assert stats["raw.shopify_orders"].file_count == 1
-    assert stats["raw.shopify_orders"].row_count == 60
-    assert lake.table("raw.shopify_orders").scan().to_arrow().sort_by("order_id").equals(before)
+    table = lake.table(ident)
+    assert result.ok and "6 -> 1 data files" in result.message and "replace snapshot" in result.message
+    assert len(table.metadata.snapshots) == snapshots_before + 1, "exactly one new snapshot"
+    new = table.current_snapshot()
+    assert new.parent_snapshot_id == head and new.summary.operation.value == "replace"
+    assert checksum(table) == before
+    assert (stats[ident].file_count, stats[ident].row_count) == (1, 60)
+    # An incremental reader that consumed up to `head` finds nothing new after the compaction.
+    assert table.incremental_append_scan(from_snapshot_id_exclusive=head).to_arrow().num_rows == 0
     assert "nothing to compact" in again.message
 
 
-async def test_compact_refuses_tables_over_the_memory_limit(lake: Lake, tmp_path: Path) -> None:
-    driver = build(lake, tmp_path, compact_max_bytes=100)
-    try:
-        with pytest.raises(ActionRefused, match="compact_max_bytes"):
-            await driver.run_action("compact", {"table": "raw.shopify_orders"})
-    finally:
-        await driver.close()
-    assert len(lake.table("raw.shopify_orders").inspect.files()) == 6
+def test_compaction_bins_toward_the_target_size(lake: Lake) -> None:
+    """A target of ~2 files' bytes rewrites 6 small files bin by bin, still in one snapshot."""
+    from opsconsole.drivers.iceberg.compact import plan_bins
+
+    table = lake.table("raw.shopify_orders")
+    sizes = [f.file.file_size_in_bytes for f in table.scan().plan_files()]
+    target = int(max(sizes) * 2.5)
+    assert [len(b) for b in plan_bins(list(table.scan().plan_files()), target)] == [2, 2, 2]
+    before, count = checksum(table), len(table.metadata.snapshots)
+    result = iceberg_ops.compact(table, target_bytes=target)
+    table = lake.table("raw.shopify_orders")
+    assert (result.bins, result.files_rewritten, result.files_after) == (3, 6, 3)
+    assert len(table.metadata.snapshots) == count + 1 and checksum(table) == before
 
 
-def test_compact_retries_when_another_writer_commits_first(lake: Lake) -> None:
-    """A concurrent append between scan and commit must not be lost."""
+def test_compaction_restarts_from_a_fresh_snapshot_when_its_files_are_deleted(lake: Lake) -> None:
+    """Another writer deletes rows (rewriting a binned file) between planning and commit: retry, lose nothing."""
     table = lake.table("raw.shopify_orders")
     other_writer = lake.table("raw.shopify_orders")
     real_scan = table.scan
     calls = {"n": 0}
 
-    def scan_then_someone_appends(*args: Any, **kwargs: Any) -> Any:
+    def scan_then_someone_deletes(*args: Any, **kwargs: Any) -> Any:
         calls["n"] += 1
         if calls["n"] == 1:
-            other_writer.append(_batch(1000, 5))
+            other_writer.delete("order_id < 5")
         return real_scan(*args, **kwargs)
 
-    table.scan = scan_then_someone_appends  # type: ignore[method-assign]
+    table.scan = scan_then_someone_deletes  # type: ignore[method-assign]
     result = iceberg_ops.compact(table)
-    assert result.attempts == 2
-    assert result.records == 65
     fresh = lake.table("raw.shopify_orders")
-    assert fresh.scan().to_arrow().num_rows == 65
+    assert result.attempts == 2
+    assert fresh.scan().to_arrow().num_rows == 55
+    assert fresh.current_snapshot().summary.operation.value == "replace"
     assert len(fresh.inspect.files()) == 1
+
+
+def test_compaction_gives_up_in_plain_words(lake: Lake) -> None:
+    table = lake.table("raw.shopify_orders")
+    other_writer = lake.table("raw.shopify_orders")
+    real_scan = table.scan
+    state = {"next": 0}
+
+    def scan_then_someone_deletes(*args: Any, **kwargs: Any) -> Any:
+        other_writer.delete(f"order_id = {state['next']}")
+        state["next"] += 10  # one row in a different file each time
+        return real_scan(*args, **kwargs)
+
+    table.scan = scan_then_someone_deletes  # type: ignore[method-assign]
+    with pytest.raises(iceberg_ops.CompactionConflict, match=r"gave up after 2 attempts.*Nothing was changed"):
+        compact_mod.compact(table, retries=1, backoff_s=0.01)
+    assert all(s.summary.operation.value != "replace" for s in lake.table("raw.shopify_orders").metadata.snapshots)
 
 
 async def test_rollback_restores_an_earlier_snapshot(lake: Lake, tmp_path: Path) -> None:
@@ -193,15 +235,19 @@ async def test_rollback_restores_an_earlier_snapshot(lake: Lake, tmp_path: Path)
         listing = await driver.run_action("snapshots", {"table": ident})
         result = await driver.run_action("rollback", {"table": ident, "snapshot_id": str(third.snapshot_id)})
         stats = {s.name: s for s in await driver.table_stats()}
-        with pytest.raises(DriverError, match="not an ancestor"):
-            await driver.run_action("rollback", {"table": ident, "snapshot_id": history[0].snapshot_id})
+        undo = await driver.run_action("rollback", {"table": ident, "snapshot_id": history[0].snapshot_id})
     finally:
         await driver.close()
     assert listing.message == f"{ident}: 6 snapshots"
     assert all(str(s.snapshot_id) in listing.output for s in history)
     assert result.ok and str(third.snapshot_id) in result.message
-    assert stats[ident].row_count == 30 == lake.table(ident).scan().to_arrow().num_rows
+    assert f"previous current snapshot {history[0].snapshot_id}" in result.message  # recorded for the audit: undo
+    assert stats[ident].row_count == 30
     assert stats[ident].file_count == 3
+    # The undo: the snapshot current before the rollback is off the history now, and the table is set back to it.
+    assert undo.ok and f"previous current snapshot {third.snapshot_id}" in undo.message
+    assert lake.table(ident).current_snapshot().snapshot_id == history[0].snapshot_id
+    assert lake.table(ident).scan().to_arrow().num_rows == 60
 
 
 async def test_expire_snapshots_keeps_recent_and_current(lake: Lake, tmp_path: Path) -> None:

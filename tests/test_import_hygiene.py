@@ -37,7 +37,7 @@ def loaded_after(imports: list[str], statements: str = "") -> set[str]:
 def test_core_lists_the_seams() -> None:
     modules = core_modules()
     for seam in ("opsconsole.model", "opsconsole.config", "opsconsole.drivers", "opsconsole.monitor",
-                 "opsconsole.monitor.engine", "opsconsole.headless", "opsconsole.runbooks.engine",
+                 "opsconsole.monitor.engine", "opsconsole.cli.check", "opsconsole.runbooks.engine",
                  "opsconsole.drivers.demo"):
         assert seam in modules
 
@@ -62,6 +62,6 @@ def test_tui_modules_import_no_heavy_sdk() -> None:
 
 
 def test_cli_parser_does_not_load_textual() -> None:
-    loaded = loaded_after(["opsconsole.cli"], "opsconsole_cli = sys.modules['opsconsole.cli']\n"
+    loaded = loaded_after(["opsconsole.cli.main"], "opsconsole_cli = sys.modules['opsconsole.cli.main']\n"
                           "opsconsole_cli.build_parser().parse_args(['check'])")
     assert not loaded & (TUI | HEAVY)

@@ -6,10 +6,20 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from opsconsole import jobhealth
+from opsconsole.drivers.databricks import jobhealth
 from opsconsole.model import Health, HealthScore, JobRun
 
 T0 = datetime(2026, 2, 1, tzinfo=UTC)
+
+def job_alerts(runs, thresholds, now):  # type: ignore[no-untyped-def]
+    """Seed 004's alerts as the monitor raises them: the JobHealthLow / JobDurationAnomaly rules on Jobs rows."""
+    from opsconsole.model import Pane, PaneResult
+    from opsconsole.monitor.rules import evaluate as evaluate_rules
+
+    result = PaneResult(Pane.JOBS, tuple(runs), {}, now, 0.0)
+    return [a for a in evaluate_rules({Pane.JOBS: result}, thresholds, now)
+            if a.rule in ("JobHealthLow", "JobDurationAnomaly")]
+
 
 
 def runs(job: str, states: list[str], durations: list[float | None] | None = None) -> list[JobRun]:
@@ -88,3 +98,16 @@ def test_no_anomaly_in_normal_noise_or_short_history() -> None:
     assert jobhealth.duration_anomalies(runs("a", ["SUCCESS"] * 8, noisy)) == []
     assert jobhealth.duration_anomalies(runs("b", ["SUCCESS"] * 4, [10, 10, 10, 900])) == []
     assert jobhealth.duration_anomalies(runs("c", ["SUCCESS"] * 6, [50.0] * 6)) == []
+
+
+def test_job_alerts_use_the_profile_thresholds() -> None:
+    history = runs("etl", ["SUCCESS"] * 8, [600, 610, 590, 605, 595, 600, 1500, 602])
+    [anomaly] = job_alerts(history, {"job_duration_z_max": 3.5}, T0)
+    assert anomaly.rule == "JobDurationAnomaly" and anomaly.subject == "etl" and "etl-6" in anomaly.message
+    assert anomaly.runbook == "dataops-job-health-review"
+    assert job_alerts(history, {"job_duration_z_max": 500}, T0) == []
+    flaky = runs("sync", ["SUCCESS", "FAILED"] * 4)
+    [low] = job_alerts(flaky, {"job_health_warning": 80, "job_health_critical": 50}, T0)
+    assert low.rule == "JobHealthLow" and low.severity.name == "WARNING"
+    [critical] = job_alerts(flaky, {"job_health_warning": 90, "job_health_critical": 75}, T0)
+    assert critical.severity.name == "CRITICAL" and "< 75" in critical.message

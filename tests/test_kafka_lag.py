@@ -12,9 +12,9 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.drivers.kafka import KafkaLagDriver, partition_key
+from opsconsole.drivers.kafka.driver import KafkaLagDriver, partition_key
+from opsconsole.drivers.kafka.lag_trend import LagHistory, is_growing, rate_per_second
 from opsconsole.errors import ConfigError, DriverUnavailable
-from opsconsole.lag_trend import LagHistory, is_growing, rate_per_second
 from opsconsole.model import Health
 from tests.conftest import require_peer
 
@@ -47,8 +47,8 @@ def test_driver_modules_import_no_client_library_nor_ui() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, opsconsole.drivers.kafka, opsconsole.drivers.airflow, opsconsole.drivers.flink, "
-            "opsconsole.drivers.spark, opsconsole.lag_trend; "
+    code = ("import sys, opsconsole.drivers.kafka.driver, opsconsole.drivers.airflow, opsconsole.drivers.flink, "
+            "opsconsole.drivers.spark, opsconsole.drivers.kafka.lag_trend; "
             "print(sorted(m for m in ('aiokafka', 'httpx', 'rich', 'textual') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
@@ -189,8 +189,9 @@ async def test_unreachable_broker_is_critical_and_lag_raises_a_typed_error() -> 
 async def test_azure_rt_profile_builds_a_working_kafka_driver(bootstrap: str, root: Path,
                                                               monkeypatch: pytest.MonkeyPatch) -> None:
     """The shipped profile, pointed at a broker by $KAFKA_BOOTSTRAP, measures lag as configured."""
-    from opsconsole.config import Secret, load
+    from opsconsole.config import load
     from opsconsole.drivers import driver_class
+    from opsconsole.secret import Secret
 
     monkeypatch.setenv("KAFKA_BOOTSTRAP", bootstrap)
     monkeypatch.setenv("KAFKA_SASL_PASSWORD", "Endpoint=sb://example/;SharedAccessKey=hunter2")

@@ -14,10 +14,10 @@ from opsconsole.config import load
 from opsconsole.errors import ConfigError
 from opsconsole.keymap import BINDING_IDS, key_list
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.logs_screen import LogsScreen
-from opsconsole.ui.screens import HelpScreen
-from opsconsole.ui.table_tools import DetailScreen, TableScreen, VirtualTable
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import HelpScreen
+from opsconsole.ui.screens.logs import LogsScreen
+from opsconsole.ui.screens.table import DetailScreen, TableScreen, VirtualTable
 
 
 def profile_with(tmp_path: Path, keymap: str, *, keys: str = "") -> Path:
@@ -53,8 +53,8 @@ def test_invalid_keymap_names_file_line_and_entry(tmp_path: Path, keymap: str, l
 
 
 def test_keymap_may_not_take_a_runbook_key_but_may_swap_keys(tmp_path: Path) -> None:
-    path = profile_with(tmp_path, "      refresh: x\n", keys="    keys: {x: restart-api}\n")
-    with pytest.raises(ConfigError, match="bound to runbook 'restart-api'"):
+    path = profile_with(tmp_path, "      refresh: x\n", keys="    keys: {x: service-down}\n")
+    with pytest.raises(ConfigError, match="bound to runbook 'service-down'"):
         load(path).profile("p")
     swapped = profile_with(tmp_path, "      refresh: q\n      quit: r\n")  # a swap is not a clash
     assert load(swapped).profile("p").keymap == {"refresh": "q", "quit": "r"}

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
-from pilot_helpers import until
+from pilot_helpers import dashboard_ready, until
 from textual.app import App
 from textual.command import CommandPalette
 from textual.widgets import OptionList
@@ -16,10 +16,10 @@ from opsconsole.config import load
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.model import ActionResult, ActionSpec, Pane, ServiceStatus
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.palette import ConsoleCommands
-from opsconsole.ui.runbook_commands import RunbookCommands
-from opsconsole.ui.screens import HelpScreen
+from opsconsole.ui.commands.palette import ConsoleCommands
+from opsconsole.ui.commands.runbooks import RunbookCommands
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import HelpScreen
 
 
 def hits(app: App[object]) -> list[str]:
@@ -73,7 +73,7 @@ async def test_palette_runs_driver_actions_read_only_hides_mutating(tmp_path: Pa
     path.write_text(f"profiles:\n  n:\n    drivers:\n      notes: {{type: note, options: {{path: {notes}}}}}\n")
     app = OpsConsoleApp(load(path).profile("n"), config_path=str(path), read_only=read_only)
     async with app.run_test(size=(100, 30)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"action")

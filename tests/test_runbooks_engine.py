@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import pytest
 
-from opsconsole.audit import AuditLog
 from opsconsole.drivers import REGISTRY
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.model import ActionResult, ActionSpec, Health, Pane, ServiceStatus
+from opsconsole.runbooks.audit import AuditLog
 from opsconsole.runbooks.engine import PlanError, RunbookEngine
 from opsconsole.runbooks.library import load_file, parse_runbook
 from opsconsole.runbooks.model import PlannedStep, StepResult, StepStatus

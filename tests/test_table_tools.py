@@ -10,9 +10,8 @@ from ui_profiles import http_profile
 
 from opsconsole.model import QueryRecord
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.dashboard import QueriesPane
-from opsconsole.ui.table_tools import (
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.table import (
     DetailScreen,
     LazyRows,
     TableScreen,
@@ -21,6 +20,7 @@ from opsconsole.ui.table_tools import (
     row_as_tsv,
     sort_key,
 )
+from opsconsole.ui.widgets.data_panes import QueriesPane
 
 
 def test_sort_key_orders_numbers_with_units_by_value() -> None:
@@ -155,3 +155,17 @@ class _Stub:
         @staticmethod
         def health_style(_health: object) -> str:
             return ""
+
+
+def test_humanized_durations_and_ages_sort_by_time() -> None:
+    """What opsconsole.humanize writes sorts by what it means: 59.0 s < 4m 05s < 2h 03m, 30s < 4m < 3.0h."""
+    from datetime import UTC, datetime, timedelta
+
+    from opsconsole.humanize import age, duration
+
+    values = [duration(s) for s in (7_380, 59, 245, 90_000)]
+    assert values == ["2h 03m", "59.0 s", "4m 05s", "1d 1h"]
+    assert sorted(values, key=sort_key) == ["59.0 s", "4m 05s", "2h 03m", "1d 1h"]
+    now = datetime.now(UTC)
+    ages = [age(now - timedelta(seconds=s), now) for s in (10_800, 30, 240)]
+    assert sorted(ages, key=sort_key) == ["30s", "4m", "3.0h"]

@@ -13,7 +13,7 @@ from ui_profiles import http_profile
 from opsconsole.errors import ConfigError
 from opsconsole.model import Health
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
+from opsconsole.ui.screens.dashboard import DashboardScreen
 from opsconsole.ui.themes import (
     load_theme_files,
     packaged_theme_dir,

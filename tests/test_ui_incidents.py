@@ -5,13 +5,13 @@ from __future__ import annotations
 import socket
 from pathlib import Path
 
-from opsconsole.incidents import Incident
+from opsconsole.monitor.incidents import Incident
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.base import DashboardPane
-from opsconsole.ui.screens import PickScreen
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import PickScreen
+from opsconsole.ui.widgets.data_pane import DashboardPane
+from tests.pilot_helpers import dashboard_ready, until
 from tests.test_notify import Receiver
-from tests.test_ui_pilot import until
 from tests.test_ui_runbooks import runbook_profile
 
 
@@ -33,12 +33,11 @@ async def run_action(pilot, app: OpsConsoleApp, action: str) -> None:  # type: i
 
 
 async def test_incident_records_alerts_and_actions_and_exports_the_review(tmp_path: Path) -> None:
-    from opsconsole.ui.incident_screens import IncidentOpenScreen, IncidentScreen
+    from opsconsole.ui.screens.incidents import IncidentOpenScreen, IncidentScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         await pilot.press("I")
         await until(pilot, lambda: isinstance(app.screen, IncidentOpenScreen))
         await pilot.press("down", "enter")  # P1
@@ -72,8 +71,7 @@ async def test_incident_records_alerts_and_actions_and_exports_the_review(tmp_pa
 async def test_diagnostics_bundle_is_written_and_its_path_shown(tmp_path: Path) -> None:
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         await until(pilot, lambda: dashboard.query_one("#pane-tables", DashboardPane).result is not None)
         await pilot.press("D")
         await until(pilot, lambda: "diagnostics bundle written" in activity(dashboard), timeout=30)
@@ -95,8 +93,7 @@ async def test_alerts_are_notified_and_delivery_failures_logged(tmp_path: Path) 
     app = OpsConsoleApp(runbook_profile(tmp_path, notify))
     try:
         async with app.run_test(size=(80, 24)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-            dashboard = app.screen
+            dashboard = await dashboard_ready(pilot, app)
             await run_action(pilot, app, "fault-stop-http")
             await until(pilot, lambda: any(b["rule"] == "IngestionDown" and b["status"] == "firing"
                                            for _, b, _ in receiver.posts), timeout=20)
@@ -118,11 +115,11 @@ async def test_alerts_are_notified_and_delivery_failures_logged(tmp_path: Path) 
 async def test_audit_browser_shows_newest_first_and_filters(tmp_path: Path) -> None:
     from textual.widgets import DataTable, Input
 
-    from opsconsole.ui.audit_screen import AuditScreen
+    from opsconsole.ui.screens.audit import AuditScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await run_action(pilot, app, "fault-stop-ingestion")
         await until(pilot, lambda: "fault-stop-ingestion ok" in activity(app.screen), timeout=20)
         await run_action(pilot, app, "clear-faults")

@@ -14,21 +14,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pilot_helpers import until
+from pilot_helpers import answer_pong, dashboard_ready, until
 
 from opsconsole import drivers
 from opsconsole.config import load_profile
 from opsconsole.monitor import AlertState
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.base import DashboardPane
-
-
-async def answer_pong(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-    await reader.readline()
-    writer.write(b"PONG\n")
-    await writer.drain()
-    writer.close()
+from opsconsole.ui.widgets.data_pane import DashboardPane
 
 
 def profile(tmp_path: Path, port: int):  # type: ignore[no-untyped-def]
@@ -49,56 +41,56 @@ def profile(tmp_path: Path, port: int):  # type: ignore[no-untyped-def]
 
 
 async def open_help(app: Any, pilot: Any) -> type:
-    from opsconsole.ui.screens import HelpScreen
+    from opsconsole.ui.screens.dialogs import HelpScreen
 
     await pilot.press("question_mark")
     return HelpScreen
 
 
 async def open_actions(app: Any, pilot: Any) -> type:
-    from opsconsole.ui.screens import PickScreen
+    from opsconsole.ui.screens.dialogs import PickScreen
 
     await pilot.press("a")
     return PickScreen
 
 
 async def open_runbook_picker(app: Any, pilot: Any) -> type:
-    from opsconsole.ui.runbook_screens import RunbookPickScreen
+    from opsconsole.ui.screens.runbooks import RunbookPickScreen
 
     await pilot.press("R")
     return RunbookPickScreen
 
 
 async def open_runbook_params(app: Any, pilot: Any) -> type:
-    from opsconsole.ui.runbook_screens import RunbookParamsScreen
+    from opsconsole.ui.screens.runbooks import RunbookParamsScreen
 
     app.action_run_runbook("demo-compaction")
     return RunbookParamsScreen
 
 
 async def open_runbook_preview(app: Any, pilot: Any) -> type:
-    from opsconsole.ui.runbook_screens import RunbookPreviewScreen
+    from opsconsole.ui.screens.runbooks import RunbookPreviewScreen
 
     app.action_run_runbook("demo-clear-faults")
     return RunbookPreviewScreen
 
 
 async def open_full_table(app: Any, pilot: Any) -> type:
-    from opsconsole.ui.table_tools import TableScreen
+    from opsconsole.ui.screens.table import TableScreen
 
     await pilot.press("1", "v")
     return TableScreen
 
 
 async def open_audit_log(app: Any, pilot: Any) -> type:
-    from opsconsole.ui.audit_screen import AuditScreen
+    from opsconsole.ui.screens.audit import AuditScreen
 
     await pilot.press("L")
     return AuditScreen
 
 
 async def open_incident(app: Any, pilot: Any) -> type:
-    from opsconsole.ui.incident_screens import IncidentOpenScreen
+    from opsconsole.ui.screens.incidents import IncidentOpenScreen
 
     await pilot.press("I")
     return IncidentOpenScreen
@@ -114,8 +106,7 @@ async def test_alerts_fire_and_panes_go_stale_behind_every_modal(tmp_path: Path,
     port = server.sockets[0].getsockname()[1]
     app = OpsConsoleApp(profile(tmp_path, port))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         services = dashboard.query_one("#pane-services", DashboardPane)
 
         def service(name: str) -> Any:
@@ -145,4 +136,7 @@ async def test_alerts_fire_and_panes_go_stale_behind_every_modal(tmp_path: Path,
         assert "IngestionDown" in "\n".join(dashboard.activity.lines)
         assert all(t.state is AlertState.FIRING for t in dashboard.tracked if t.alert.rule == "IngestionDown")
         await demo.run_action("clear-faults", {})
+        app.pop_screen()
+        await until(pilot, lambda: app.screen is dashboard)
         await pilot.press("q")
+    assert demo.engine_pid() is None, "quitting stops the demo engine the console started"

@@ -19,8 +19,8 @@ from ui_profiles import _Ok, dead_port
 
 from opsconsole.config import Profile, load
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.base import DashboardPane
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.widgets.data_pane import DashboardPane
 
 LONG_TITLE = "production lakehouse behind the jump box in the Frankfurt region (docker compose)"
 
@@ -111,7 +111,7 @@ def screen_text(app: OpsConsoleApp) -> str:
 
 
 async def test_status_strip_keeps_state_read_only_incident_and_counts_at_80_columns(tmp_path: Path) -> None:
-    from opsconsole.ui.incident_screens import IncidentOpenScreen
+    from opsconsole.ui.screens.incidents import IncidentOpenScreen
 
     with five_services(tmp_path, read_only=True) as (profile, _):
         app = OpsConsoleApp(profile)
@@ -170,7 +170,7 @@ async def test_demo_lock_fault_critical_row_above_the_fold_at_80x24(tmp_path: Pa
     """The issue's walk-through: during the lock fault the critical row was below the fold at 80x24."""
     from test_ui_pilot import demo_profile
 
-    from opsconsole.ui.screens import PickScreen
+    from opsconsole.ui.screens.dialogs import PickScreen
 
     profile, _ = demo_profile(tmp_path)
     app = OpsConsoleApp(profile)
@@ -192,8 +192,8 @@ async def test_demo_lock_fault_critical_row_above_the_fold_at_80x24(tmp_path: Pa
 
 
 async def test_slash_v_s_and_d_act_on_the_focused_pane_whichever_it_is(tmp_path: Path) -> None:
-    from opsconsole.ui.alert_screen import AlertDetailScreen
-    from opsconsole.ui.table_tools import DetailScreen, TableScreen, VirtualTable
+    from opsconsole.ui.screens.alert import AlertDetailScreen
+    from opsconsole.ui.screens.table import DetailScreen, TableScreen, VirtualTable
 
     with five_services(tmp_path) as (profile, _):
         app = OpsConsoleApp(profile)
@@ -236,7 +236,7 @@ async def test_detail_wraps_a_long_sql_statement_at_80x24() -> None:
     from textual.app import App
 
     from opsconsole.model import QueryRecord
-    from opsconsole.ui.table_tools import DetailScreen, detail_fields
+    from opsconsole.ui.screens.table import DetailScreen, detail_fields
 
     sql = "SELECT " + ", ".join(f"column_number_{i}" for i in range(25)) + " FROM lake.orders WHERE the_end = 1"
     record = QueryRecord("q1", sql, "FINISHED", datetime(2026, 1, 1, tzinfo=UTC), duration_ms=12.0, source="x")
@@ -254,7 +254,7 @@ async def test_detail_wraps_a_long_sql_statement_at_80x24() -> None:
 
 
 def test_history_segments_break_at_failed_polls() -> None:
-    from opsconsole.ui.history_chart import segments
+    from opsconsole.ui.widgets.history_chart import segments
 
     nan = float("nan")
     runs = segments([(1, 5.0), (2, 6.0), (3, nan), (4, nan), (5, 7.0)])
@@ -262,8 +262,8 @@ def test_history_segments_break_at_failed_polls() -> None:
 
 
 async def test_detail_of_a_service_charts_its_latency_with_axes(tmp_path: Path) -> None:
-    from opsconsole.ui.history_chart import HistoryChart
-    from opsconsole.ui.table_tools import DetailScreen
+    from opsconsole.ui.screens.table import DetailScreen
+    from opsconsole.ui.widgets.history_chart import HistoryChart
 
     with five_services(tmp_path) as (profile, _):
         app = OpsConsoleApp(profile)
@@ -298,7 +298,7 @@ async def test_alert_subject_and_message_readable_at_80_columns(tmp_path: Path) 
 
 
 async def test_help_scrolls_and_lists_the_focused_panes_keys(tmp_path: Path) -> None:
-    from opsconsole.ui.screens import HelpScreen
+    from opsconsole.ui.screens.dialogs import HelpScreen
 
     with five_services(tmp_path) as (profile, _):
         app = OpsConsoleApp(profile)
@@ -322,7 +322,7 @@ async def test_help_scrolls_and_lists_the_focused_panes_keys(tmp_path: Path) -> 
 
 
 async def test_colon_command_line_completes_and_runs(tmp_path: Path) -> None:
-    from opsconsole.ui.command_line import CommandLine
+    from opsconsole.ui.widgets.command_line import CommandLine
 
     with five_services(tmp_path) as (profile, _):
         app = OpsConsoleApp(profile)
@@ -350,7 +350,7 @@ async def test_colon_command_line_completes_and_runs(tmp_path: Path) -> None:
 
 
 def test_runbook_command_takes_a_unique_part_of_an_id() -> None:
-    from opsconsole.ui.command_line import match_runbook
+    from opsconsole.ui.widgets.command_line import match_runbook
 
     ids = ["demo-compaction", "demo-clear-faults", "service-down"]
     assert match_runbook("compact", ids) == ("demo-compaction", ["demo-compaction"])
@@ -429,7 +429,7 @@ async def test_failed_job_run_and_query_are_above_the_fold_in_a_short_pane() -> 
     from textual.app import App, ComposeResult
 
     from opsconsole.model import JobRun, QueryRecord
-    from opsconsole.ui.panes.dashboard import JobsPane, QueriesPane
+    from opsconsole.ui.widgets.data_panes import JobsPane, QueriesPane
 
     start = datetime(2026, 11, 29, 12, 0, tzinfo=UTC)
     runs = [JobRun("transform", f"r{i}", "success", start - timedelta(minutes=i), 3.0, "", "x") for i in range(11)]
@@ -485,7 +485,7 @@ async def test_profile_command_switches_and_keeps_the_activity(tmp_path: Path) -
 
 
 async def test_an_open_incident_survives_a_restart(tmp_path: Path) -> None:
-    from opsconsole.ui.incident_screens import IncidentOpenScreen
+    from opsconsole.ui.screens.incidents import IncidentOpenScreen
 
     with five_services(tmp_path) as (profile, _):
         app = OpsConsoleApp(profile)
@@ -506,7 +506,7 @@ async def test_an_open_incident_survives_a_restart(tmp_path: Path) -> None:
 
 
 async def test_notifications_do_not_cover_the_profile_picker(tmp_path: Path) -> None:
-    from opsconsole.ui.screens import PickScreen
+    from opsconsole.ui.screens.dialogs import PickScreen
 
     with five_services(tmp_path) as (profile, _):
         app = OpsConsoleApp(profile)

@@ -13,7 +13,7 @@ from test_ui_runbooks import log_text, runbook_profile
 
 from opsconsole.demo.layout import DemoPaths
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
+from opsconsole.ui.screens.dashboard import DashboardScreen
 
 
 def raw_rows(screen: DashboardScreen) -> int:
@@ -22,8 +22,8 @@ def raw_rows(screen: DashboardScreen) -> int:
 
 
 async def test_declining_compaction_resumes_ingestion_and_dialogs_fit_80x24(tmp_path: Path) -> None:
-    from opsconsole.ui.runbook_screens import RunbookParamsScreen, RunbookPreviewScreen, RunbookRunScreen
-    from opsconsole.ui.screens import ConfirmScreen
+    from opsconsole.ui.screens.dialogs import ConfirmScreen
+    from opsconsole.ui.screens.runbooks import RunbookParamsScreen, RunbookPreviewScreen, RunbookRunScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
@@ -64,7 +64,7 @@ async def test_runbook_opened_from_an_alert_gets_its_subject(tmp_path: Path) -> 
     from textual.widgets import Input
 
     from opsconsole.model import Alert, Severity
-    from opsconsole.ui.runbook_screens import RunbookParamsScreen
+    from opsconsole.ui.screens.runbooks import RunbookParamsScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:

@@ -9,15 +9,15 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from pilot_helpers import until
+from pilot_helpers import answer_pong, dashboard_ready, until
 from textual.widgets import Input
 
 from opsconsole import drivers
 from opsconsole.config import load, load_profile
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.base import DashboardPane
-from opsconsole.ui.screens import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen
+from opsconsole.ui.widgets.data_pane import DashboardPane
 
 
 def demo_profile(tmp_path: Path, **overrides: object):  # type: ignore[no-untyped-def]
@@ -76,7 +76,7 @@ async def test_action_with_confirmation_changes_the_demo(tmp_path: Path) -> None
     profile, _ = demo_profile(tmp_path)
     app = OpsConsoleApp(profile)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, PickScreen))
         picker = app.screen
@@ -117,7 +117,7 @@ async def test_read_only_removes_every_mutating_action(tmp_path: Path) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
         assert "READ-ONLY" in str(app.screen.query_one("#header").render())
-        assert app._allowed_actions() == []
+        assert app.allowed_actions() == []
         assert app.check_action("actions", ()) is False
         await pilot.press("a")
         await pilot.pause(0.2)
@@ -182,13 +182,7 @@ async def test_dead_backend_recovers_when_it_returns(tmp_path: Path, tcp_driver:
         assert "connection refused" in pane.stale_reason
         await until(pilot, lambda: any(a.rule == "SourceUnreachable" for a in app.screen.alerts), timeout=5)
 
-        async def answer(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-            await reader.readline()
-            writer.write(b"PONG\n")
-            await writer.drain()
-            writer.close()
-
-        server = await asyncio.start_server(answer, "127.0.0.1", port)
+        server = await asyncio.start_server(answer_pong, "127.0.0.1", port)
         try:
             await until(pilot, lambda: not pane.is_stale, timeout=10)
             assert pane.table.row_count == 1

@@ -6,12 +6,13 @@ import json
 import os
 from pathlib import Path
 
-from opsconsole.audit import AuditLog
+from opsconsole.runbooks.audit import AuditLog
 from opsconsole.ui.app import OpsConsoleApp
-from opsconsole.ui.dashboard_screen import DashboardScreen
-from opsconsole.ui.panes.base import DashboardPane
-from opsconsole.ui.screens import PickScreen
-from tests.test_ui_pilot import demo_profile, until
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import PickScreen
+from opsconsole.ui.widgets.data_pane import DashboardPane
+from tests.pilot_helpers import dashboard_ready, until
+from tests.test_ui_pilot import demo_profile
 
 
 def audit_records() -> list[dict]:
@@ -25,7 +26,7 @@ async def test_action_picked_in_the_ui_is_audited_before_and_after(tmp_path: Pat
     profile, _ = demo_profile(tmp_path)
     app = OpsConsoleApp(profile)
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await pilot.press("a")
         await until(pilot, lambda: isinstance(app.screen, PickScreen))
         app.screen.dismiss("pipeline|fault-stop-http")
@@ -79,13 +80,12 @@ def log_text(screen) -> str:  # type: ignore[no-untyped-def]
 
 
 async def test_run_a_runbook_with_confirmation_from_the_picker(tmp_path: Path) -> None:
-    from opsconsole.ui.runbook_screens import RunbookPickScreen, RunbookPreviewScreen, RunbookRunScreen
-    from opsconsole.ui.screens import ConfirmScreen
+    from opsconsole.ui.screens.dialogs import ConfirmScreen
+    from opsconsole.ui.screens.runbooks import RunbookPickScreen, RunbookPreviewScreen, RunbookRunScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, RunbookPickScreen))
         picker = app.screen
@@ -125,13 +125,12 @@ async def test_run_a_runbook_with_confirmation_from_the_picker(tmp_path: Path) -
 async def test_parameters_are_validated_and_the_run_can_be_cancelled(tmp_path: Path) -> None:
     from textual.widgets import Input
 
-    from opsconsole.ui.runbook_screens import RunbookParamsScreen, RunbookPreviewScreen, RunbookRunScreen
-    from opsconsole.ui.screens import ConfirmScreen
+    from opsconsole.ui.screens.dialogs import ConfirmScreen
+    from opsconsole.ui.screens.runbooks import RunbookParamsScreen, RunbookPreviewScreen, RunbookRunScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         # The runbook's first check wants more than one data file: a slow (CI) start has not written them yet.
         await until(pilot, lambda: any(getattr(row, "name", "") == "raw.orders" and (row.file_count or 0) > 1
                                        for result in dashboard.results.values() for row in result.rows), timeout=60)
@@ -170,11 +169,11 @@ async def test_parameters_are_validated_and_the_run_can_be_cancelled(tmp_path: P
 
 
 async def test_read_only_marks_and_refuses_mutating_runbooks(tmp_path: Path) -> None:
-    from opsconsole.ui.runbook_screens import RunbookPickScreen, RunbookPreviewScreen, RunbookRunScreen
+    from opsconsole.ui.screens.runbooks import RunbookPickScreen, RunbookPreviewScreen, RunbookRunScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path, read_only=True))
     async with app.run_test(size=(80, 24)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await pilot.press("R")
         await until(pilot, lambda: isinstance(app.screen, RunbookPickScreen))
         picker = app.screen
@@ -197,13 +196,12 @@ async def test_read_only_marks_and_refuses_mutating_runbooks(tmp_path: Path) -> 
 
 
 async def test_enter_on_an_alert_opens_its_runbook_and_profile_keys_launch_runbooks(tmp_path: Path) -> None:
-    from opsconsole.ui.runbook_screens import RunbookParamsScreen, RunbookPreviewScreen
+    from opsconsole.ui.screens.runbooks import RunbookParamsScreen, RunbookPreviewScreen
 
     profile = runbook_profile(tmp_path, "    alerts: {table_files_max: 1}\n    keys: {x: demo-clear-faults}\n")
     app = OpsConsoleApp(profile)
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
-        dashboard = app.screen
+        dashboard = await dashboard_ready(pilot, app)
         await until(pilot, lambda: any(a.rule == "TableNeedsCompaction" for a in dashboard.alerts), timeout=60)
         table = dashboard.query_one("#table-alerts")
         row = next(i for i, a in enumerate(dashboard.query_one("#pane-alerts").alerts)
@@ -212,7 +210,7 @@ async def test_enter_on_an_alert_opens_its_runbook_and_profile_keys_launch_runbo
         table.move_cursor(row=row)
         await pilot.press("enter")
         # First the whole alert: its text, source, first/last seen and runbook; the runbook is one key on.
-        from opsconsole.ui.alert_screen import AlertDetailScreen
+        from opsconsole.ui.screens.alert import AlertDetailScreen
 
         await until(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
         detail = str(app.screen.query_one("#alert-text").render())
@@ -233,11 +231,11 @@ async def test_enter_on_an_alert_opens_its_runbook_and_profile_keys_launch_runbo
 async def test_command_palette_offers_the_profiles_runbooks(tmp_path: Path) -> None:
     from textual.command import CommandList, CommandPalette
 
-    from opsconsole.ui.runbook_screens import RunbookPreviewScreen
+    from opsconsole.ui.screens.runbooks import RunbookPreviewScreen
 
     app = OpsConsoleApp(runbook_profile(tmp_path))
     async with app.run_test(size=(120, 40)) as pilot:
-        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await dashboard_ready(pilot, app)
         await pilot.press("ctrl+p")
         await until(pilot, lambda: isinstance(app.screen, CommandPalette))
         await pilot.press(*"clear all demo")
@@ -253,7 +251,7 @@ async def test_command_palette_offers_the_profiles_runbooks(tmp_path: Path) -> N
 def test_each_demo_alert_resolves_to_a_runbook_the_demo_can_run() -> None:
     from opsconsole.model import Alert, Severity
     from opsconsole.runbooks.library import load_library
-    from opsconsole.ui.runbook_screens import runbook_for_alert
+    from opsconsole.ui.screens.runbooks import runbook_for_alert
 
     library = load_library(include_user=False)
     demo = library.for_driver_types({"demo"})
@@ -267,3 +265,25 @@ def test_each_demo_alert_resolves_to_a_runbook_the_demo_can_run() -> None:
         assert runbook_for_alert(alert, library, demo).id == on_demo
         found = runbook_for_alert(alert, library, stack)
         assert (found.id if found else None) == on_stack
+
+
+async def test_a_broken_user_runbook_file_is_named_and_the_rest_still_open(tmp_path: Path) -> None:
+    """Issue 18: a binary or alias-bomb runbook of the user's made R do nothing (or froze the TUI)."""
+    from opsconsole.config import user_config_dir
+    from opsconsole.ui.screens.runbooks import RunbookPickScreen
+
+    folder = user_config_dir() / "runbooks"
+    folder.mkdir(parents=True)
+    (folder / "binary.yaml").write_bytes(b"\xff\xfe\x00garbage")
+    (folder / "bomb.yaml").write_text("id: bomb\ntitle: B\nsymptoms:\n" + "".join(
+        f"  - &a{i} [" + ", ".join([f"*a{i - 1}" if i else "lol"] * 9) + "]\n" for i in range(10))
+        + "steps: [{id: s, shell: [df]}]\n")
+    app = OpsConsoleApp(runbook_profile(tmp_path))
+    async with app.run_test(size=(100, 30)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        await pilot.press("R")
+        await until(pilot, lambda: isinstance(app.screen, RunbookPickScreen))
+        assert "service-down" in [rb.id for rb in app.screen.runbooks]
+        shown = " ".join(str(n.message) for n in app._notifications)
+        assert "binary.yaml" in shown and "not UTF-8 (byte 0)" in shown, shown
+        assert "bomb.yaml" in shown and "alias" in shown, shown

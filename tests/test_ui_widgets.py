@@ -12,8 +12,8 @@ from pathlib import Path
 from textual.app import App, ComposeResult
 from textual.containers import Vertical
 
-from opsconsole.ui.dashboard_screen import ActivityLog
-from opsconsole.ui.panes.pane_table import PaneTable, cell
+from opsconsole.ui.screens.dashboard import ActivityLog
+from opsconsole.ui.widgets.pane_table import PaneTable, cell
 
 
 class TableApp(App[None]):
@@ -106,19 +106,19 @@ async def test_tables_and_logs_that_outgrow_their_box_still_scroll_to_the_end() 
 async def test_footer_keeps_its_keys_across_a_modal(tmp_path: Path) -> None:
     """Opening and closing help must leave the dashboard's footer showing the same keys, without
     rebuilding its key widgets (Textual's Footer rebuilt them on every focus change)."""
-    from pilot_helpers import until
+    from pilot_helpers import dashboard_ready, until
     from textual.widgets._footer import FooterKey
     from ui_profiles import http_profile
 
     from opsconsole.ui.app import OpsConsoleApp
-    from opsconsole.ui.dashboard_screen import DashboardScreen
-    from opsconsole.ui.footer import KeysFooter
-    from opsconsole.ui.screens import HelpScreen
+    from opsconsole.ui.screens.dashboard import DashboardScreen
+    from opsconsole.ui.screens.dialogs import HelpScreen
+    from opsconsole.ui.widgets.footer import KeysFooter
 
     with http_profile(tmp_path) as (profile, _config):
         app = OpsConsoleApp(profile)
         async with app.run_test(size=(120, 40)) as pilot:
-            await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+            await dashboard_ready(pilot, app)
             footer = app.screen.query_one(KeysFooter)
             await until(pilot, lambda: len(footer.query(FooterKey)) > 0)
             keys_before = list(footer.query(FooterKey))

@@ -18,14 +18,15 @@ REGISTRY: dict[str, str] = {
     "demo": "opsconsole.drivers.demo:DemoDriver",
     "http": "opsconsole.drivers.http_health:HttpHealthDriver",
     "docker": "opsconsole.drivers.docker_compose:DockerComposeDriver",
-    "iceberg": "opsconsole.drivers.iceberg:IcebergDriver",
-    "databricks": "opsconsole.drivers.databricks:DatabricksDriver",
-    "duckdb": "opsconsole.drivers.duckdb_pipeline:DuckDBPipelineDriver",
+    "iceberg": "opsconsole.drivers.iceberg.driver:IcebergDriver",
+    "databricks": "opsconsole.drivers.databricks.driver:DatabricksDriver",
+    "duckdb": "opsconsole.drivers.duckdb.pipeline:DuckDBPipelineDriver",
     "s3": "opsconsole.drivers.s3:S3Driver",
-    "kafka": "opsconsole.drivers.kafka:KafkaLagDriver",
+    "kafka": "opsconsole.drivers.kafka.driver:KafkaLagDriver",
     "airflow": "opsconsole.drivers.airflow:AirflowDriver",
     "flink": "opsconsole.drivers.flink:FlinkDriver",
     "spark": "opsconsole.drivers.spark:SparkDriver",
+    "clickhouse": "opsconsole.drivers.clickhouse:ClickHouseDriver",
 }
 
 

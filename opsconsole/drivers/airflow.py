@@ -21,10 +21,10 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote
 
-from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec, describe
 from opsconsole.errors import AuthError, DriverError, DriverTimeout, DriverUnavailable
 from opsconsole.model import ActionResult, ActionSpec, Health, JobRun, Pane, ServiceStatus
+from opsconsole.secret import reveal
 
 if TYPE_CHECKING:
     import httpx  # imported where used: httpx pulls in rich when it is installed

@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, ClassVar, TypeVar
 
-from opsconsole.daemon_pool import DaemonThreadPool
+from opsconsole.drivers.threads import DaemonThreadPool
 from opsconsole.errors import DriverError, DriverTimeout, DriverUnavailable, UnknownActionError
 from opsconsole.model import (
     ActionResult,
@@ -83,13 +83,16 @@ class Driver(ABC):
         self.timeout = timeout
         self._executor: DaemonThreadPool | None = None
 
-    @classmethod
-    def alert_checks(cls) -> frozenset[str]:
-        """The checks (``opsconsole.monitor.rules.CHECKS``) its rows can fire: only those are evaluated on them."""
+    def alert_checks(self) -> frozenset[str]:
+        """The checks (``opsconsole.monitor.checks.CHECKS``) its rows can fire: only those are evaluated on them.
+
+        An instance method: what a driver can see depends on its options (a Databricks
+        driver without ``warehouse_id`` has no warehouse row to be down).
+        """
         usual: set[str] = set()
-        for pane in cls.panes:
+        for pane in self.panes:
             usual |= PANE_CHECKS.get(pane, frozenset())
-        return frozenset((usual | cls.extra_checks) - cls.no_checks)
+        return frozenset((usual | self.extra_checks) - self.no_checks)
 
     # -- lifecycle -------------------------------------------------------
     async def connect(self) -> None:
@@ -135,6 +138,11 @@ class Driver(ABC):
         known = ", ".join(a.name for a in cls.actions) or "none"
         raise UnknownActionError(f"driver {cls.kind!r} has no action {name!r} (actions: {known})")
 
+    @classmethod
+    def normalize_params(cls, action: str, params: Mapping[str, Any]) -> dict[str, Any]:
+        """Parameters exactly as the action will use them, for confirmations (e.g. a timestamp in UTC)."""
+        return dict(params)
+
     async def run_action(self, name: str, params: Mapping[str, Any]) -> ActionResult:
         """Run a declared action. Subclasses implement ``action_<name>`` coroutines."""
         self.action(name)
@@ -142,6 +150,13 @@ class Driver(ABC):
         if handler is None:
             raise UnknownActionError(f"driver {self.kind!r} declares {name!r} but does not implement it")
         return await handler(**dict(params))
+
+    async def preview_action(self, name: str, params: Mapping[str, Any]) -> str:
+        """Facts about what a dangerous action is about to change (e.g. the snapshot a rollback returns to).
+
+        Shown with the confirmation prompt; "" when the driver has nothing to add.
+        """
+        return ""
 
     # -- helpers ---------------------------------------------------------------
     async def run_sync(self, fn: Callable[..., T], *args: Any, timeout: float | None = None,

@@ -19,10 +19,10 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opsconsole import iceberg_ops
 from opsconsole.demo.layout import FAULTS, RAW_TABLE, DemoPaths, default_data_dir, pid_alive, tail_jsonl
 from opsconsole.drivers.base import Driver, OptionSpec, describe
-from opsconsole.duckdb_reader import DuckDBReader
+from opsconsole.drivers.duckdb.reader import DuckDBReader
+from opsconsole.drivers.iceberg import ops as iceberg_ops
 from opsconsole.errors import DriverUnavailable
 from opsconsole.model import (
     ActionResult,
@@ -287,7 +287,7 @@ class DemoDriver(Driver):
 
     def _persistent_writer(self) -> Any:
         """A process holding the write lock for more than ~2 s (the transform holds it for ms)."""
-        from opsconsole.duckdb_lock import holders_from_proc_locks
+        from opsconsole.drivers.duckdb.lock import holders_from_proc_locks
 
         writer = None
         for _attempt in range(14):
@@ -409,9 +409,13 @@ class DemoDriver(Driver):
 
         def compact() -> str:
             # The raw writer commits every few seconds: allow more retries than a quiet table needs.
-            result = iceberg_ops.compact(self._load_raw(), retries=7)
-            return (f"{RAW_TABLE}: {result.files_before} files -> {result.files_after}, "
-                    f"{result.records} rows kept")
+            first = result = iceberg_ops.compact(self._load_raw(), retries=7)
+            for _ in range(2):  # files appended while the first pass ran are kept apart: merge them too
+                if result.files_after <= 1 or not result.files_rewritten:
+                    break
+                result = iceberg_ops.compact(self._load_raw(), retries=7)
+            return (f"{RAW_TABLE}: {first.files_before} files -> {result.files_after}, "
+                    f"{first.records} rows kept")
 
         message = await self.run_sync(compact, timeout=max(self.timeout, 60), what="compact")
         return ActionResult(True, message)

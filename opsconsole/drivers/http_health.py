@@ -12,9 +12,10 @@ of concurrent requests costs O(requests x connections) per event and stalls the
 event loop (``benchmarks/bench_health_probes.py`` measures it). Endpoints are
 therefore sharded over small clients (``per_client`` endpoints each), and each
 shard never has more requests in flight than it has connections, so no request
-ever waits in a pool queue. The clients live across polls (keep-alive) and are
-built on a worker thread, because loading CA certificates takes tens of
-milliseconds the UI cannot spare.
+ever waits in a pool queue. The clients live across polls and are built on a
+worker thread, because loading CA certificates takes tens of milliseconds the
+UI cannot spare; their connections do not (no keep-alive), so every probe
+opens a new connection, as a new client of the service would.
 """
 
 from __future__ import annotations
@@ -155,7 +156,7 @@ class HttpHealthDriver(Driver):
 
     # ------------------------------------------------------------------ clients
     def _plan_shards(self) -> dict[str, int]:
-        """Endpoints of one origin share a client (keep-alive); shards hold <= per_client endpoints."""
+        """Endpoints of one origin share a client (one pool of connections); shards hold <= per_client endpoints."""
         by_origin: dict[str, list[str]] = {}
         for e in self.endpoints:
             parts = urlsplit(e.url)
@@ -185,8 +186,9 @@ class HttpHealthDriver(Driver):
                 verify.load_verify_locations(certifi.where())
             except ImportError:
                 pass
-        limits = httpx.Limits(max_connections=self.per_client, max_keepalive_connections=self.per_client,
-                              keepalive_expiry=30.0)
+        # No kept-alive connections: a probe must say whether a NEW client could connect now. A reused
+        # connection to a dying server kept answering OK for ~20 s while new connections were refused.
+        limits = httpx.Limits(max_connections=self.per_client, max_keepalive_connections=0)
         timeout = httpx.Timeout(self.probe_timeout)
         return [httpx.AsyncClient(verify=verify, limits=limits, timeout=timeout, follow_redirects=False,
                                   headers={"User-Agent": "opsconsole-health"}) for _ in range(count)]
@@ -259,8 +261,8 @@ class HttpHealthDriver(Driver):
                 health, detail = Health.CRITICAL, f"HTTP {code} {reason}".strip()
             elif problems:
                 health, detail = Health.WARNING, f"HTTP {code}; reports " + ", ".join(problems)
-            elif latency > self.slow_ms:
-                health, detail = Health.WARNING, f"HTTP {code}; slow ({latency:.0f} ms > {self.slow_ms:g} ms)"
+            elif round(latency) > round(self.slow_ms):  # compare what is printed: never "1000 ms > 1000 ms"
+                health, detail = Health.WARNING, f"HTTP {code}; slow ({latency:.0f} ms > {self.slow_ms:.0f} ms)"
             else:
                 health, detail = Health.OK, f"HTTP {code}"
         return ServiceStatus(

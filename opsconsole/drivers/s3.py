@@ -24,10 +24,11 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, ClassVar
 
-from opsconsole.config import reveal
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.errors import ActionRefused, AuthError, DriverError, DriverUnavailable
+from opsconsole.humanize import size as human_size
 from opsconsole.model import ActionResult, ActionSpec, Health, Pane, ServiceStatus, TableStats
+from opsconsole.secret import reveal
 
 _AUTH_CODES = frozenset({"AccessDenied", "InvalidAccessKeyId", "SignatureDoesNotMatch", "ExpiredToken",
                          "InvalidToken", "AllAccessDisabled"})
@@ -228,7 +229,7 @@ class S3Driver(Driver):
                 objs = lst.objects.get((env, layer), ())
                 size = sum(o.size for o in objs)
                 more = "+" if (env, layer) in lst.truncated else ""
-                parts.append(f"{layer} {len(objs)}{more} objects {_size(size)}")
+                parts.append(f"{layer} {len(objs)}{more} objects {human_size(size)}")
                 extra[f"{layer}_objects"] = len(objs)
                 extra[f"{layer}_bytes"] = size
                 if objs:
@@ -323,7 +324,7 @@ class S3Driver(Driver):
                 except DriverError as exc:
                     raise ActionRefused(f"promotion to {dst} refused: could not back up the objects it would "
                                         f"overwrite ({exc}); nothing was copied") from None
-                notes.append(f"backed up {count} overwritten {dst} objects ({_size(size)}) to "
+                notes.append(f"backed up {count} overwritten {dst} objects ({human_size(size)}) to "
                              f"s3://{self.backup_bucket}/{stamp}/" if count else
                              f"no {dst} object is overwritten, no backup needed")
             copied = size_total = 0
@@ -338,7 +339,7 @@ class S3Driver(Driver):
         if copied == 0:
             return ActionResult(False, f"nothing to promote: no objects under {src}/"
                                        f"{{{','.join(map(str, self.config['promote_layers']))}}}/")
-        message = f"promoted {copied} objects ({_size(size_total)}) from {src} to {dst}"
+        message = f"promoted {copied} objects ({human_size(size_total)}) from {src} to {dst}"
         return ActionResult(True, message + ("; " + "; ".join(notes) if notes else ""))
 
     async def action_promote_dev_qa(self) -> ActionResult:
@@ -378,14 +379,5 @@ class S3Driver(Driver):
             known = await self.run_sync(self._backups, what="list backups")
             return ActionResult(False, f"backup {name!r} is empty or does not exist in s3://{self.backup_bucket}/"
                                        f" (backups: {', '.join(known) or 'none'}); nothing restored")
-        return ActionResult(True, f"restored {count} objects ({_size(size)}) from s3://{self.backup_bucket}/{name}/ "
-                                  f"to s3://{self.bucket}/{target}/")
-
-
-def _size(n: int) -> str:
-    value = float(n)
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if value < 1024 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{n} B"
+        return ActionResult(True, f"restored {count} objects ({human_size(size)}) from "
+                                  f"s3://{self.backup_bucket}/{name}/ to s3://{self.bucket}/{target}/")

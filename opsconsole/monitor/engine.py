@@ -32,12 +32,11 @@ from opsconsole.model import Alert, Pane, PaneResult
 from opsconsole.monitor.history import History
 from opsconsole.monitor.lifecycle import AlertBook, Transition
 from opsconsole.monitor.rules import (
-    DEFAULT_RULES,
     Context,
     Rule,
     evaluate_findings,
     link_runbooks,
-    merge_rules,
+    profile_rules,
     unreachable_alert,
 )
 from opsconsole.monitor.state import (
@@ -52,7 +51,7 @@ from opsconsole.monitor.state import (
 
 if TYPE_CHECKING:
     from opsconsole.config import Profile
-    from opsconsole.incidents import Incident
+    from opsconsole.monitor.incidents import Incident
     from opsconsole.notify import Notifier
 
 log = logging.getLogger("opsconsole.monitor")
@@ -75,26 +74,6 @@ def panes_of(drivers: Sequence[Driver]) -> list[Pane]:
     """The panes at least one driver can fill, in dashboard order."""
     offered = set().union(*(d.panes for d in drivers)) if drivers else set()
     return [p for p in Pane if p in offered]
-
-
-def rules_that_can_fire(rules: Iterable[Rule], drivers: Sequence[Driver]) -> list[Rule]:
-    """The rules some driver of the profile can trigger (its check declared, its driver type present)."""
-    return [r for r in rules if r.enabled and any(
-        r.check in d.alert_checks() and (not r.driver_types or d.kind in r.driver_types) for d in drivers)]
-
-
-def profile_rules(profile: Profile, drivers: Sequence[Driver] | None = None) -> tuple[Rule, ...]:
-    """Packaged rules, then the drivers' own (scoped to their type), then the profile's ``rules:``."""
-    from opsconsole.drivers import driver_class
-
-    rules = DEFAULT_RULES
-    kinds = {d.kind: type(d) for d in drivers} if drivers is not None else {
-        d.kind: driver_class(d.kind) for d in profile.drivers}
-    for kind, cls in sorted(kinds.items()):
-        own = {name: {"driver_types": [kind], **fields} for name, fields in cls.alert_rules.items()}
-        if own:
-            rules = merge_rules(own, rules)
-    return merge_rules(getattr(profile, "rules", {}) or {}, rules)
 
 
 class _Source:
@@ -140,6 +119,7 @@ class Monitor:
         self._kinds = {d.name: d.kind for d in self.drivers}
         self._tasks: list[asyncio.Task[Any]] = []
         self.started = False
+        self.closed = False
         self.connected: asyncio.Event | None = asyncio.Event()
         """Set once every driver has been asked to connect (whether or not it could)."""
 
@@ -205,13 +185,13 @@ class Monitor:
     async def _link_runbooks(self) -> None:
         """Link each rule to the runbook this profile offers (the library parses in a thread)."""
         try:
-            from opsconsole.runbooks.library import load_library
+            from opsconsole.runbooks.library import load_library, offered_runbooks
 
             library = await asyncio.to_thread(load_library)
         except Exception as exc:  # a broken user runbook must not stop monitoring
             self.note(f"runbooks: {describe(exc)}")
             return
-        offered = {r.id for r in library.for_driver_types(self._kinds.values())}
+        offered = {r.id for r in offered_runbooks(library, self.drivers, self.profile.name)}
         self.rules = link_runbooks(self.rules, offered)
 
     def cancel(self) -> None:
@@ -222,7 +202,10 @@ class Monitor:
             self._notify_task.cancel()
 
     async def stop(self) -> None:
-        """Cancel every loop and in-flight poll, flush notifications, close the drivers."""
+        """Cancel every loop and in-flight poll, flush notifications, close the drivers (once)."""
+        if self.closed:
+            return
+        self.closed = True
         for task in self._tasks:
             task.cancel()
         for source in self._sources.values():

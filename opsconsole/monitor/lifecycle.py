@@ -22,6 +22,7 @@ from dataclasses import dataclass, replace
 from datetime import datetime
 
 from opsconsole.model import Alert
+from opsconsole.redact import scrub_fields
 
 
 class AlertState(enum.StrEnum):
@@ -43,6 +44,9 @@ class TrackedAlert:
     changed_at: datetime
     reason: str = ""
     """Why it is unknown (the source's error), empty otherwise."""
+
+    def __post_init__(self) -> None:  # the reason is a source's error text
+        scrub_fields(self, ("reason",))
 
     @property
     def key(self) -> str:

@@ -19,33 +19,23 @@ Severity follows seed 001's tiers: **critical** when something is down or lost,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
-from datetime import UTC, datetime, timedelta
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from fnmatch import fnmatchcase
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from opsconsole.errors import ConfigError
 from opsconsole.model import (
     Alert,
-    Health,
-    JobRun,
-    LagSample,
     Pane,
     PaneResult,
-    QueryRecord,
-    ServiceStatus,
     Severity,
-    TableStats,
 )
-from opsconsole.query_stats import filter_records, summarize
+from opsconsole.monitor.checks import CHECKS, Context, Finding
 
-ERROR_RATE_WINDOW = timedelta(hours=1)
-"""Seed 000 alert 1 watches the error rate per hour; a sliding hour ending now (not the
-calendar hour) keeps a spike firing across the top of the hour instead of resolving it."""
-P95_WINDOW = timedelta(minutes=5)
-"""Seed 000 alert 2 watches p95 per minute; five minutes ending now smooths a poll that
-lands in a nearly empty minute, while still reacting within minutes."""
-FAILED_JOB_STATES = frozenset({"failed", "error", "internal_error", "timedout"})
+if TYPE_CHECKING:
+    from opsconsole.config import Profile
+    from opsconsole.drivers.base import Driver
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,198 +77,6 @@ class Rule:
         return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
-@dataclass(frozen=True, slots=True)
-class Finding:
-    """A condition a check found: the alert without its rule's name, severity and runbook."""
-
-    subject: str
-    message: str
-    source: str
-
-
-@dataclass(frozen=True)
-class Context:
-    """What a check may read besides its pane's rows."""
-
-    now: datetime
-    thresholds: Mapping[str, Any]
-    driver_kinds: Mapping[str, str] = field(default_factory=dict)
-    """Driver instance name -> driver type, for ``Rule.driver_types``."""
-    history: Callable[[str], Sequence[tuple[float, float]]] = lambda _key: ()
-    """Samples (epoch seconds, value) by key, kept by the engine; ``()`` in a one-shot check."""
-
-
-def _number(value: Any) -> float | None:
-    return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else None
-
-
-def _special(row: ServiceStatus) -> bool:
-    """Rows with a dedicated check (warehouse, coverage, freshness): not judged by up/down."""
-    extra = row.extra or {}
-    if extra.get("kind") == "warehouse" and "state" in extra:
-        return True
-    return _number(extra.get("coverage")) is not None or _number(extra.get("freshness_hours")) is not None
-
-
-# --------------------------------------------------------------------------- checks
-def check_service_down(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    return [Finding(r.name, r.detail or "down", r.source) for r in rows
-            if isinstance(r, ServiceStatus) and r.health == Health.CRITICAL and not _special(r)]
-
-
-def check_service_degraded(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    return [Finding(r.name, r.detail or "degraded", r.source) for r in rows
-            if isinstance(r, ServiceStatus) and r.health == Health.WARNING and not _special(r)]
-
-
-def check_latency(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    limit = rule.limit(ctx.thresholds, 2_000)
-    return [Finding(r.name, f"answered in {r.latency_ms:,.0f} ms (> {limit:,.0f} ms)", r.source) for r in rows
-            if isinstance(r, ServiceStatus) and r.health == Health.OK and r.latency_ms is not None
-            and round(r.latency_ms) > round(limit) and not _special(r)]
-
-
-def check_warehouse_down(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    found = []
-    for r in rows:
-        extra = r.extra or {} if isinstance(r, ServiceStatus) else {}
-        if extra.get("kind") == "warehouse" and "state" in extra:
-            state = str(extra.get("state") or "UNKNOWN")
-            if state not in {"RUNNING", *(str(s) for s in extra.get("normal_states", ()))}:
-                found.append(Finding(r.name, f"warehouse {state}: queries queue or time out (seed 000 alert 3)",
-                                     r.source))
-    return found
-
-
-def check_coverage(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    limit = rule.limit(ctx.thresholds, 0.90)
-    found = []
-    for r in rows:
-        coverage = _number((r.extra or {}).get("coverage")) if isinstance(r, ServiceStatus) else None
-        if coverage is not None and coverage < limit:
-            year = f" in {r.extra['coverage_year']}" if r.extra.get("coverage_year") else ""
-            found.append(Finding(r.name, f"entity coverage {coverage:.0%}{year} < {limit:.0%}", r.source))
-    return found
-
-
-def check_restart_loop(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    """Restarts within the rule's window, from the engine's history of each service's restart count."""
-    limit = rule.limit(ctx.thresholds, 3)
-    found = []
-    for r in rows:
-        if not isinstance(r, ServiceStatus) or _number((r.extra or {}).get("restarts")) is None:
-            continue
-        samples = ctx.history(f"restarts:{r.source}:{r.name}")
-        since = ctx.now.timestamp() - rule.window_s
-        inside = [v for t, v in samples if t >= since]
-        if len(inside) >= 2:
-            restarts = max(inside) - min(inside)
-            if restarts >= limit:
-                found.append(Finding(r.name, f"{restarts:.0f} restarts in the last {rule.window_s / 60:g} min "
-                                             f"(>= {limit:g}): restart loop", r.source))
-    return found
-
-
-def check_table_files(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    limit = rule.limit(ctx.thresholds, 100)
-    return [Finding(r.name, f"{r.file_count} data files > {limit:g}: compact to speed up scans", r.source)
-            for r in rows if isinstance(r, TableStats) and r.file_count is not None and r.file_count > limit]
-
-
-def check_consumer_lag(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    limit = rule.limit(ctx.thresholds, 10_000)
-    found = []
-    for r in rows:
-        if isinstance(r, LagSample) and r.unit == "messages" and (r.lag > limit or r.detail == "growing"):
-            why = f"lag {r.lag:,.0f} > {limit:,.0f}" if r.lag > limit else f"lag {r.lag:,.0f} keeps growing"
-            found.append(Finding(r.name, why, r.source))
-    return found
-
-
-def check_lag_rows(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    limit = rule.limit(ctx.thresholds, 500)
-    return [Finding(r.name, f"{r.lag:,.0f} rows behind (> {limit:,.0f})", r.source) for r in rows
-            if isinstance(r, LagSample) and r.unit == "rows" and r.lag > limit]
-
-
-def check_lag_seconds(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    limit = rule.limit(ctx.thresholds, 300)
-    return [Finding(r.name, f"{r.lag:,.0f}s behind (> {limit:,.0f}s)", r.source) for r in rows
-            if isinstance(r, LagSample) and r.unit == "seconds" and r.lag > limit]
-
-
-def check_freshness(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    limit = rule.limit(ctx.thresholds, 24)
-    return [Finding(r.name, f"data {r.lag:.1f} h old (> {limit:g} h)", r.source) for r in rows
-            if isinstance(r, LagSample) and r.unit == "hours" and r.lag > limit]
-
-
-def check_job_failed(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    """The latest run of each job failed."""
-    latest: dict[tuple[str, str], JobRun] = {}
-    for run in rows:
-        if not isinstance(run, JobRun):
-            continue
-        current = latest.get((run.source, run.job))
-        if current is None or (run.started_at and current.started_at and run.started_at > current.started_at):
-            latest[(run.source, run.job)] = run
-    return [Finding(run.job, f"run {run.run_id} failed: {run.detail}", run.source)
-            for run in latest.values() if run.state.lower() in FAILED_JOB_STATES]
-
-
-def _by_warehouse(rows: Sequence[Any]) -> dict[tuple[str, str], list[QueryRecord]]:
-    groups: dict[tuple[str, str], list[QueryRecord]] = {}
-    for r in rows:
-        if isinstance(r, QueryRecord):
-            groups.setdefault((r.source, r.warehouse or r.source or "queries"), []).append(r)
-    return groups
-
-
-def check_error_rate(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    """Seed 000's High Error Rate (> 5 % over the last hour), per warehouse."""
-    limit = rule.limit(ctx.thresholds, 0.05)
-    found = []
-    for (source, warehouse), mine in sorted(_by_warehouse(rows).items()):
-        total, failed, rate, _p95, _avg = summarize(filter_records(mine, since=ctx.now - ERROR_RATE_WINDOW))
-        if total and rate > limit:
-            found.append(Finding(warehouse, f"{rate:.1%} of {total} queries failed in the last hour ({failed}; "
-                                            f"> {limit:.0%})", source))
-    return found
-
-
-def check_p95(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
-    """Seed 000's Slow Query Performance (p95 > 10 s over the last five minutes), per warehouse."""
-    limit = rule.limit(ctx.thresholds, 10_000)
-    found = []
-    for (source, warehouse), mine in sorted(_by_warehouse(rows).items()):
-        total, _failed, _rate, p95, _avg = summarize(filter_records(mine, since=ctx.now - P95_WINDOW))
-        if p95 is not None and p95 > limit:
-            found.append(Finding(warehouse, f"p95 {p95 / 1000:,.1f} s over {total} queries in the last 5 min "
-                                            f"(> {limit / 1000:g} s)", source))
-    return found
-
-
-Check = Callable[[Sequence[Any], Rule, Context], list[Finding]]
-
-CHECKS: Mapping[str, tuple[Pane, Check]] = {
-    "service_down": (Pane.SERVICES, check_service_down),
-    "service_degraded": (Pane.SERVICES, check_service_degraded),
-    "latency": (Pane.SERVICES, check_latency),
-    "warehouse_down": (Pane.SERVICES, check_warehouse_down),
-    "coverage": (Pane.SERVICES, check_coverage),
-    "restart_loop": (Pane.SERVICES, check_restart_loop),
-    "table_files": (Pane.TABLES, check_table_files),
-    "consumer_lag": (Pane.LAG, check_consumer_lag),
-    "lag_rows": (Pane.LAG, check_lag_rows),
-    "lag_seconds": (Pane.LAG, check_lag_seconds),
-    "freshness": (Pane.LAG, check_freshness),
-    "job_failed": (Pane.JOBS, check_job_failed),
-    "error_rate": (Pane.QUERIES, check_error_rate),
-    "p95": (Pane.QUERIES, check_p95),
-}
-"""Check name -> (the pane whose rows it reads, the pure function)."""
-
-
 def _rule(name: str, check: str, severity: Severity, *runbooks: str, **fields: Any) -> Rule:
     return Rule(name, check, severity, tuple(runbooks), **fields)
 
@@ -286,8 +84,7 @@ def _rule(name: str, check: str, severity: Severity, *runbooks: str, **fields: A
 C, W, INFO = Severity.CRITICAL, Severity.WARNING, Severity.INFO
 DEFAULT_RULES: tuple[Rule, ...] = (
     # Specific outages first: a service matched by one of these is not also a generic ServiceDown.
-    _rule("AppDown", "service_down", C, "ontos-app-down", driver_types=("databricks",),
-          subjects=("app *",), summary="the Databricks app is not serving"),
+    _rule("AppDown", "app_down", C, "ontos-app-down", summary="the Databricks app is not serving"),
     _rule("ServiceDown", "service_down", C, "service-down", "azure-service-down", "ontos-app-down",
           "demo-clear-faults"),
     _rule("ServiceDegraded", "service_degraded", W, "service-down", "azure-service-down", "ontos-app-down",
@@ -302,6 +99,8 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("EntityCoverageLow", "coverage", W, "entity-coverage-low", "stale-data", threshold_key="coverage_min"),
     _rule("TableNeedsCompaction", "table_files", INFO, "compaction", "demo-compaction", "ontos-optimize-tables",
           threshold_key="table_files_max"),
+    _rule("ClickHouseTooManyParts", "too_many_parts", W, "clickhouse-too-many-parts",
+          threshold_key="clickhouse_parts_max"),
     _rule("KafkaConsumerLagHigh", "consumer_lag", W, "kafka-consumer-lag", "azure-high-latency",
           threshold_key="consumer_lag_max"),
     _rule("StagingStale", "lag_rows", W, "staging-stale", "demo-staging-stale", threshold_key="lag_rows_max"),
@@ -314,9 +113,16 @@ DEFAULT_RULES: tuple[Rule, ...] = (
     _rule("SparkAppFailed", "job_failed", C, "spark-app-failed", driver_types=("spark",)),
     _rule("PipelineFailure", "job_failed", C, "pipeline-failure", "osaa-pipeline-complete-failure",
           "dataops-job-health-review", "demo-staging-stale"),
-    _rule("HighErrorRate", "error_rate", W, "ontos-high-error-rate", "azure-error-spike", "demo-staging-stale",
+    # Seed 004: the critical rule first, so a job below both thresholds gets the critical alert only.
+    _rule("JobHealthLow", "job_health", C, "dataops-job-health-review", threshold_key="job_health_critical"),
+    _rule("JobHealthLow", "job_health", W, "dataops-job-health-review", threshold_key="job_health_warning"),
+    _rule("JobDurationAnomaly", "job_duration_anomaly", W, "dataops-job-health-review",
+          threshold_key="job_duration_z_max"),
+    _rule("HighErrorRate", "error_rate", W, "ontos-high-error-rate", "azure-error-spike", "clickhouse-slow-queries",
+          "demo-staging-stale",
           threshold_key="error_rate_max"),
-    _rule("HighP95Latency", "p95", W, "ontos-slow-queries", "azure-high-latency", "demo-staging-stale",
+    _rule("HighP95Latency", "p95", W, "ontos-slow-queries", "azure-high-latency", "clickhouse-slow-queries",
+          "demo-staging-stale",
           threshold_key="p95_ms_max"),
 )
 """Packaged rules; a profile's ``rules:`` changes or adds to them (see :func:`merge_rules`)."""
@@ -382,6 +188,8 @@ def evaluate_findings(results: Mapping[Pane, PaneResult], rules: Sequence[Rule],
         if result is None:
             continue
         rows = result.rows
+        if ctx.checks:
+            rows = tuple(r for r in rows if rule.check in ctx.checks.get(getattr(r, "source", ""), {rule.check}))
         if rule.driver_types:
             rows = tuple(r for r in rows if ctx.driver_kinds.get(getattr(r, "source", ""), "") in rule.driver_types)
         for finding in check(rows, rule, ctx):
@@ -397,13 +205,15 @@ def evaluate_findings(results: Mapping[Pane, PaneResult], rules: Sequence[Rule],
 
 def evaluate(results: Mapping[Pane, PaneResult], thresholds: Mapping[str, Any], now: datetime | None = None, *,
              rules: Sequence[Rule] = DEFAULT_RULES, driver_kinds: Mapping[str, str] | None = None,
-             history: Callable[[str], Sequence[tuple[float, float]]] | None = None) -> list[Alert]:
+             history: Callable[[str], Sequence[tuple[float, float]]] | None = None,
+             drivers: Sequence[Driver] = ()) -> list[Alert]:
     """All alerts whose condition holds in these pane results, most severe first (no lifecycle).
 
     Sources that could not be read add a ``SourceUnreachable`` warning each.
     """
     now = now or datetime.now(UTC)
-    ctx = Context(now, thresholds, driver_kinds or {}, history or (lambda _key: ()))
+    kinds = dict(driver_kinds or {}) | {d.name: d.kind for d in drivers}
+    ctx = Context(now, thresholds, kinds, history or (lambda _key: ()), {d.name: d.alert_checks() for d in drivers})
     alerts = [Alert(rule.name, rule.severity, f.subject, f.message, rule.runbook, now, source=f.source)
               for rule, f in evaluate_findings(results, rules, ctx)]
     for pane, result in results.items():
@@ -422,3 +232,23 @@ def unreachable_alert(source: str, pane: Pane, error: str, now: datetime) -> Ale
     """A source that cannot be read is an alert of its own (absence of data is not health)."""
     return Alert("SourceUnreachable", Severity.WARNING, f"{source}/{pane.value}", error, None, now,
                  source=source)
+
+
+def rules_that_can_fire(rules: Iterable[Rule], drivers: Sequence[Driver]) -> list[Rule]:
+    """The rules some driver of the profile can trigger (its check declared, its driver type present)."""
+    return [r for r in rules if r.enabled and any(
+        r.check in d.alert_checks() and (not r.driver_types or d.kind in r.driver_types) for d in drivers)]
+
+
+def profile_rules(profile: Profile, drivers: Sequence[Driver] | None = None) -> tuple[Rule, ...]:
+    """Packaged rules, then the drivers' own (scoped to their type), then the profile's ``rules:``."""
+    from opsconsole.drivers import driver_class
+
+    rules = DEFAULT_RULES
+    kinds = {d.kind: type(d) for d in drivers} if drivers is not None else {
+        d.kind: driver_class(d.kind) for d in profile.drivers}
+    for kind, cls in sorted(kinds.items()):
+        own = {name: {"driver_types": [kind], **fields} for name, fields in cls.alert_rules.items()}
+        if own:
+            rules = merge_rules(own, rules)
+    return merge_rules(getattr(profile, "rules", {}) or {}, rules)

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from opsconsole.model import Health, Pane, PaneResult, Severity
 from opsconsole.monitor.lifecycle import AlertState, TrackedAlert, Transition
+from opsconsole.redact import scrub, scrub_fields
 
 STALE_AFTER_INTERVALS = 2
 """Data older than this many poll intervals is STALE: the poll that should have replaced it did not land."""
@@ -45,6 +46,9 @@ class SourceSnapshot:
     polls: int = 0
     failures: int = 0
     state: SourceState = SourceState.WAITING
+
+    def __post_init__(self) -> None:  # driver errors become screen text here: no password in a URL survives
+        scrub_fields(self, ("error",))
 
     @property
     def key(self) -> str:
@@ -138,6 +142,9 @@ class SourceChange:
     kind: str
     error: str = ""
 
+    def __post_init__(self) -> None:
+        scrub_fields(self, ("error",))
+
 
 @dataclass(frozen=True, slots=True)
 class MonitorUpdate:
@@ -150,3 +157,7 @@ class MonitorUpdate:
     changes: tuple[SourceChange, ...] = ()
     notes: tuple[str, ...] = field(default=())
     """Engine messages for the activity log (connect failures, notification deliveries)."""
+
+    def __post_init__(self) -> None:
+        if any(scrub(n) != n for n in self.notes):  # engine notes carry driver errors (connect failures)
+            object.__setattr__(self, "notes", tuple(scrub(n) for n in self.notes))

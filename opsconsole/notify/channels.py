@@ -16,10 +16,10 @@ from datetime import datetime
 from email.message import EmailMessage
 from typing import Any
 
-from opsconsole.config import reveal
 from opsconsole.errors import OpsConsoleError
 from opsconsole.model import Alert
 from opsconsole.notify.settings import ChannelSettings
+from opsconsole.secret import reveal
 
 
 class NotifyError(OpsConsoleError):

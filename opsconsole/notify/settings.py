@@ -25,9 +25,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from opsconsole.config import Secret
 from opsconsole.errors import ConfigError
 from opsconsole.model import Severity
+from opsconsole.secret import Secret
 
 CHANNEL_TYPES = ("slack", "teams", "webhook", "email")
 TOP_KEYS = {"rate_limit_minutes", "max_per_hour", "resolve", "min_severity", "channels"}

@@ -32,8 +32,9 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from opsconsole.audit import REDACTED, AuditLog, redact, redact_text
 from opsconsole.errors import OpsConsoleError
+from opsconsole.redact import register_secret
+from opsconsole.runbooks.audit import REDACTED, AuditLog, redact, redact_text
 from opsconsole.runbooks.locks import TargetBusy, TargetLocks
 from opsconsole.runbooks.model import (
     Condition,
@@ -45,6 +46,9 @@ from opsconsole.runbooks.model import (
     StepStatus,
 )
 from opsconsole.runbooks.params import resolve_params, substitute
+from opsconsole.runbooks.readonly import is_read_only
+from opsconsole.runbooks.shell import Lifeline, ShellOutput
+from opsconsole.runbooks.templates import render
 
 if TYPE_CHECKING:
     from opsconsole.drivers.base import Driver
@@ -220,6 +224,29 @@ class RunbookEngine:
                             f"({', '.join(names)}); set 'driver:' on the step")
         return names[0], ""
 
+    def preflight(self, runbook: Runbook) -> str:
+        """Why this runbook cannot run on this profile whatever the operator types ("" when it can).
+
+        A step needs a driver of its type, and an action that driver offers with this
+        profile's options (a Databricks driver without ``warehouse_id`` offers no table
+        actions): a runbook failing that is refused by construction, so it is not offered.
+        """
+        for step in runbook.steps:
+            if step.kind is StepKind.SHELL or not step.driver_type:
+                continue
+            names = [n for n, d in self.drivers.items() if d.kind == step.driver_type]
+            if step.driver and "${" not in step.driver:
+                names = [n for n in names if n == step.driver]
+            if not names:
+                if step.optional:
+                    continue
+                return f"step {step.id!r} needs a {step.driver_type} driver"
+            if step.kind is StepKind.ACTION and not step.optional and not any(
+                    step.name in {a.name for a in self.drivers[n].actions} for n in names):
+                return f"step {step.id!r}: {step.driver_type} action {step.name!r} is not available with this " \
+                       f"profile's options"
+        return ""
+
     def plan(self, runbook: Runbook, params: Mapping[str, Any] | None = None) -> list[PlannedStep]:
         """Resolve parameters, drivers and flags; raise PlanError when it cannot run here."""
         try:
@@ -228,6 +255,8 @@ class RunbookEngine:
             raise PlanError(f"{runbook.id}: {exc}") from None
         values = {**values, "profile": self.profile}
         self._secret_names = {p.name for p in runbook.params if p.secret}
+        for name in self._secret_names:  # scrubbed from every output, message and description from now on
+            register_secret(str(values.get(name) or ""))
         planned: list[PlannedStep] = []
         cleanup_from = len(runbook.steps)
         for index, step in enumerate(runbook.steps + runbook.cleanup):
@@ -249,13 +278,17 @@ class RunbookEngine:
                         raise PlanError(f"step {step.id!r}: {exc}") from None
                     spec = None
                 step_params = {k: v for k, v in substitute(dict(step.params), values).items() if v is not None}
+                if spec is not None:  # e.g. a RESTORE timestamp in UTC: confirm exactly what will run
+                    step_params = cls.normalize_params(step.name, step_params)
                 mutating = (spec.mutating if spec else True) or bool(step.mutating)
                 dangerous = (spec.dangerous if spec else False) or step.dangerous
                 irreversible = (spec.irreversible if spec else False) or step.irreversible
             elif step.kind is StepKind.PROBE:
                 mutating = dangerous = irreversible = False
             else:
-                mutating = True if step.mutating is None else step.mutating
+                # Mutating unless the runbook says otherwise AND the command is on the read-only allowlist.
+                mutating = not (step.mutating is False and step.output is None
+                                and is_read_only(self._resolved_command(step, values)))
                 dangerous, irreversible = step.dangerous, step.irreversible
             dangerous = dangerous or irreversible
             target = str(substitute(step.target, values)) if step.target else (driver_name or self.profile)
@@ -346,6 +379,7 @@ class RunbookEngine:
                     yield StepResult(first.index, first.step.id, StepStatus.REFUSED, str(exc), planned=first)
                     outcome = "refused"
                     return
+            self.audit.close_dangling()
             self.audit.write(self.audit.event(**base, phase="run-start", params=shown_params,
                                               start=_now().isoformat(), flags=("read-only",) if self.read_only else ()))
             stop_reason = ""
@@ -365,6 +399,8 @@ class RunbookEngine:
                 if dry_run:
                     yield StepResult(p.index, p.step.id, StepStatus.DRY_RUN, p.description, planned=p)
                     continue
+                if p.needs_confirmation and p.step.kind is StepKind.ACTION and p.driver in self.drivers:
+                    p = await self._with_preview(p)
                 refusal = await self._refusal(p)
                 if refusal:
                     self._audit_end(base, p, StepStatus.REFUSED, refusal, None, None)
@@ -432,6 +468,14 @@ class RunbookEngine:
                 continue
             async for event in self._execute(p, values, base):
                 yield event
+
+    async def _with_preview(self, p: PlannedStep) -> PlannedStep:
+        """Add the driver's facts about the change (a rollback's target snapshot) to what confirmation shows."""
+        try:
+            facts = await self.drivers[p.driver or ""].preview_action(p.step.name, dict(p.params))
+        except Exception as exc:
+            facts = f"(could not describe the change: {_describe_exc(exc)})"
+        return replace(p, effect=f"{p.effect}\n  about to change: {facts}") if facts else p
 
     async def _refusal(self, p: PlannedStep) -> str:
         if self.read_only and p.mutating:
@@ -573,26 +617,52 @@ class RunbookEngine:
             yield StepResult(p.index, step.id, StepStatus.CANCELLED, "cancelled while waiting")
             return
 
+    def _resolved_command(self, step: RunbookStep, values: Mapping[str, Any]) -> str | list[str]:
+        return render(step.command, values, self._secret_names)[0]
+
     async def _run_shell(self, p: PlannedStep, values: Mapping[str, Any]) -> AsyncIterator[StepResult]:
         step = p.step
-        if isinstance(step.command, str):
-            argv = ["/bin/sh", "-c", substitute(step.command, values, quote=True)]
-        else:
-            argv = [str(substitute(a, values)) for a in step.command]
+        command, secret_env = render(step.command, values, self._secret_names)
+        argv = ["/bin/sh", "-c", command] if isinstance(command, str) else command
         cwd = os.path.expanduser(str(substitute(step.cwd, values))) if step.cwd else None
-        proc = await asyncio.create_subprocess_exec(
-            *argv, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.STDOUT, stdin=asyncio.subprocess.DEVNULL,
-            cwd=cwd, start_new_session=True)
+        output = ShellOutput(step.output, values, cwd) if step.output else None
+        lifeline = Lifeline()
+        try:
+            proc = await asyncio.create_subprocess_exec(
+                *lifeline.wrap(argv), stdout=output.fd if output else asyncio.subprocess.PIPE,
+                stderr=asyncio.subprocess.PIPE if output else asyncio.subprocess.STDOUT,
+                stdin=lifeline.stdin, cwd=cwd, start_new_session=True,
+                env={**os.environ, **secret_env} if secret_env else None)
+        except BaseException:
+            lifeline.cut()
+            if output:
+                output.discard()
+            raise
+        lifeline.started()
+        if output:
+            output.close_fd()
+        try:
+            async for result in self._follow(p, proc, output):
+                yield result
+        finally:
+            lifeline.cut()  # the step is over: whatever it left running in its group goes too
+            if output:
+                output.discard()  # no-op once committed
+
+    async def _follow(self, p: PlannedStep, proc: asyncio.subprocess.Process,
+                      output: ShellOutput | None) -> AsyncIterator[StepResult]:
+        step = p.step
+        stream = proc.stderr if output else proc.stdout
         limit = step.timeout or DEFAULT_SHELL_TIMEOUT
         loop = asyncio.get_running_loop()
         deadline = loop.time() + limit
-        assert proc.stdout is not None
+        assert stream is not None
         try:
             while True:
                 remaining = deadline - loop.time()
                 if remaining <= 0:
                     raise TimeoutError
-                line = await asyncio.wait_for(proc.stdout.readline(), remaining)
+                line = await asyncio.wait_for(stream.readline(), remaining)
                 if not line:
                     break
                 yield StepResult(p.index, step.id, StepStatus.OUTPUT,
@@ -608,9 +678,11 @@ class RunbookEngine:
             _kill(proc)
             raise
         if code == 0:
-            yield StepResult(p.index, step.id, StepStatus.OK, "exit code 0", exit_code=0)
+            note = f"; wrote {output.commit()}" if output else ""
+            yield StepResult(p.index, step.id, StepStatus.OK, f"exit code 0{note}", exit_code=0)
         else:
-            yield StepResult(p.index, step.id, StepStatus.FAILED, f"exit code {code}", exit_code=code)
+            note = f"; {output.path} left as it was" if output else ""
+            yield StepResult(p.index, step.id, StepStatus.FAILED, f"exit code {code}{note}", exit_code=code)
 
 
 def _kill(proc: asyncio.subprocess.Process) -> None:

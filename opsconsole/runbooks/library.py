@@ -18,11 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opsconsole.config import _line, _load_yaml, user_config_dir
+from opsconsole.config import _line, _load_yaml, read_config_text, user_config_dir
 from opsconsole.drivers import REGISTRY
 from opsconsole.drivers.base import PANE_METHODS
 from opsconsole.errors import ConfigError
 from opsconsole.runbooks.model import Condition, ParamType, Runbook, RunbookParam, RunbookStep, StepKind
+from opsconsole.runbooks.templates import check_shell_template
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "library"
 REF_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -35,8 +36,8 @@ RUNBOOK_KEYS = {"id", "title", "summary", "symptoms", "severity", "platform", "s
                 "params", "steps", "finally"}
 PARAM_KEYS = {"type", "required", "default", "choices", "pattern", "help", "secret"}
 STEP_KEYS = {"id", "title", "action", "probe", "shell", "params", "driver", "select", "expect", "match", "until",
-             "timeout", "interval", "cwd", "mutating", "confirm", "dangerous", "irreversible", "target", "effect",
-             "on_failure", "optional"}
+             "timeout", "interval", "cwd", "output", "mutating", "confirm", "dangerous", "irreversible", "target",
+             "effect", "on_failure", "optional"}
 SEVERITIES = ("critical", "warning", "info")
 PANE_METHOD_NAMES = frozenset(PANE_METHODS.values())
 
@@ -46,6 +47,8 @@ class Library:
     """All runbooks available to this user, by id."""
 
     runbooks: dict[str, Runbook]
+    warnings: tuple[str, ...] = ()
+    """User runbook files that were skipped, and why (shown to the user; never fatal)."""
 
     def get(self, runbook_id: str) -> Runbook:
         try:
@@ -72,6 +75,15 @@ class Library:
         return [r for r in self.all()
                 if all(s.optional or not s.driver_type or s.driver_type in have for s in r.steps + r.cleanup)
                 and (r.driver_types & have if r.driver_types else on_platform(r, have))]
+
+
+def offered_runbooks(library: Library, drivers: Iterable[Any], profile: str = "") -> list[Runbook]:
+    """The runbooks a profile offers: its drivers can run every required step (see ``RunbookEngine.preflight``)."""
+    from opsconsole.runbooks.engine import RunbookEngine
+
+    drivers = list(drivers)
+    engine = RunbookEngine({d.name: d for d in drivers}, profile=profile)  # preflight writes no audit
+    return [r for r in library.for_driver_types(d.kind for d in drivers) if not engine.preflight(r)]
 
 
 PLATFORM_DRIVERS: dict[str, frozenset[str]] = {
@@ -105,28 +117,33 @@ def load_library(extra_dirs: Iterable[Path] | None = None, *, include_user: bool
         dirs.append(user_runbook_dir())
     dirs.extend(Path(d) for d in extra_dirs or ())
     result: dict[str, Runbook] = {}
+    warnings: list[str] = []
     for directory in dirs:
         seen: dict[str, str] = {}
         if not directory.is_dir():
             continue
         for path in sorted(directory.glob("*.yaml")) + sorted(directory.glob("*.yml")):
-            for rb in load_file(path):
-                if rb.id in seen:
-                    raise ConfigError(f"duplicate runbook id {rb.id!r} (also in {seen[rb.id]})", path=str(path),
-                                      key=rb.id)
+            try:
+                runbooks = load_file(path)
+                for rb in runbooks:
+                    if rb.id in seen:
+                        raise ConfigError(f"duplicate runbook id {rb.id!r} (also in {seen[rb.id]})",
+                                          path=str(path), key=rb.id)
+            except ConfigError as exc:
+                if directory == PACKAGED_DIR:
+                    raise  # our own library must load: a test guards it
+                warnings.append(f"runbook file skipped: {exc}")  # one bad user file must not hide the rest
+                continue
+            for rb in runbooks:
                 seen[rb.id] = str(path)
                 result[rb.id] = rb
-    return Library(result)
+    return Library(result, tuple(warnings))
 
 
 def load_file(path: Path | str) -> list[Runbook]:
     """Parse one YAML file holding a runbook or ``runbooks: [...]``."""
     path = str(path)
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read: {exc.strerror}", path=path) from None
-    data = _load_yaml(text, path)
+    data = _load_yaml(read_config_text(path, "runbook file"), path)
     if isinstance(data, dict) and "runbooks" in data:
         extra = set(data) - {"runbooks", "version"}
         if extra:
@@ -209,6 +226,7 @@ def parse_runbook(raw: Any, path: str, index: int = 0) -> Runbook:
 
     params = _parse_params(ctx, raw)
     declared = {p.name for p in params} | BUILTIN_REFS
+    secret_names = {p.name for p in params if p.secret}
 
     steps_raw = raw["steps"]
     if not isinstance(steps_raw, list) or not steps_raw:
@@ -216,7 +234,7 @@ def parse_runbook(raw: Any, path: str, index: int = 0) -> Runbook:
     steps: list[RunbookStep] = []
     ids: set[str] = set()
     for i, step_raw in enumerate(steps_raw):
-        step = _parse_step(_Ctx(path, f"{rb_id}.steps[{i}]"), step_raw, i, declared)
+        step = _parse_step(_Ctx(path, f"{rb_id}.steps[{i}]"), step_raw, i, declared, secret_names)
         if step.id in ids:
             raise _Ctx(path, f"{rb_id}.steps[{i}]").fail(f"duplicate step id {step.id!r}", step_raw, "id")
         ids.add(step.id)
@@ -330,12 +348,13 @@ def _seconds(ctx: _Ctx, raw: dict, key: str, declared: set[str]) -> float | str 
             raise ctx.fail(f"{value} is not a declared parameter", raw, key)
         return value.strip()
     number = float(_require_type(ctx, raw, key, (int, float), "seconds or a ${param}"))
-    if number <= 0:
+    if not number > 0 or number == float("inf"):  # also refuses .nan
         raise ctx.fail(f"{key} must be positive", raw, key)
     return number
 
 
-def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookStep:
+def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str],
+                secret_names: frozenset[str] | set[str] = frozenset()) -> RunbookStep:
     if not isinstance(raw, dict):
         raise ConfigError("a step must be a mapping", path=ctx.path, key=ctx.where)
     _check_keys(ctx, raw, STEP_KEYS)
@@ -361,6 +380,9 @@ def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookS
             command = tuple(str(v) for v in value)
         else:
             raise ctx.fail("shell must be a command string or a non-empty argv list", raw, "shell")
+        unsafe = check_shell_template(command, set(secret_names))
+        if unsafe:
+            raise ctx.fail(unsafe, raw, "shell")
     else:
         ref = raw[kind.value]
         if not isinstance(ref, str) or "." not in ref:
@@ -419,10 +441,12 @@ def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookS
     on_failure = raw.get("on_failure", "continue" if kind is StepKind.PROBE and not until else "stop")
     if on_failure not in ("stop", "continue"):
         raise ctx.fail("on_failure must be stop or continue", raw, "on_failure")
-    for key in ("title", "driver", "target", "effect", "cwd"):
+    if "output" in raw and kind is not StepKind.SHELL:
+        raise ctx.fail("output is only for shell steps", raw, "output")
+    for key in ("title", "driver", "target", "effect", "cwd", "output"):
         if key in raw:
             _require_type(ctx, raw, key, str, "a string")
-    for key in ("params", "select", "target", "shell", "cwd", "title", "effect", "expect", "driver"):
+    for key in ("params", "select", "target", "shell", "cwd", "output", "title", "effect", "expect", "driver"):
         if key in raw:
             unknown = _refs(raw[key]) - declared
             if unknown:
@@ -432,6 +456,7 @@ def _parse_step(ctx: _Ctx, raw: Any, index: int, declared: set[str]) -> RunbookS
     return RunbookStep(id=step_id, title=str(title), kind=kind, driver_type=driver_type, name=name,
                        params=dict(params), driver=raw.get("driver"), select=dict(select), expect=expect,
                        until=until, timeout=timeout, interval=interval, command=command, cwd=raw.get("cwd"),
+                       output=raw.get("output"),
                        mutating=mutating, confirm=flags["confirm"], dangerous=flags["dangerous"],
                        irreversible=flags["irreversible"], target=raw.get("target"),
                        effect=str(raw.get("effect", "")), on_failure=on_failure, optional=flags["optional"],

@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from opsconsole.audit import current_user, data_dir, now_iso
+from opsconsole.runbooks.audit import current_user, data_dir, file_mode, now_iso, share_new_file
 
 
 class TargetBusy(Exception):
@@ -41,7 +41,8 @@ class TargetLocks:
         self.directory.mkdir(parents=True, exist_ok=True)
         for target in sorted(set(targets)):
             path = self.directory / f"{_safe(profile)}--{_safe(target)}.lock"
-            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, file_mode())
+            share_new_file(fd)
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

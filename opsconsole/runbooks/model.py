@@ -15,6 +15,7 @@ from datetime import datetime
 from typing import Any
 
 from opsconsole.model import ActionSpec
+from opsconsole.redact import scrub_fields
 
 
 class StepKind(enum.StrEnum):
@@ -95,6 +96,8 @@ class RunbookStep:
     command: tuple[str, ...] | str = ()
     """Shell: argv list (no shell) or a string run by ``/bin/sh -c`` with quoted params."""
     cwd: str | None = None
+    output: str | None = None
+    """Shell: file that receives stdout, written beside it and renamed only on exit 0 (never half a backup)."""
     mutating: bool | None = None
     """Shell steps and overrides: does it change anything? ``None`` means derive it."""
     confirm: bool = False
@@ -183,6 +186,9 @@ class PlannedStep:
     def needs_confirmation(self) -> bool:
         return self.confirm or self.dangerous or self.irreversible
 
+    def __post_init__(self) -> None:  # dry-run and confirmations print these
+        scrub_fields(self, ("description", "effect"))
+
 
 class StepStatus(enum.StrEnum):
     """Events of a run. ``STARTED``/``OUTPUT`` are progress; the others end a step."""
@@ -219,6 +225,9 @@ class StepResult:
     started_at: datetime | None = None
     ended_at: datetime | None = None
     planned: PlannedStep | None = None
+
+    def __post_init__(self) -> None:  # what the TUI, `run` and the audit show of a step: never a password
+        scrub_fields(self, ("message", "output"))
 
     @property
     def duration_s(self) -> float | None:

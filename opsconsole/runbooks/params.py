@@ -49,6 +49,10 @@ def coerce(param: RunbookParam, value: Any) -> Any:
         raise ValueError(f"{param.name}: must be one of {', '.join(str(c) for c in param.choices)}, got {value!r}")
     if param.pattern and isinstance(result, str) and not re.fullmatch(param.pattern, result):
         raise ValueError(f"{param.name}: {result!r} does not match the expected form /{param.pattern}/")
+    if isinstance(result, str) and not param.pattern and result.startswith("-"):
+        # As a whole argv word, "-rf" or "--output=/etc/x" would be read as an option of the command.
+        raise ValueError(f"{param.name}: {result!r} starts with '-' and would be read as an option "
+                         "(the runbook can allow it with a pattern:)")
     return result
 
 

@@ -12,16 +12,16 @@ from textual.binding import Binding
 from textual.driver import Driver as TerminalDriver
 
 from opsconsole.config import Profile, load, load_profile
-from opsconsole.daemon_pool import DaemonThreadPool
 from opsconsole.drivers.base import Driver, describe
+from opsconsole.drivers.threads import DaemonThreadPool
 from opsconsole.errors import ConfigError
 from opsconsole.model import ActionSpec, Health
 from opsconsole.monitor import Monitor, build_drivers
-from opsconsole.ui.dashboard_screen import DashboardScreen
+from opsconsole.ui.commands.palette import ConsoleCommands
 from opsconsole.ui.idle_gc import CHECK_EVERY, IdleCollector
 from opsconsole.ui.operations import OperationsMixin
-from opsconsole.ui.palette import ConsoleCommands
-from opsconsole.ui.screens import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen, TypedConfirmScreen
+from opsconsole.ui.screens.dashboard import DashboardScreen
+from opsconsole.ui.screens.dialogs import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen, TypedConfirmScreen
 
 HEALTH_VARIABLES = {
     Health.OK: "health-ok",
@@ -97,7 +97,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         from textual.drivers.linux_driver import LinuxDriver
 
         if driver_class is LinuxDriver:
-            from opsconsole.ui.quiet_driver import QuietLinuxDriver
+            from opsconsole.ui.textual_patches.idle_input import QuietLinuxDriver
 
             return QuietLinuxDriver
         return driver_class
@@ -114,8 +114,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             self._health_styles = {h: variables.get(v, "") for h, v in HEALTH_VARIABLES.items()}
         return self._health_styles.get(health, "")
 
-    def _watch_theme(self, theme_name: str) -> None:
-        super()._watch_theme(theme_name)  # Textual's own watcher applies the theme's CSS
+    def _theme_changed(self, _theme: object) -> None:
+        """Textual's ``theme_changed_signal``: health colours come from the new theme's variables."""
         self._health_styles = {}
         for pane in self.dashboard.panes if self.dashboard else []:
             if pane.result is not None:
@@ -134,6 +134,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         for message in self._theme_messages:  # unknown --theme / profile theme, broken theme files
             self.notify(message, title="theme", severity="error", timeout=15)
         self.set_class(self.ascii_only, "-ascii")
+        self.theme_changed_signal.subscribe(self, self._theme_changed)
         self.set_keymap(self.profile.keymap)  # profiles.yaml keymap: (binding id -> keys), validated by config
         self.push_screen(self._new_dashboard(self.monitor))
         self.call_after_refresh(self.resume_open_incident)  # an incident survives a restart of the console
@@ -158,8 +159,13 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self.idle_gc.install()
         self.set_interval(CHECK_EVERY, self.idle_gc.collect_if_due, name="idle full GC")
 
-    def on_unmount(self) -> None:
-        self.monitor.cancel()  # quit through action_quit stops it cleanly; this covers any other exit
+    async def on_unmount(self) -> None:
+        # Quitting with `q` already stopped the monitor; any other exit (an error, a test leaving its
+        # context) must not leave polls running or a demo engine we started behind.
+        try:
+            await asyncio.wait_for(self.monitor.stop(), 10)
+        except Exception:
+            self.monitor.cancel()
         self.idle_gc.uninstall()  # the process (a test run, a caller of run()) gets CPython's GC back
 
     @property
@@ -182,16 +188,16 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         for bindings in (screen.BINDINGS if screen else [], self.BINDINGS):
             for b in bindings:
                 if isinstance(b, Binding) and b.description and b.key not in seen:
-                    if b.action == "app.actions" and not self._allowed_actions():
+                    if b.action == "app.actions" and not self.allowed_actions():
                         continue
                     seen.add(b.key)
-                    rows.append((self._bound_keys_display(b), b.description))
-        if not any(k.startswith("pane-") for k in self._keymap):
+                    rows.append((self.bound_keys_display(b), b.description))
+        if not any(k.startswith("pane-") for k in self.profile.keymap):
             rows.append(("1-7", "focus a pane"))
         rows += [("tab", "next pane"), ("ctrl+p", "command palette")]
         if screen is not None:  # the focused pane's keys and those of the views it opens (ui/help_rows.py)
-            from opsconsole.ui.help_rows import pane_rows, view_rows
-            from opsconsole.ui.pane_views import focused_container
+            from opsconsole.ui.screens.help_rows import pane_rows, view_rows
+            from opsconsole.ui.screens.pane_views import focused_container
 
             container = focused_container(screen) or (screen.panes[0] if screen.panes else None)
             rows += pane_rows(container, dict(self._keymap),
@@ -208,9 +214,9 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             self.install_screen(self._help_screen, HELP_SCREEN)
         self.push_screen(HELP_SCREEN)
 
-    def _bound_keys_display(self, binding: Binding) -> str:
+    def bound_keys_display(self, binding: Binding) -> str:
         """The keys a binding answers to now: the profile's keymap wins over the default."""
-        remapped = self._keymap.get(binding.id) if binding.id else None
+        remapped = self.profile.keymap.get(binding.id) if binding.id else None
         if not remapped:
             return binding.key_display or binding.key
         return ", ".join(self.get_key_display(Binding(k, "")) for k in remapped.split(","))
@@ -225,9 +231,9 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             return
         options = [(n, f"{'● ' if n == self.profile.name else '  '}{n}") for n in names]
         self.clear_notifications()  # toasts sit above every screen: they would cover the list being picked from
-        self.push_screen(PickScreen("Switch profile", options), self._switch_profile)
+        self.push_screen(PickScreen("Switch profile", options), self.switch_profile)
 
-    def _switch_profile(self, name: str | None) -> None:
+    def switch_profile(self, name: str | None) -> None:
         if not name or name == self.profile.name:
             return
         try:
@@ -254,7 +260,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         await self.monitor.start()
 
     # ------------------------------------------------------------------ actions
-    def _allowed_actions(self) -> list[tuple[Driver, ActionSpec]]:
+    def allowed_actions(self) -> list[tuple[Driver, ActionSpec]]:
         screen = self.dashboard
         if screen is None:
             return []
@@ -263,20 +269,20 @@ class OpsConsoleApp(OperationsMixin, App[int]):
 
     def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
         if action == "actions":
-            return bool(self._allowed_actions())
+            return bool(self.allowed_actions())
         return True
 
     def action_actions(self) -> None:
-        allowed = self._allowed_actions()
+        allowed = self.allowed_actions()
         if not allowed:
             self.notify("no actions available" + (" in read-only mode" if self.read_only else ""))
             return
         options = [(f"{d.name}|{spec.name}", f"{spec.title}  [{d.name}]" + ("  ⚠" if spec.dangerous else ""))
                    for d, spec in allowed]
         self.push_screen(PickScreen("Run an action", options, note="Each asks before it changes anything "
-                                    "dangerous. esc cancels."), self._chosen_action)
+                                    "dangerous. esc cancels."), self.choose_action)
 
-    def _chosen_action(self, choice: str | None) -> None:
+    def choose_action(self, choice: str | None) -> None:
         if not choice:
             return
         driver_name, _, action_name = choice.partition("|")
@@ -322,6 +328,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         return defaults
 
     def _confirm_action(self, driver: Driver, spec: ActionSpec, params: dict[str, object]) -> None:
+        params = driver.normalize_params(spec.name, params)  # confirm exactly what will run (UTC timestamps)
         target = next((str(params[k]) for k in ("table", "service", "name") if k in params), driver.name)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
         effect = spec.effect + (f"\n\nParameters: {shown}" if shown else "")

@@ -1,11 +1,14 @@
-"""Small, pure formatters for cells: ages, sizes, durations, sparklines."""
+"""Glyphs and cell helpers of the TUI; numbers come from :mod:`opsconsole.humanize` (one convention)."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import UTC, datetime
 
+from opsconsole.humanize import age, duration, duration_ms, number, size
 from opsconsole.model import Health, Severity
+
+__all__ = ["HEALTH_DOT", "HEALTH_STYLE", "SEVERITY_NAME", "SPARK_CHARS", "age", "clip", "duration", "duration_ms",
+           "number", "size", "sparkline"]
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 HEALTH_DOT = {Health.OK: "●", Health.WARNING: "▲", Health.CRITICAL: "✖", Health.UNKNOWN: "?"}
@@ -48,48 +51,6 @@ def use_ascii(on: bool) -> None:
 HEALTH_STYLE = {Health.OK: "$health-ok", Health.WARNING: "$health-warning", Health.CRITICAL: "$health-critical",
                 Health.UNKNOWN: "$health-unknown"}
 SEVERITY_NAME = {Severity.CRITICAL: "CRIT", Severity.WARNING: "WARN", Severity.INFO: "INFO"}
-
-
-def age(when: datetime | None, now: datetime | None = None) -> str:
-    """'12s', '4m', '3h', '2d' since *when* (or '—')."""
-    if when is None:
-        return "—"
-    now = now or datetime.now(UTC)
-    seconds = max(0.0, (now - when).total_seconds())
-    if seconds < 60:
-        return f"{seconds:.0f}s"
-    if seconds < 3600:
-        return f"{seconds / 60:.0f}m"
-    if seconds < 86400:
-        return f"{seconds / 3600:.1f}h"
-    return f"{seconds / 86400:.1f}d"
-
-
-def size(num: int | None) -> str:
-    if num is None:
-        return "—"
-    value = float(num)
-    for unit in ("B", "KiB", "MiB", "GiB", "TiB"):
-        if value < 1024 or unit == "TiB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1024
-    return f"{value:.1f} TiB"
-
-
-def duration_ms(ms: float | None) -> str:
-    if ms is None:
-        return "—"
-    if ms < 1000:
-        return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"
-    return f"{ms / 1000:.1f} s"
-
-
-def number(value: float | int | None) -> str:
-    if value is None:
-        return "—"
-    if isinstance(value, float) and not value.is_integer():
-        return f"{value:,.1f}"
-    return f"{int(value):,}"
 
 
 def sparkline(values: Iterable[float], width: int = 12) -> str:

@@ -15,13 +15,13 @@ from textual.app import App
 from textual.widgets import DataTable
 
 from opsconsole.model import Alert
-from opsconsole.ui.runbook_commands import RunbookCommands
+from opsconsole.ui.commands.runbooks import RunbookCommands
 
 # The runbook engine, library, audit and incident screens load on first use, not on start.
 if TYPE_CHECKING:
-    from opsconsole.incidents import Incident
+    from opsconsole.monitor.incidents import Incident
     from opsconsole.runbooks.library import Library
-    from opsconsole.ui.dashboard_screen import DashboardScreen
+    from opsconsole.ui.screens.dashboard import DashboardScreen
 
 
 class OperationsMixin:
@@ -70,7 +70,7 @@ class OperationsMixin:
         app: Any = self
 
         async def flow() -> None:
-            from opsconsole.ui.runbook_screens import runbook_flow
+            from opsconsole.ui.screens.runbooks import runbook_flow
 
             library = await self.runbook_library()
             await runbook_flow(app, runbook_id, library)
@@ -91,7 +91,7 @@ class OperationsMixin:
 
     def open_alert_detail(self, tracked: Any) -> None:
         """The whole alert, wrapped; ``enter``/``r`` there opens its runbook."""
-        from opsconsole.ui.alert_screen import AlertDetailScreen
+        from opsconsole.ui.screens.alert import AlertDetailScreen
 
         app: Any = self
         app.push_screen(AlertDetailScreen(tracked), lambda run: run and self.open_runbook_for(tracked.alert))
@@ -101,7 +101,7 @@ class OperationsMixin:
         app: Any = self
 
         async def open_for_alert() -> None:
-            from opsconsole.ui.runbook_screens import applicable, runbook_flow, runbook_for_alert
+            from opsconsole.ui.screens.runbooks import applicable, runbook_flow, runbook_for_alert
 
             library = await self.runbook_library()
             runbook = runbook_for_alert(alert, library, applicable(app, library))
@@ -128,7 +128,7 @@ class OperationsMixin:
 
     # ------------------------------------------------------------------ audit, diagnostics
     def action_audit_log(self) -> None:
-        from opsconsole.ui.audit_screen import AuditScreen
+        from opsconsole.ui.screens.audit import AuditScreen
 
         app: Any = self
         app.push_screen(AuditScreen())
@@ -140,7 +140,7 @@ class OperationsMixin:
             return
 
         async def collect() -> None:
-            from opsconsole.incidents import collect_diagnostics
+            from opsconsole.monitor.incidents import collect_diagnostics
 
             screen.activity.record("diagnostics: collecting every pane of every driver…")
             try:
@@ -156,7 +156,7 @@ class OperationsMixin:
 
     # ------------------------------------------------------------------ incidents
     def action_incident(self) -> None:
-        from opsconsole.ui.incident_screens import IncidentOpenScreen, IncidentScreen
+        from opsconsole.ui.screens.incidents import IncidentOpenScreen, IncidentScreen
 
         app: Any = self
         if app.dashboard is None:
@@ -171,7 +171,7 @@ class OperationsMixin:
     def _open_incident(self, answer: tuple[str, str] | None) -> None:
         if answer is None:
             return
-        from opsconsole.incidents import Incident
+        from opsconsole.monitor.incidents import Incident
 
         app: Any = self
         severity, title = answer
@@ -200,7 +200,7 @@ class OperationsMixin:
 
     def resume_open_incident(self) -> None:
         """After a restart, the profile's incident that is still open (its file has no close time) is open again."""
-        from opsconsole.incidents import load_open_incidents
+        from opsconsole.monitor.incidents import load_open_incidents
 
         app: Any = self
         if self.incident is not None:

@@ -19,7 +19,7 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES, Theme
 
-from opsconsole.config import _line, _load_yaml, user_config_dir
+from opsconsole.config import _line, _load_yaml, read_config_text, user_config_dir
 from opsconsole.errors import ConfigError
 
 DEFAULT_THEME = "dark"
@@ -66,11 +66,7 @@ def _check_color(value: Any, *, path: str, line: int | None, key: str) -> str:
 def parse_theme_file(path: Path) -> ThemeFile:
     """Read and validate one theme file."""
     where = str(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read theme: {exc.strerror}", path=where) from None
-    data = _load_yaml(text, where)
+    data = _load_yaml(read_config_text(where, "theme"), where)
     if not isinstance(data, dict):
         raise ConfigError("a theme file is a mapping of theme keys", path=where, line=1)
     for key, value in data.items():
@@ -144,6 +140,17 @@ def validate_theme_name(name: str, source: str = "--theme") -> None:
     names = available_theme_names(files)
     if name not in names:
         raise ConfigError(unknown_theme_message(name, names), path=source)
+
+
+def validate_profile_theme(profile: Any) -> None:
+    """A profile's ``theme:`` naming no theme is an error with the profile file and line (not a silent default)."""
+    if not profile.theme:
+        return
+    files, _errors = load_theme_files()
+    names = available_theme_names(files)
+    if profile.theme not in names:
+        raise ConfigError(unknown_theme_message(profile.theme, names), path=profile.source,
+                          line=profile.theme_line, key=f"profiles.{profile.name}.theme")
 
 
 def install_themes(app: Any, requested: str | None) -> list[str]:

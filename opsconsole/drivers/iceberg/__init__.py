@@ -1,0 +1,1 @@
+"""The Iceberg driver (pyiceberg REST or SQL catalog) and its table maintenance (compaction, expiry, rollback)."""

@@ -1,0 +1,1 @@
+"""The Kafka consumer-lag driver (aiokafka) and its lag trend."""

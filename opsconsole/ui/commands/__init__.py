@@ -1,0 +1,1 @@
+"""Command palette providers: panes, actions, profiles, themes, runbooks."""

@@ -1,0 +1,1 @@
+"""Widgets of the dashboard: data panes, the alerts pane, the in-place table, the footer."""

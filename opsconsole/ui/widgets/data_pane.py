@@ -1,0 +1,176 @@
+"""A pane that shows one kind of data from the monitoring engine.
+
+The pane never polls: the engine (:mod:`opsconsole.monitor`) does, behind every
+screen, and the dashboard hands each pane a :class:`~opsconsole.monitor.state.PaneView`
+after every poll. A failed or hung source keeps its last good rows here, dimmed,
+with their age and the error; rows are updated in place by position so the cursor
+and scroll survive a refresh.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from typing import Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.containers import Vertical
+from textual.widgets import DataTable, Static
+
+from opsconsole.model import Pane, PaneResult
+from opsconsole.monitor.state import PaneView, SourceState
+from opsconsole.ui.format import age, clip
+from opsconsole.ui.widgets.pane_table import Cell, PaneTable, cell
+
+GROW_CHUNK = 25
+
+
+class PaneStatus(Static):
+    """One line under the pane title: fresh / stale (age, error) / polling."""
+
+
+class DashboardPane(Vertical, can_focus=False):
+    """Base of the data panes: a title, a status line and a DataTable."""
+
+    ALLOW_MAXIMIZE = True
+    """``z`` zooms the pane, not just its table: Textual only maximizes focusable widgets by default."""
+
+    pane: ClassVar[Pane]
+    title: ClassVar[str]
+    columns: ClassVar[Sequence[tuple[str, str, int | None]]] = ()
+    grows: ClassVar[bool] = False
+    """A newest-first history (queries, runs) whose row count keeps growing."""
+    max_rows: ClassVar[int | None] = None
+    """Rows kept on the dashboard (newest first); ``v`` opens the pane's full history as a table."""
+    """(key, label, width or None for auto)."""
+    drop: ClassVar[Sequence[str]] = ()
+    """Columns a narrow pane gives up first, in order, so its flex column stays readable."""
+
+    def __init__(self, interval: float, *, index: int) -> None:
+        super().__init__(id=f"pane-{self.pane.value}", classes="dashboard-pane")
+        self.interval = interval
+        self.index = index
+        self.border_title = f"[{index}] {self.title}"
+        self.result: PaneResult | None = None
+        self.shown_rows: list[Any] = []
+        """The rows on screen, in table order (deduplicated): what the cursor points at."""
+        self.last_ok: datetime | None = None
+        self.stale_reason: str = ""
+        self.state = SourceState.WAITING
+        self.history: Callable[[str], Sequence[tuple[float, float]]] = lambda _key: ()
+        """The engine's sample history (trends), set by the dashboard."""
+
+    def compose(self) -> ComposeResult:
+        yield PaneStatus("waiting for first poll…", classes="pane-status")
+        table = PaneTable(cursor_type="row", zebra_stripes=False, id=f"table-{self.pane.value}")
+        table.define(self.columns, drop=self.drop)
+        yield table
+
+    @property
+    def table(self) -> PaneTable:
+        return self.query_one(PaneTable)
+
+    def show(self, view: PaneView) -> None:
+        """The engine's latest view of this pane: last good rows, state, age, errors."""
+        self.result = view.as_result()
+        self.state = view.state
+        self.last_ok = view.last_ok
+        self.stale_reason = "; ".join(view.errors.values()) if view.state in (
+            SourceState.STALE, SourceState.UNREACHABLE) else ""
+        with self.app.batch_update():
+            self.update_rows(view.rows)
+        self._show_status()
+
+    def apply(self, result: PaneResult) -> None:
+        """Re-render the rows already shown (a theme change re-colours health cells at once)."""
+        with self.app.batch_update():
+            self.update_rows(result.rows)
+        self._show_status()
+
+    @property
+    def is_stale(self) -> bool:
+        return bool(self.stale_reason)
+
+    def _show_status(self) -> None:
+        """Fresh: a short line in the border. Stale: the error too, on its own line."""
+        status = self.query_one(PaneStatus)
+        now = datetime.now(UTC)
+        if self.stale_reason:
+            self.add_class("stale")
+            seen = f"last good {age(self.last_ok, now)} ago" if self.last_ok else "never reached"
+            label = "UNREACHABLE" if self.state is SourceState.UNREACHABLE else "STALE"
+            # layout=False: the status is one line high (app.tcss), so no re-layout of the screen.
+            status.update(Text(f"{label} · {seen} · {clip(self.stale_reason, 300)}"), layout=False)
+            self.border_subtitle = f"{label} · {seen}"
+        else:
+            self.remove_class("stale")
+            n = len(self.shown_rows)
+            took = f" · {self.result.duration_ms:.0f} ms" if self.result and self.result.duration_ms else ""
+            # The status line is hidden while fresh (app.tcss): only the border subtitle changes.
+            self.border_subtitle = f"{n} rows · {now:%H:%M:%S}{took}"
+
+    # ------------------------------------------------------------------ rows
+    def row_key(self, row: Any) -> str:
+        return f"{getattr(row, 'source', '')}:{getattr(row, 'name', '')}"
+
+    def ordered(self, rows: Sequence[Any]) -> Sequence[Any]:
+        """The rows in display order; panes with a health per row put the worst first."""
+        return rows
+
+    def cells(self, row: Any) -> list[Cell]:  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    def update_rows(self, rows: Sequence[Any]) -> None:
+        """Update the table in place, row by position (see :meth:`PaneTable.set_rows`).
+
+        A pane whose list keeps growing (``grows``) allocates rows ``GROW_CHUNK`` at
+        a time, the spare ones blank at the bottom, so the table's size (scrollbar,
+        scroll range) does not change on every poll of a fresh platform.
+        """
+        unique: list[Any] = []
+        seen: set[str] = set()
+        for row in self.ordered(rows):
+            key = self.row_key(row)
+            if key not in seen:
+                seen.add(key)
+                unique.append(row)
+        if self.max_rows is not None:
+            unique = unique[: self.max_rows]
+        self.shown_rows = unique
+        current = self.table.row_count
+        wanted = len(unique)
+        if self.grows and wanted > current:
+            wanted = -(-wanted // GROW_CHUNK) * GROW_CHUNK
+        elif self.grows and current - GROW_CHUNK < wanted <= current:
+            wanted = current  # keep the spare rows
+        blank = [cell("")] * len(self.columns)
+        self.table.set_rows([self.cells(row) for row in unique] + [blank] * (wanted - len(unique)))
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        """``enter`` on a row drills down: every field of the domain object behind it, with its history."""
+        if self.open_detail():
+            event.stop()
+
+    def history_keys(self, row: Any) -> list[tuple[str, str]]:
+        """(label, engine history key) of the figures of ``row`` that have a trend."""
+        return []
+
+    def open_detail(self) -> bool:
+        """The full record of the selected row, wrapped, with its history chart (``enter`` / ``d``)."""
+        row = self.selected_row()
+        if row is None:
+            return False
+        from opsconsole.ui.screens.detail import DetailScreen
+        from opsconsole.ui.screens.table import detail_fields
+
+        history = [(label, self.history(key)) for label, key in self.history_keys(row)]
+        self.app.push_screen(DetailScreen(f"{self.title}: {self.row_key(row)}", detail_fields(row), history))
+        return True
+
+    def selected_row(self) -> Any | None:
+        if not self.result or not self.table.row_count:
+            return None
+        shown = self.shown_rows
+        index = self.table.cursor_row
+        return shown[index] if 0 <= index < len(shown) else None
