@@ -10,7 +10,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from opsconsole.runbooks.audit import AuditLog
+from opsconsole.audit import AuditLog
 
 
 def main() -> None:

@@ -11,81 +11,30 @@ Discovery order: ``--config PATH``, ``./profiles.yaml``, the user config dir
 
 from __future__ import annotations
 
-import math
 import os
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from opsconsole.config_guard import check_expansion, read_config_text
 from opsconsole.errors import ConfigError
 from opsconsole.model import Pane
 from opsconsole.secret import Secret
+from opsconsole.yamlio import (
+    check_type,
+    coerce_scalar,
+    expand_env,
+    field_reader,
+    line_of,
+    load_yaml,
+    positive,
+    read_text,
+    start_line,
+    user_config_dir,
+)
 
-ENV_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::([^}]*))?\}")
 DEFAULT_POLL: Mapping[str, float] = {"services": 5, "queries": 10, "tables": 10, "lag": 10, "jobs": 30}
 MIN_POLL_SECONDS = 0.5
-
-
-# --------------------------------------------------------------------------- YAML with lines
-class _LineDict(dict):
-    """A mapping that remembers the line (1-based) of each key."""
-
-    lines: dict[str, int]
-    line: int
-
-
-class _Loader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
-    """SafeLoader (libyaml's when present: 10x faster, it matters for the first frame)
-    that records key lines and rejects duplicate keys."""
-
-
-def _construct_mapping(loader: _Loader, node: yaml.MappingNode) -> _LineDict:
-    loader.flatten_mapping(node)
-    result = _LineDict()
-    result.lines = {}
-    result.line = node.start_mark.line + 1
-    for key_node, value_node in node.value:
-        key = loader.construct_object(key_node, deep=True)
-        if not isinstance(key, str):
-            key = str(key)
-        if key in result:
-            raise ConfigError(f"duplicate key (first at line {result.lines[key]})",
-                              path=getattr(loader, "source_path", None), line=key_node.start_mark.line + 1, key=key)
-        result[key] = loader.construct_object(value_node, deep=True)
-        result.lines[key] = key_node.start_mark.line + 1
-    return result
-
-
-_Loader.add_constructor(yaml.resolver.BaseResolver.DEFAULT_MAPPING_TAG, _construct_mapping)
-
-
-def _load_yaml(text: str, path: str) -> Any:
-    loader = _Loader(text)
-    loader.source_path = path  # type: ignore[attr-defined]
-    try:
-        node = loader.get_single_node()
-        if node is None:
-            return None
-        check_expansion(node, path)
-        return loader.construct_document(node)
-    except RecursionError:
-        raise ConfigError("YAML nested too deeply", path=path) from None
-    except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        line = mark.line + 1 if mark else None
-        raise ConfigError(f"invalid YAML: {exc.problem or exc}", path=path, line=line) from None
-    except yaml.reader.ReaderError as exc:  # a control character: not a MarkedYAMLError
-        line = text.count("\n", 0, exc.position) + 1
-        raise ConfigError(f"invalid YAML: character {exc.character!r} not allowed", path=path, line=line) from None
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"invalid YAML: {exc}", path=path) from None
-    finally:
-        loader.dispose()
 
 
 # --------------------------------------------------------------------------- model
@@ -178,81 +127,6 @@ RULE_FIELDS: Mapping[str, type | tuple[type, ...]] = {
 """Fields of a profile's ``rules:`` entries (see ``opsconsole.monitor.rules.Rule``)."""
 
 
-def _type_name(t: type | tuple[type, ...]) -> str:
-    if isinstance(t, tuple):
-        return " or ".join(x.__name__ for x in t)
-    return t.__name__
-
-
-def _check_type(value: Any, expected: type | tuple[type, ...], *, path: str, line: int | None, key: str) -> None:
-    types = expected if isinstance(expected, tuple) else (expected,)
-    if isinstance(value, bool) and bool not in types:
-        ok = False
-    else:
-        ok = isinstance(value, types) or (float in types and isinstance(value, int) and not isinstance(value, bool))
-    if not ok:
-        raise ConfigError(f"expected {_type_name(expected)}, got {type(value).__name__} {value!r}",
-                          path=path, line=line, key=key)
-    if isinstance(value, float) and not math.isfinite(value):
-        raise ConfigError(f"expected a finite number, got {value!r}", path=path, line=line, key=key)
-
-
-def _positive(value: float, *, path: str, line: int | None, key: str) -> float:
-    """Timeouts and intervals: a negative or zero one would mean "never wait" or "spin"."""
-    if value <= 0:
-        raise ConfigError(f"must be a positive number of seconds, got {value!r}", path=path, line=line, key=key)
-    return float(value)
-
-
-def _line(mapping: Any, key: str) -> int | None:
-    if isinstance(mapping, _LineDict):
-        return mapping.lines.get(key, mapping.line)
-    return None
-
-
-def _expand(value: Any, *, path: str, line: int | None, key: str) -> Any:
-    """Expand ``${VAR}`` and ``${VAR:default}`` from the environment (seed 004)."""
-    if isinstance(value, str):
-        def sub(match: re.Match[str]) -> str:
-            var, default = match.group(1), match.group(2)
-            if var in os.environ:
-                return os.environ[var]
-            if default is not None:
-                return default
-            raise ConfigError(f"environment variable ${{{var}}} is not set and has no default "
-                              f"(write ${{{var}:default}} to give one)", path=path, line=line, key=key)
-        if "${" in ENV_PATTERN.sub("", value):
-            raise ConfigError(f"unterminated or invalid ${{...}} in {value!r} (write ${{NAME}} or ${{NAME:default}})",
-                              path=path, line=line, key=key)
-        return ENV_PATTERN.sub(sub, value)
-    if isinstance(value, list):
-        return [_expand(v, path=path, line=line, key=key) for v in value]
-    if isinstance(value, dict):
-        return {k: _expand(v, path=path, line=_line(value, k) or line, key=f"{key}.{k}") for k, v in value.items()}
-    return value
-
-
-def _coerce_scalar(value: Any, expected: type | tuple[type, ...]) -> Any:
-    """Values from ``${VAR}`` arrive as strings; turn them into the declared type."""
-    if not isinstance(value, str):
-        return value
-    types = expected if isinstance(expected, tuple) else (expected,)
-    if str in types:
-        return value
-    for t in types:
-        try:
-            if t is bool:
-                if value.lower() in {"true", "yes", "1", "on"}:
-                    return True
-                if value.lower() in {"false", "no", "0", "off"}:
-                    return False
-            elif t in (int, float):
-                return t(value)
-        except ValueError:
-            continue
-    return value
-
-
 def _build_profile(name: str, raw: Any, path: str) -> Profile:
     from opsconsole.drivers import driver_class
 
@@ -262,110 +136,105 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
     for key in raw:
         if key not in PROFILE_KEYS:
             raise ConfigError(f"unknown key {key!r} (allowed: {', '.join(sorted(PROFILE_KEYS))})",
-                              path=path, line=_line(raw, key), key=f"{where}.{key}")
-    def get(key: str, expected: type | tuple[type, ...], default: Any) -> Any:
-        if key not in raw:
-            return default
-        value = _coerce_scalar(_expand(raw[key], path=path, line=_line(raw, key), key=f"{where}.{key}"), expected)
-        _check_type(value, expected, path=path, line=_line(raw, key), key=f"{where}.{key}")
-        return value
+                              path=path, line=line_of(raw, key), key=f"{where}.{key}")
+    get = field_reader(raw, path=path, where=where)
 
     title = get("title", str, name)
     description = get("description", str, "")
     read_only = get("read_only", bool, False)
-    timeout = _positive(get("timeout", (int, float), 10), path=path, line=_line(raw, "timeout"),
+    timeout = positive(get("timeout", (int, float), 10), path=path, line=line_of(raw, "timeout"),
                         key=f"{where}.timeout")
     theme = get("theme", str, None)
 
     drivers_raw = raw.get("drivers")
     if not isinstance(drivers_raw, dict) or not drivers_raw:
         raise ConfigError("a profile needs a non-empty 'drivers' mapping", path=path,
-                          line=_line(raw, "drivers") or _line_of(raw), key=f"{where}.drivers")
+                          line=line_of(raw, "drivers") or start_line(raw), key=f"{where}.drivers")
     drivers: list[DriverConfig] = []
     for inst, spec in drivers_raw.items():
         dwhere = f"{where}.drivers.{inst}"
-        dline = _line(drivers_raw, inst)
+        dline = line_of(drivers_raw, inst)
         if not isinstance(spec, dict):
             raise ConfigError("a driver must be a mapping with 'type' and 'options'", path=path, line=dline, key=dwhere)
         for key in spec:
             if key not in {"type", "options", "timeout"}:
                 raise ConfigError(f"unknown key {key!r} (allowed: options, timeout, type)", path=path,
-                                  line=_line(spec, key), key=f"{dwhere}.{key}")
+                                  line=line_of(spec, key), key=f"{dwhere}.{key}")
         if "type" not in spec:
             raise ConfigError("missing required key 'type'", path=path, line=dline, key=f"{dwhere}.type")
         try:
             cls = driver_class(str(spec["type"]))
         except ConfigError as exc:
-            raise ConfigError(exc.message, path=path, line=_line(spec, "type"),
+            raise ConfigError(exc.message, path=path, line=line_of(spec, "type"),
                               key=f"{dwhere}.type") from None
         options_raw = spec.get("options") or {}
         if not isinstance(options_raw, dict):
-            raise ConfigError("options must be a mapping", path=path, line=_line(spec, "options"),
+            raise ConfigError("options must be a mapping", path=path, line=line_of(spec, "options"),
                               key=f"{dwhere}.options")
         declared = {o.name: o for o in cls.options}
         options: dict[str, Any] = {}
         for key, value in options_raw.items():
-            oline = _line(options_raw, key)
+            oline = line_of(options_raw, key)
             okey = f"{dwhere}.options.{key}"
             if key not in declared:
                 raise ConfigError(f"unknown option {key!r} for driver type {cls.kind!r} "
                                   f"(options: {', '.join(sorted(declared)) or 'none'})",
                                   path=path, line=oline, key=okey)
             opt = declared[key]
-            value = _coerce_scalar(_expand(value, path=path, line=oline, key=okey), opt.type)
-            _check_type(value, opt.type, path=path, line=oline, key=okey)
+            value = coerce_scalar(expand_env(value, path=path, line=oline, key=okey), opt.type)
+            check_type(value, opt.type, path=path, line=oline, key=okey)
             options[key] = Secret(value) if opt.secret and isinstance(value, str) else value
         for opt in cls.options:
             if opt.name not in options:
                 if opt.required:
                     raise ConfigError(f"missing required option {opt.name!r} for driver type {cls.kind!r}"
                                       + (f" ({opt.help})" if opt.help else ""), path=path,
-                                      line=_line(spec, "options") or dline, key=f"{dwhere}.options.{opt.name}")
+                                      line=line_of(spec, "options") or dline, key=f"{dwhere}.options.{opt.name}")
                 options[opt.name] = opt.default
         dtimeout = spec.get("timeout", timeout)
-        _check_type(dtimeout, (int, float), path=path, line=_line(spec, "timeout"), key=f"{dwhere}.timeout")
-        _positive(dtimeout, path=path, line=_line(spec, "timeout"), key=f"{dwhere}.timeout")
+        check_type(dtimeout, (int, float), path=path, line=line_of(spec, "timeout"), key=f"{dwhere}.timeout")
+        positive(dtimeout, path=path, line=line_of(spec, "timeout"), key=f"{dwhere}.timeout")
         drivers.append(DriverConfig(name=str(inst), kind=cls.kind, options=options, timeout=float(dtimeout)))
 
     poll = dict(DEFAULT_POLL)
     poll_raw = raw.get("poll") or {}
     if not isinstance(poll_raw, dict):
-        raise ConfigError("poll must be a mapping of pane -> seconds", path=path, line=_line(raw, "poll"),
+        raise ConfigError("poll must be a mapping of pane -> seconds", path=path, line=line_of(raw, "poll"),
                           key=f"{where}.poll")
     for key, value in poll_raw.items():
         pkey = f"{where}.poll.{key}"
         if key not in {p.value for p in Pane}:
             raise ConfigError(f"unknown pane {key!r} (panes: {', '.join(p.value for p in Pane)})", path=path,
-                              line=_line(poll_raw, key), key=pkey)
-        value = _coerce_scalar(_expand(value, path=path, line=_line(poll_raw, key), key=pkey), (int, float))
-        _check_type(value, (int, float), path=path, line=_line(poll_raw, key), key=pkey)
+                              line=line_of(poll_raw, key), key=pkey)
+        value = coerce_scalar(expand_env(value, path=path, line=line_of(poll_raw, key), key=pkey), (int, float))
+        check_type(value, (int, float), path=path, line=line_of(poll_raw, key), key=pkey)
         if value < MIN_POLL_SECONDS:
             raise ConfigError(f"poll interval must be at least {MIN_POLL_SECONDS}s", path=path,
-                              line=_line(poll_raw, key), key=pkey)
+                              line=line_of(poll_raw, key), key=pkey)
         poll[key] = float(value)
 
     alerts = {k: v[1] for k, v in ALERT_THRESHOLDS.items()}
     alerts_raw = raw.get("alerts") or {}
     if not isinstance(alerts_raw, dict):
         raise ConfigError("alerts must be a mapping of threshold -> value", path=path,
-                          line=_line(raw, "alerts"), key=f"{where}.alerts")
+                          line=line_of(raw, "alerts"), key=f"{where}.alerts")
     for key, value in alerts_raw.items():
         akey = f"{where}.alerts.{key}"
         if key not in ALERT_THRESHOLDS:
             raise ConfigError(f"unknown alert threshold {key!r} (known: {', '.join(ALERT_THRESHOLDS)})",
-                              path=path, line=_line(alerts_raw, key), key=akey)
+                              path=path, line=line_of(alerts_raw, key), key=akey)
         expected = ALERT_THRESHOLDS[key][0]
-        value = _coerce_scalar(_expand(value, path=path, line=_line(alerts_raw, key), key=akey), expected)
-        _check_type(value, expected, path=path, line=_line(alerts_raw, key), key=akey)
+        value = coerce_scalar(expand_env(value, path=path, line=line_of(alerts_raw, key), key=akey), expected)
+        check_type(value, expected, path=path, line=line_of(alerts_raw, key), key=akey)
         alerts[key] = value
 
     keys_raw = raw.get("keys") or {}
     if not isinstance(keys_raw, dict):
-        raise ConfigError("keys must be a mapping of key -> procedure", path=path, line=_line(raw, "keys"),
+        raise ConfigError("keys must be a mapping of key -> procedure", path=path, line=line_of(raw, "keys"),
                           key=f"{where}.keys")
     keys: dict[str, str] = {}
     for key, value in keys_raw.items():
-        _check_type(value, str, path=path, line=_line(keys_raw, key), key=f"{where}.keys.{key}")
+        check_type(value, str, path=path, line=line_of(keys_raw, key), key=f"{where}.keys.{key}")
         keys[str(key)] = value
     if keys:  # a key bound to a procedure that does not exist would do nothing when pressed
         from opsconsole.runbooks.library import load_library
@@ -374,34 +243,34 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
         for key, value in keys.items():
             if value not in known:
                 raise ConfigError(f"key {key!r} is bound to unknown procedure {value!r}", path=path,
-                                  line=_line(keys_raw, key), key=f"{where}.keys.{key}")
+                                  line=line_of(keys_raw, key), key=f"{where}.keys.{key}")
 
     return Profile(name=name, title=title, description=description, read_only=read_only,
                    drivers=tuple(drivers), poll=poll, alerts=alerts, keys=keys, theme=theme, source=path,
                    notify=_notify(raw, path, where), keymap=_keymap(raw, path, where, keys),
-                   rules=_rules(raw, path, where), theme_line=_line(raw, "theme") if theme else None)
+                   rules=_rules(raw, path, where), theme_line=line_of(raw, "theme") if theme else None)
 
 
 def _rules(raw: Any, path: str, where: str) -> dict[str, dict[str, Any]]:
     """``rules:`` of a profile: each rule's fields checked here, with file and line, before any poll."""
     rules_raw = raw.get("rules") or {}
     if not isinstance(rules_raw, dict):
-        raise ConfigError("rules must be a mapping of rule name -> fields", path=path, line=_line(raw, "rules"),
+        raise ConfigError("rules must be a mapping of rule name -> fields", path=path, line=line_of(raw, "rules"),
                           key=f"{where}.rules")
     out: dict[str, dict[str, Any]] = {}
     for name, fields in rules_raw.items():
         rwhere = f"{where}.rules.{name}"
         if not isinstance(fields, dict):
             raise ConfigError("a rule is a mapping of fields (check, severity, runbook, threshold, subjects, ...)",
-                              path=path, line=_line(rules_raw, name), key=rwhere)
+                              path=path, line=line_of(rules_raw, name), key=rwhere)
         rule: dict[str, Any] = {}
         for key, value in fields.items():
-            fkey, fline = f"{rwhere}.{key}", _line(fields, key)
+            fkey, fline = f"{rwhere}.{key}", line_of(fields, key)
             if key not in RULE_FIELDS:
                 raise ConfigError(f"unknown rule field {key!r} (fields: {', '.join(RULE_FIELDS)})", path=path,
                                   line=fline, key=fkey)
-            value = _coerce_scalar(_expand(value, path=path, line=fline, key=fkey), RULE_FIELDS[key])
-            _check_type(value, RULE_FIELDS[key], path=path, line=fline, key=fkey)
+            value = coerce_scalar(expand_env(value, path=path, line=fline, key=fkey), RULE_FIELDS[key])
+            check_type(value, RULE_FIELDS[key], path=path, line=fline, key=fkey)
             if key == "check" and value not in RULE_CHECKS:
                 raise ConfigError(f"unknown check {value!r} (checks: {', '.join(RULE_CHECKS)})", path=path,
                                   line=fline, key=fkey)
@@ -422,7 +291,7 @@ def _keymap(raw: Any, path: str, where: str, runbook_keys: Mapping[str, str]) ->
         return {}
     from opsconsole.keymap import parse_keymap
 
-    return parse_keymap(raw.get("keymap"), path=path, where=f"{where}.keymap", line=_line, runbook_keys=runbook_keys)
+    return parse_keymap(raw.get("keymap"), path=path, where=f"{where}.keymap", line=line_of, runbook_keys=runbook_keys)
 
 
 def _notify(raw: Any, path: str, where: str) -> Any:
@@ -430,11 +299,7 @@ def _notify(raw: Any, path: str, where: str) -> Any:
         return None
     from opsconsole.notify.settings import parse_notify
 
-    return parse_notify(raw.get("notify"), path=path, where=f"{where}.notify", line=_line(raw, "notify"))
-
-
-def _line_of(mapping: Any) -> int | None:
-    return mapping.line if isinstance(mapping, _LineDict) else None
+    return parse_notify(raw.get("notify"), path=path, where=f"{where}.notify", line=line_of(raw, "notify"))
 
 
 # --------------------------------------------------------------------------- discovery
@@ -445,12 +310,6 @@ def packaged_profiles_path() -> Path:
     if wheel_copy.exists():
         return wheel_copy
     return here.parent / "profiles.yaml"
-
-
-def user_config_dir() -> Path:
-    from platformdirs import user_config_dir as _ucd
-
-    return Path(os.environ.get("OPSCONSOLE_CONFIG_DIR") or _ucd("opsconsole"))
 
 
 def discover(explicit: str | os.PathLike[str] | None = None) -> Path:
@@ -469,26 +328,26 @@ def discover(explicit: str | os.PathLike[str] | None = None) -> Path:
 def load(path: str | os.PathLike[str]) -> ProfilesFile:
     """Parse a profiles file and check its top level; profiles are checked when chosen."""
     path = str(path)
-    data = _load_yaml(read_config_text(path, "profiles file"), path)
+    data = load_yaml(read_text(path, "profiles file"), path)
     if not isinstance(data, dict):
         raise ConfigError("the top level must be a mapping with a 'profiles' key", path=path, line=1)
     for key in data:
         if key not in {"profiles", "default_profile", "version", "state_dir"}:
             raise ConfigError(f"unknown key {key!r} (allowed: default_profile, profiles, state_dir, version)",
-                              path=path, line=_line(data, key), key=key)
+                              path=path, line=line_of(data, key), key=key)
     if "state_dir" in data:  # --state-dir and $OPSCONSOLE_STATE_DIR win over the file
-        state_dir = _expand(data["state_dir"], path=path, line=_line(data, "state_dir"), key="state_dir")
-        _check_type(state_dir, str, path=path, line=_line(data, "state_dir"), key="state_dir")
+        state_dir = expand_env(data["state_dir"], path=path, line=line_of(data, "state_dir"), key="state_dir")
+        check_type(state_dir, str, path=path, line=line_of(data, "state_dir"), key="state_dir")
         base = Path(path).parent
         os.environ.setdefault("OPSCONSOLE_STATE_DIR", str((base / Path(state_dir).expanduser()).resolve()))
     profiles = data.get("profiles")
     if not isinstance(profiles, dict) or not profiles:
-        raise ConfigError("missing or empty 'profiles' mapping", path=path, line=_line(data, "profiles") or 1,
+        raise ConfigError("missing or empty 'profiles' mapping", path=path, line=line_of(data, "profiles") or 1,
                           key="profiles")
     default = data.get("default_profile", next(iter(profiles)))
     if default not in profiles:
         raise ConfigError(f"default_profile {default!r} is not a profile; known profiles: {', '.join(profiles)}",
-                          path=path, line=_line(data, "default_profile"), key="default_profile")
+                          path=path, line=line_of(data, "default_profile"), key="default_profile")
     return ProfilesFile(path=path, default_profile=str(default), raw=profiles, names=tuple(profiles))
 
 

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from opsconsole.runbooks.audit import REDACTED, AuditLog, default_path, redact
+from opsconsole.audit import REDACTED, AuditLog, default_path, redact
 from opsconsole.runbooks.engine import RunbookEngine
 from opsconsole.runbooks.library import parse_runbook
 from opsconsole.secret import Secret
@@ -40,7 +40,7 @@ def test_torn_last_line_does_not_hide_earlier_records(tmp_path: Path) -> None:
 
 def test_two_processes_appending_keep_every_line_whole(tmp_path: Path) -> None:
     path = tmp_path / "audit.jsonl"
-    code = ("import sys; from opsconsole.runbooks.audit import AuditLog; log = AuditLog(sys.argv[1]);"
+    code = ("import sys; from opsconsole.audit import AuditLog; log = AuditLog(sys.argv[1]);"
             "[log.write(log.event(run_id=sys.argv[2], phase='start', procedure='p', message='x' * 3000, "
             "step=str(i))) for i in range(200)]")
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
@@ -52,9 +52,9 @@ def test_two_processes_appending_keep_every_line_whole(tmp_path: Path) -> None:
 
 
 async def test_engine_never_writes_secret_params(tmp_path: Path) -> None:
-    from opsconsole.config import _load_yaml
+    from opsconsole.yamlio import load_yaml
 
-    rb = parse_runbook(_load_yaml("id: x\ntitle: t\nparams:\n  sas: {secret: true}\n  note: {}\nsteps:\n"
+    rb = parse_runbook(load_yaml("id: x\ntitle: t\nparams:\n  sas: {secret: true}\n  note: {}\nsteps:\n"
                                   "  - {id: s, shell: 'echo ${sas} ${note}', mutating: false}\n", "t.yaml"), "t.yaml")
     log = AuditLog(tmp_path / "audit.jsonl")
     engine = RunbookEngine({}, profile="p", audit=log, secrets=["profile-secret-value"])

@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from opsconsole.runbooks.audit import AuditLog
+from opsconsole.audit import AuditLog
 from tests.conftest import ROOT, require_peer
 
 

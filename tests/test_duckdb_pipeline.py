@@ -399,7 +399,7 @@ async def test_lock_runbook_frees_the_database_without_losing_data(db: Path, tmp
     """Seed 003's "DuckDB Lock Error", done the safe way through the runbook engine."""
     import duckdb
 
-    from opsconsole.runbooks.audit import AuditLog
+    from opsconsole.audit import AuditLog
     from opsconsole.runbooks.engine import AutoConfirmer, RunbookEngine
     from opsconsole.runbooks.library import load_file
     from opsconsole.runbooks.model import StepStatus

@@ -17,10 +17,10 @@ from typing import Any
 
 import pytest
 
+from opsconsole.audit import AuditLog
 from opsconsole.cli.run import StdinConfirmer
 from opsconsole.drivers.iceberg import ops as iceberg_ops
 from opsconsole.drivers.iceberg.driver import IcebergDriver
-from opsconsole.runbooks.audit import AuditLog
 from opsconsole.runbooks.engine import RunbookEngine
 from opsconsole.runbooks.library import load_library
 from opsconsole.runbooks.model import StepStatus

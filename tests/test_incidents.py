@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from opsconsole.audit import AuditLog
 from opsconsole.config import load
 from opsconsole.model import Alert, Severity
 from opsconsole.monitor import build_drivers
 from opsconsole.monitor.incidents import Incident, collect_diagnostics, load_open_incidents
-from opsconsole.runbooks.audit import AuditLog
 
 PROFILES = """
 profiles:

@@ -14,10 +14,10 @@ from typing import Any, ClassVar
 
 import pytest
 
+from opsconsole.audit import AuditLog
 from opsconsole.drivers import REGISTRY
 from opsconsole.drivers.base import Driver, OptionSpec
 from opsconsole.model import ActionResult, ActionSpec, Health, Pane, ServiceStatus
-from opsconsole.runbooks.audit import AuditLog
 from opsconsole.runbooks.engine import PlanError, RunbookEngine
 from opsconsole.runbooks.library import load_file, parse_runbook
 from opsconsole.runbooks.model import PlannedStep, StepResult, StepStatus
@@ -134,11 +134,11 @@ def kit(tmp_path: Path) -> KitDriver:
 def runbook(text: str = RUNBOOK, wait: float = 5):
     import yaml
 
-    from opsconsole.config import _load_yaml
+    from opsconsole.yamlio import load_yaml
 
     text = text.replace("timeout: ${wait}", f"timeout: {wait}")
     assert yaml.safe_load(text)
-    return parse_runbook(_load_yaml(text, "test.yaml"), "test.yaml")
+    return parse_runbook(load_yaml(text, "test.yaml"), "test.yaml")
 
 
 async def collect(engine: RunbookEngine, rb, params=None, **kw) -> list[StepResult]:

@@ -12,10 +12,10 @@ from typing import ClassVar
 
 import pytest
 
+from opsconsole.audit import AuditLog
 from opsconsole.drivers import REGISTRY
 from opsconsole.errors import ConfigError
 from opsconsole.model import ActionResult, ActionSpec
-from opsconsole.runbooks.audit import AuditLog
 from opsconsole.runbooks.engine import RunbookEngine
 from opsconsole.runbooks.model import StepStatus
 from tests.test_runbooks_engine import Answers, KitDriver, collect, finals, runbook

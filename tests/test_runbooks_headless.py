@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from opsconsole.runbooks.audit import AuditLog
+from opsconsole.audit import AuditLog
 
 PROFILES = """
 version: 1

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 from conftest import ROOT
 
+from opsconsole.audit import AuditLog
 from opsconsole.errors import ConfigError
-from opsconsole.runbooks.audit import AuditLog
 from opsconsole.runbooks.engine import PlanError, RunbookEngine
 from opsconsole.runbooks.library import load_file, parse_runbook
 from opsconsole.runbooks.model import StepStatus

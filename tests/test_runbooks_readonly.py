@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from conftest import ROOT, require_peer
 
-from opsconsole.runbooks.audit import AuditLog
+from opsconsole.audit import AuditLog
 from opsconsole.runbooks.engine import RunbookEngine
 from opsconsole.runbooks.library import load_library, parse_runbook
 from opsconsole.runbooks.model import StepKind, StepStatus
@@ -70,7 +70,7 @@ def test_library_read_only_claims_are_on_the_allowlist() -> None:
     "docker build -t x .", "docker pull python:3.11-slim", "tar -czf x.tgz logs", "npm run build",
     "databricks workspace export-dir a b", "docker compose logs > out.txt", "df -h; rm -rf /tmp/x",
     "echo $(touch /tmp/x)", "git log --output=/tmp/x", "docker exec -u root c df", "docker exec c rm -rf /data",
-    "python3 -m opsconsole.notify --test", "find /var/log | xargs -r tar -czf l.tgz", "date -s 2020-01-01",
+    "opsconsole notify --test", "find /var/log | xargs -r tar -czf l.tgz", "date -s 2020-01-01",
 ])
 def test_writers_are_not_read_only(words: str) -> None:
     assert not is_read_only(words)

@@ -218,8 +218,8 @@ async def test_promote_runbook_gates_on_quality_and_the_typed_target(endpoint: s
     """qa -> prod is irreversible: the engine wants the name typed, and bad data stops it first."""
     from pathlib import Path
 
+    from opsconsole.audit import AuditLog
     from opsconsole.drivers.duckdb.pipeline import DuckDBPipelineDriver
-    from opsconsole.runbooks.audit import AuditLog
     from opsconsole.runbooks.engine import RunbookEngine
     from opsconsole.runbooks.library import load_file
     from opsconsole.runbooks.model import StepStatus

@@ -121,13 +121,13 @@ def test_check_text_and_json_show_no_secret(leaky: tuple[Path, Server]) -> None:
 
 
 async def test_notifications_audit_and_bundle_show_no_secret(leaky: tuple[Path, Server], tmp_path: Path) -> None:
+    from opsconsole.audit import AuditLog
     from opsconsole.config import load
     from opsconsole.monitor import build_drivers, panes_of
     from opsconsole.monitor.incidents import collect_diagnostics
     from opsconsole.monitor.poll import poll
     from opsconsole.monitor.rules import evaluate
     from opsconsole.notify import Notifier
-    from opsconsole.runbooks.audit import AuditLog
     from opsconsole.runbooks.engine import RunbookEngine
     from opsconsole.runbooks.library import parse_runbook
 

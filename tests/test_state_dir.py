@@ -15,7 +15,7 @@ from pathlib import Path
 
 from conftest import ROOT
 
-from opsconsole.runbooks.audit import AuditLog
+from opsconsole.audit import AuditLog
 
 PROFILES = """\
 version: 1

@@ -6,7 +6,7 @@ import json
 import os
 from pathlib import Path
 
-from opsconsole.runbooks.audit import AuditLog
+from opsconsole.audit import AuditLog
 from opsconsole.ui.app import OpsConsoleApp
 from opsconsole.ui.screens.dashboard import DashboardScreen
 from opsconsole.ui.screens.dialogs import PickScreen

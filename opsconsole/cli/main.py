@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
             "run a runbook procedure headless (dry-run, params, typed confirmation)"),
     "serve": ("opsconsole.cli.serve", "add_serve_arguments", "run_serve",
               "serve the console to a web browser (textual-serve)"),
+    "notify": ("opsconsole.cli.notify", "add_notify_arguments", "run_notify",
+               "send a test message to every notification channel of a profile (--test)"),
 }
 OPTIONS_WITH_VALUE = {"--config", "--profile", "-p", "--theme", "--state-dir"}
 

@@ -21,9 +21,9 @@ import signal
 import sys
 from typing import Any, TextIO
 
+from opsconsole.audit import AuditLog
 from opsconsole.config import load_profile
 from opsconsole.errors import ConfigError, OpsConsoleError
-from opsconsole.runbooks.audit import AuditLog
 from opsconsole.runbooks.engine import PlanError, RunbookEngine
 from opsconsole.runbooks.library import Library, load_library
 from opsconsole.runbooks.model import PlannedStep, Runbook, StepResult, StepStatus

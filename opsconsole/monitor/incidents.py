@@ -20,8 +20,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from opsconsole.audit import AuditEvent, AuditLog, data_dir, file_mode, redact, redact_text
 from opsconsole.model import Alert
-from opsconsole.runbooks.audit import AuditEvent, AuditLog, data_dir, file_mode, redact, redact_text
 
 if TYPE_CHECKING:
     from opsconsole.config import Profile

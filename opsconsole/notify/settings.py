@@ -28,6 +28,7 @@ from typing import Any
 from opsconsole.errors import ConfigError
 from opsconsole.model import Severity
 from opsconsole.secret import Secret
+from opsconsole.yamlio import check_type, coerce_scalar, expand_env, field_reader, line_of
 
 CHANNEL_TYPES = ("slack", "teams", "webhook", "email")
 TOP_KEYS = {"rate_limit_minutes", "max_per_hour", "resolve", "min_severity", "channels"}
@@ -81,8 +82,6 @@ def _severity(value: Any, *, path: str, line: int | None, key: str) -> Severity:
 
 def parse_notify(raw: Any, *, path: str, where: str, line: int | None) -> NotifySettings:
     """Validate a profile's ``notify:`` mapping (``${VAR}`` already allowed in values)."""
-    from opsconsole.config import _check_type, _coerce_scalar, _expand, _line
-
     if raw is None:
         return NotifySettings()
     if not isinstance(raw, dict):
@@ -91,50 +90,45 @@ def parse_notify(raw: Any, *, path: str, where: str, line: int | None) -> Notify
     for key in raw:
         if key not in TOP_KEYS:
             raise ConfigError(f"unknown key {key!r} (allowed: {', '.join(sorted(TOP_KEYS))})", path=path,
-                              line=_line(raw, key), key=f"{where}.{key}")
+                              line=line_of(raw, key), key=f"{where}.{key}")
 
-    def top(key: str, expected: type | tuple[type, ...], default: Any) -> Any:
-        if key not in raw:
-            return default
-        value = _coerce_scalar(_expand(raw[key], path=path, line=_line(raw, key), key=f"{where}.{key}"), expected)
-        _check_type(value, expected, path=path, line=_line(raw, key), key=f"{where}.{key}")
-        return value
+    top = field_reader(raw, path=path, where=where)
 
     rate = float(top("rate_limit_minutes", (int, float), 15))
     max_per_hour = int(top("max_per_hour", int, 30))
     resolve = bool(top("resolve", bool, True))
-    min_sev = _severity(top("min_severity", str, "warning"), path=path, line=_line(raw, "min_severity"),
+    min_sev = _severity(top("min_severity", str, "warning"), path=path, line=line_of(raw, "min_severity"),
                         key=f"{where}.min_severity")
     for key, value in (("rate_limit_minutes", rate), ("max_per_hour", max_per_hour)):
         if value < 0:
-            raise ConfigError("must not be negative", path=path, line=_line(raw, key), key=f"{where}.{key}")
+            raise ConfigError("must not be negative", path=path, line=line_of(raw, key), key=f"{where}.{key}")
 
     channels_raw = raw.get("channels") or {}
     if not isinstance(channels_raw, dict):
-        raise ConfigError("channels must be a mapping of name -> channel", path=path, line=_line(raw, "channels"),
+        raise ConfigError("channels must be a mapping of name -> channel", path=path, line=line_of(raw, "channels"),
                           key=f"{where}.channels")
     channels: list[ChannelSettings] = []
     for name, spec in channels_raw.items():
         cwhere = f"{where}.channels.{name}"
-        cline = _line(channels_raw, name)
+        cline = line_of(channels_raw, name)
         if not isinstance(spec, dict):
             raise ConfigError("a channel must be a mapping with a 'type'", path=path, line=cline, key=cwhere)
         ctype = spec.get("type")
         if ctype not in CHANNEL_TYPES:
             raise ConfigError(f"type must be one of {', '.join(CHANNEL_TYPES)}, got {ctype!r}", path=path,
-                              line=_line(spec, "type") if "type" in spec else cline, key=f"{cwhere}.type")
+                              line=line_of(spec, "type") if "type" in spec else cline, key=f"{cwhere}.type")
         allowed = CHANNEL_KEYS[ctype]
         options: dict[str, Any] = {}
         for key, value in spec.items():
-            kline, kkey = _line(spec, key), f"{cwhere}.{key}"
+            kline, kkey = line_of(spec, key), f"{cwhere}.{key}"
             if key in COMMON_KEYS:
                 continue
             if key not in allowed:
                 raise ConfigError(f"unknown key {key!r} for a {ctype} channel (allowed: "
                                   f"{', '.join(sorted(set(allowed) | COMMON_KEYS))})", path=path, line=kline, key=kkey)
             expected, _required, secret = allowed[key]
-            value = _coerce_scalar(_expand(value, path=path, line=kline, key=kkey), expected)
-            _check_type(value, expected, path=path, line=kline, key=kkey)
+            value = coerce_scalar(expand_env(value, path=path, line=kline, key=kkey), expected)
+            check_type(value, expected, path=path, line=kline, key=kkey)
             if key == "to" and (not value or not all(isinstance(v, str) and "@" in v for v in value)):
                 raise ConfigError("to must be a non-empty list of e-mail addresses", path=path, line=kline, key=kkey)
             if key == "url" and not str(value).startswith(("http://", "https://")):
@@ -147,10 +141,10 @@ def parse_notify(raw: Any, *, path: str, where: str, line: int | None) -> Notify
                 raise ConfigError(f"missing required key {key!r} for a {ctype} channel", path=path, line=cline,
                                   key=f"{cwhere}.{key}")
         sev = _severity(spec.get("min_severity", min_sev.name.lower()), path=path,
-                        line=_line(spec, "min_severity") if "min_severity" in spec else cline,
+                        line=line_of(spec, "min_severity") if "min_severity" in spec else cline,
                         key=f"{cwhere}.min_severity")
         timeout = spec.get("timeout", 10)
-        _check_type(timeout, (int, float), path=path, line=_line(spec, "timeout"), key=f"{cwhere}.timeout")
+        check_type(timeout, (int, float), path=path, line=line_of(spec, "timeout"), key=f"{cwhere}.timeout")
         channels.append(ChannelSettings(name=str(name), type=ctype, options=options, min_severity=sev,
                                         timeout=float(timeout)))
     return NotifySettings(channels=tuple(channels), rate_limit_minutes=rate, max_per_hour=max_per_hour,

@@ -32,9 +32,9 @@ from enum import Enum
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from opsconsole.audit import REDACTED, AuditLog, redact, redact_text
 from opsconsole.errors import OpsConsoleError
 from opsconsole.redact import register_secret
-from opsconsole.runbooks.audit import REDACTED, AuditLog, redact, redact_text
 from opsconsole.runbooks.locks import TargetBusy, TargetLocks
 from opsconsole.runbooks.model import (
     Condition,

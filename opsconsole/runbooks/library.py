@@ -18,12 +18,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from opsconsole.config import _line, _load_yaml, read_config_text, user_config_dir
 from opsconsole.drivers import REGISTRY
 from opsconsole.drivers.base import PANE_METHODS
 from opsconsole.errors import ConfigError
 from opsconsole.runbooks.model import Condition, ParamType, Runbook, RunbookParam, RunbookStep, StepKind
 from opsconsole.runbooks.templates import check_shell_template
+from opsconsole.yamlio import line_of, load_yaml, read_text, user_config_dir
 
 PACKAGED_DIR = Path(__file__).resolve().parent / "library"
 REF_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
@@ -143,16 +143,16 @@ def load_library(extra_dirs: Iterable[Path] | None = None, *, include_user: bool
 def load_file(path: Path | str) -> list[Runbook]:
     """Parse one YAML file holding a runbook or ``runbooks: [...]``."""
     path = str(path)
-    data = _load_yaml(read_config_text(path, "runbook file"), path)
+    data = load_yaml(read_text(path, "runbook file"), path)
     if isinstance(data, dict) and "runbooks" in data:
         extra = set(data) - {"runbooks", "version"}
         if extra:
             key = sorted(extra)[0]
             raise ConfigError(f"unknown key {key!r} (allowed: runbooks, version)", path=path,
-                              line=_line(data, key), key=key)
+                              line=line_of(data, key), key=key)
         items = data["runbooks"]
         if not isinstance(items, list):
-            raise ConfigError("'runbooks' must be a list", path=path, line=_line(data, "runbooks"), key="runbooks")
+            raise ConfigError("'runbooks' must be a list", path=path, line=line_of(data, "runbooks"), key="runbooks")
     elif isinstance(data, dict):
         items = [data]
     else:
@@ -169,7 +169,7 @@ class _Ctx:
         self.where = where
 
     def fail(self, message: str, mapping: Any = None, key: str | None = None) -> ConfigError:
-        line = _line(mapping, key) if key is not None and mapping is not None else getattr(mapping, "line", None)
+        line = line_of(mapping, key) if key is not None and mapping is not None else getattr(mapping, "line", None)
         full = f"{self.where}.{key}" if key else self.where
         return ConfigError(message, path=self.path, line=line, key=full)
 

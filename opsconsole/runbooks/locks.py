@@ -14,7 +14,7 @@ import os
 import re
 from pathlib import Path
 
-from opsconsole.runbooks.audit import current_user, data_dir, file_mode, now_iso, share_new_file
+from opsconsole.audit import current_user, data_dir, file_mode, now_iso, share_new_file
 
 
 class TargetBusy(Exception):

@@ -12,8 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
+from opsconsole.audit import AuditLog
 from opsconsole.model import ActionResult, ActionSpec
-from opsconsole.runbooks.audit import AuditLog
 from opsconsole.runbooks.engine import PlanError, RunbookEngine
 from opsconsole.runbooks.model import PlannedStep, Runbook, RunbookStep, StepKind, StepStatus
 from opsconsole.ui.screens.dialogs import ConfirmScreen, TypedConfirmScreen

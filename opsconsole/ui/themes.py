@@ -19,8 +19,8 @@ from typing import Any
 from textual.color import Color, ColorParseError
 from textual.theme import BUILTIN_THEMES, Theme
 
-from opsconsole.config import _line, _load_yaml, read_config_text, user_config_dir
 from opsconsole.errors import ConfigError
+from opsconsole.yamlio import line_of, load_yaml, read_text, user_config_dir
 
 DEFAULT_THEME = "dark"
 SIXTEEN_COLOR_THEME = "screen-16"
@@ -66,11 +66,11 @@ def _check_color(value: Any, *, path: str, line: int | None, key: str) -> str:
 def parse_theme_file(path: Path) -> ThemeFile:
     """Read and validate one theme file."""
     where = str(path)
-    data = _load_yaml(read_config_text(where, "theme"), where)
+    data = load_yaml(read_text(where, "theme"), where)
     if not isinstance(data, dict):
         raise ConfigError("a theme file is a mapping of theme keys", path=where, line=1)
     for key, value in data.items():
-        line = _line(data, key)
+        line = line_of(data, key)
         if key not in ALLOWED:
             raise ConfigError(f"unknown theme key {key!r} (allowed: {', '.join(sorted(ALLOWED))})",
                               path=where, line=line, key=key)
@@ -83,7 +83,7 @@ def parse_theme_file(path: Path) -> ThemeFile:
     variables: dict[str, str] = {}
     raw_vars = data.get("variables") or {}
     for name, value in raw_vars.items():
-        line = _line(raw_vars, name)
+        line = line_of(raw_vars, name)
         if not isinstance(value, str):
             raise ConfigError("variable values are strings", path=where, line=line, key=f"variables.{name}")
         if name.startswith(("health-", "lag-")):

@@ -304,7 +304,7 @@ class IcebergDriver(Driver):
 
     def _audit_removal(self, ident: str, cutoff: datetime) -> Any:
         """A callback writing one audit line per file deleted by an expiry (path, kind, bytes, outcome)."""
-        from opsconsole.runbooks.audit import AuditLog
+        from opsconsole.audit import AuditLog
 
         log = AuditLog()
         run_id = f"expire-{ident}-{int(time.time() * 1000)}"

@@ -17,7 +17,7 @@ from textual.containers import Vertical
 from textual.screen import ModalScreen
 from textual.widgets import DataTable, Input, Static
 
-from opsconsole.runbooks.audit import AuditEvent, AuditLog
+from opsconsole.audit import AuditEvent, AuditLog
 
 MAX_ROWS = 5000
 OUTCOME_STYLE = {"ok": "green", "failed": "bold red", "timed-out": "bold red", "refused": "bold yellow",

@@ -1,4 +1,4 @@
-"""``python -m opsconsole.notify --profile P --test``: send a test message to every channel.
+"""``opsconsole notify --test [--profile P]``: send a test message to every channel of a profile.
 
 Used by the ``alert-delivery-failures`` runbook (seed 004: "Validate webhook URLs,
 test SMTP server connectivity"). Exit 0 when every channel delivered, 1 otherwise.
@@ -15,14 +15,15 @@ from opsconsole.errors import ConfigError
 from opsconsole.notify.notifier import Notifier
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m opsconsole.notify", description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", "-p")
-    parser.add_argument("--config")
-    parser.add_argument("--test", action="store_true", help="send a test message to every channel")
-    args = parser.parse_args(argv)
+def add_notify_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--profile", "-p", dest="notify_profile", metavar="NAME")
+    parser.add_argument("--config", dest="notify_config", metavar="PATH")
+    parser.add_argument("--test", action="store_true", required=True, help="send a test message to every channel")
+
+
+def run_notify(args: argparse.Namespace) -> int:
     try:
-        profile = load_profile(args.profile, args.config)
+        profile = load_profile(args.notify_profile or args.profile, args.notify_config or args.config)
     except ConfigError as exc:
         print(f"opsconsole notify: {exc}", file=sys.stderr)
         return 2
@@ -35,6 +36,3 @@ def main(argv: list[str] | None = None) -> int:
         print(f"{d.channel}: {'delivered' if d.ok else 'FAILED: ' + d.error}")
     return 0 if all(d.ok for d in results) else 1
 
-
-if __name__ == "__main__":
-    sys.exit(main())
