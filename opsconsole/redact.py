@@ -46,6 +46,15 @@ def register_secret(value: str) -> None:
         _scrub_cached.cache_clear()
 
 
+def forget_secrets() -> None:
+    """Forget every registered value (a test, or a process that loads another profiles file for good)."""
+    global _known_values
+    with _lock:
+        _known.clear()
+        _known_values = ()
+    _scrub_cached.cache_clear()
+
+
 def _userinfo(m: re.Match[str]) -> str:
     info = m.group("info")
     user, sep, _password = info.partition(":")

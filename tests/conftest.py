@@ -58,6 +58,14 @@ def _isolate_user_dirs(tmp_path_factory: pytest.TempPathFactory, monkeypatch: py
     return home
 
 
+@pytest.fixture(autouse=True)
+def _forget_secrets() -> None:
+    """Secrets registered by one test's profiles must not mask text in the next (``/tmp/pytest-…``)."""
+    from opsconsole.redact import forget_secrets
+
+    forget_secrets()
+
+
 @pytest.fixture
 def root() -> Path:
     return ROOT
