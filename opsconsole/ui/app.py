@@ -200,10 +200,10 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             from opsconsole.ui.screens.pane_views import focused_container
 
             container = focused_container(screen) or (screen.panes[0] if screen.panes else None)
-            rows += pane_rows(container, dict(self._keymap),
+            rows += pane_rows(container, dict(self.profile.keymap),
                               lambda c: getattr(c, "pane", None) is not None and c.pane.value == "services"
                               and any(d.can_stream_logs for d in screen.drivers))
-            rows += view_rows(dict(self._keymap))
+            rows += view_rows(dict(self.profile.keymap))
         text = f"profile {self.profile.name}: {self.profile.title} ({self.profile.source})"
         # Kept installed between openings: composing and styling it again took most of the ~40 ms `?` cost.
         cached = self._help_screen

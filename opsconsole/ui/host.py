@@ -7,7 +7,7 @@ implements this protocol (a test checks it does).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from textual.binding import Binding
@@ -15,7 +15,9 @@ if TYPE_CHECKING:
     from opsconsole.config import Profile
     from opsconsole.drivers.base import Driver
     from opsconsole.model import ActionSpec, Alert, Health
-    from opsconsole.monitor import Monitor
+    from opsconsole.monitor import Monitor, TrackedAlert
+    from opsconsole.monitor.incidents import Incident
+    from opsconsole.runbooks.library import Library
     from opsconsole.ui.screens.dashboard import DashboardScreen
 
 
@@ -25,6 +27,26 @@ class ConsoleHost(Protocol):
     monitor: Monitor
     """Its monitoring engine, running behind every screen."""
     config_path: str | None
+    ascii_only: bool
+    """The terminal cannot draw box and status glyphs (LANG=C): ASCII borders and words."""
+
+    @property
+    def incident(self) -> Incident | None:
+        """The open incident, whose timeline collects alerts and actions."""
+        ...
+
+    @property
+    def thresholds(self) -> dict[str, Any]: ...
+
+    def record_action(self, text: str) -> None:
+        """A line in the activity log and the open incident's timeline."""
+        ...
+
+    async def runbook_library(self) -> Library: ...
+
+    def open_alert_detail(self, tracked: TrackedAlert) -> None:
+        """The whole alert; its runbook one key further."""
+        ...
 
     @property
     def read_only(self) -> bool: ...

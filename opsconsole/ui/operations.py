@@ -16,6 +16,7 @@ from textual.widgets import DataTable
 
 from opsconsole.model import Alert
 from opsconsole.ui.commands.runbooks import RunbookCommands
+from opsconsole.ui.textual_patches.runtime_bindings import bind_key
 
 # The runbook engine, library, audit and incident screens load on first use, not on start.
 if TYPE_CHECKING:
@@ -122,7 +123,7 @@ class OperationsMixin:
             if key in taken:
                 screen.startup_notes.append(f"keys: {key!r} is already bound; {runbook_id} not bound to it")
                 continue
-            screen._bindings.bind(key, f"app.run_runbook({runbook_id!r})", f"{runbook_id}")
+            bind_key(screen, key, f"app.run_runbook({runbook_id!r})", f"{runbook_id}")
         if screen.is_attached:
             screen.refresh_bindings()
 

@@ -92,7 +92,7 @@ async def run_audited_action(app: Any, driver: Driver, spec: ActionSpec, *, time
         return ActionResult(False, "no result")
     last = final[-1]
     result = ActionResult(last.status is StepStatus.OK, last.message or last.status.value, output)
-    incident = getattr(app, "incident", None)
+    incident = app.incident
     if incident is not None:  # the Actions flow logs to the activity log itself; the timeline is ours
         incident.add("action", f"ad-hoc {driver.name}.{spec.name} {last.status.value}: {result.message}")
     return result

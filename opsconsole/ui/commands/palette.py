@@ -48,11 +48,9 @@ class ConsoleCommands(Provider):
         dashboard = app.dashboard
         out: list[Entry] = []
         if dashboard is not None:
-            for widget in dashboard.query(".dashboard-pane, #activity"):  # data panes, alerts, activity
-                number, _, title = str(widget.border_title or "").removeprefix("[").partition("] ")
-                if number.isdigit():
-                    out.append((f"Pane: {title}", lambda i=int(number): dashboard.action_focus_pane(i),
-                                f"focus pane [{number}] {title}"))
+            for number, (title, _widget_id) in dashboard.numbered_panes.items():  # data panes, alerts, activity
+                out.append((f"Pane: {title}", lambda i=number: dashboard.action_focus_pane(i),
+                            f"focus pane [{number}] {title}"))
             for binding in dashboard.BINDINGS:
                 if not (isinstance(binding, Binding) and binding.description and binding.id) \
                         or binding.id.startswith("pane-") or binding.action == "app.command_palette":
@@ -65,7 +63,7 @@ class ConsoleCommands(Provider):
             danger = " (asks first: dangerous)" if spec.dangerous or spec.irreversible else ""
             out.append((f"Action: {spec.title} ({driver.name})", lambda c=choice: app.choose_action(c),
                         f"{spec.effect}{danger}"))
-        current = getattr(getattr(app, "profile", None), "name", None)
+        current = app.profile.name
         for name in self._profiles:
             if name != current:
                 out.append((f"Profile: {name}", lambda n=name: app.switch_profile(n), "switch to this profile"))

@@ -7,20 +7,21 @@ every start before the first frame.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from textual.command import DiscoveryHit, Hit, Hits, Provider
 
 if TYPE_CHECKING:
     from opsconsole.runbooks.model import Runbook
+    from opsconsole.ui.host import ConsoleHost
 
 
 class RunbookCommands(Provider):
     """Command palette (ctrl+p): "Runbook: <title>" for every runbook this profile can run."""
 
     async def _runbooks(self) -> list[Runbook]:
-        app: Any = self.app
-        if getattr(app, "dashboard", None) is None or not hasattr(app, "runbook_library"):
+        app = cast("ConsoleHost", self.app)
+        if app.dashboard is None:
             return []
         from opsconsole.ui.screens.runbooks import applicable
 
@@ -42,5 +43,5 @@ class RunbookCommands(Provider):
                 yield Hit(score, matcher.highlight(text), self._launcher(rb.id), help=rb.summary or rb.seed)
 
     def _launcher(self, runbook_id: str) -> Any:
-        app: Any = self.app
+        app = cast("ConsoleHost", self.app)
         return lambda: app.action_run_runbook(runbook_id)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import gc
 from collections.abc import Callable
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import events
@@ -32,6 +32,10 @@ from opsconsole.ui.widgets.data_pane import DashboardPane
 from opsconsole.ui.widgets.data_panes import PANE_CLASSES
 from opsconsole.ui.widgets.footer import KeysFooter
 from opsconsole.ui.widgets.pane_table import StylePerPass
+
+if TYPE_CHECKING:
+    from opsconsole.ui.host import ConsoleHost
+    pass
 
 
 class HeaderBar(Static):
@@ -92,6 +96,8 @@ class DashboardScreen(Screen[None]):
         """``INCIDENT <id> <severity>`` while one is open (set by the app)."""
         self.carried_lines: list[str] = []
         """Activity of the previous profile (a switch keeps the story), shown first."""
+        self.numbered_panes: dict[int, tuple[str, str]] = {}
+        """Pane number (the ``1``-``7`` keys) -> (title, widget id), as composed."""
         self.startup_notes: list[str] = []
         """Lines for the activity log once it exists (e.g. profile keys that could not be bound)."""
         self._pending: list[MonitorUpdate] = []
@@ -115,16 +121,20 @@ class DashboardScreen(Screen[None]):
         self._shown_header = self._header_text()
         yield HeaderBar(self._shown_header, id="header")
         panes = self.monitor.panes
+        self.numbered_panes = {}
         with Grid(id="dashboard", classes=f"panes-{len(panes) + 1}"):
             index = 1
             for pane in panes:
                 widget = PANE_CLASSES[pane](self.profile.poll.get(pane.value, 10), index=index)
                 widget.history = self.monitor.history.get
+                self.numbered_panes[index] = (widget.title, f"pane-{pane.value}")
                 yield widget
                 index += 1
+            self.numbered_panes[index] = ("Alerts", "pane-alerts")
             yield AlertsPane(index=index)
             log = ActivityLog(id="activity", max_lines=500)
             log.border_title = f"[{index + 1}] Activity"
+            self.numbered_panes[index + 1] = ("Activity", "activity")
             yield log
         from opsconsole.ui.widgets.command_line import CommandLine
 
@@ -141,7 +151,7 @@ class DashboardScreen(Screen[None]):
                         firing=sum(1 for t in self.tracked if t.state is AlertState.FIRING),
                         unknown=sum(1 for t in self.tracked if t.state is AlertState.UNKNOWN))
         width = (self.size.width or self.app.size.width) - 2  # the strip's padding
-        return status_text(status, max(10, width), ascii_only=getattr(self.app, "ascii_only", False))
+        return status_text(status, max(10, width), ascii_only=cast("ConsoleHost", self.app).ascii_only)
 
     def refresh_header(self) -> None:
         header = self._header_text()
@@ -264,12 +274,11 @@ class DashboardScreen(Screen[None]):
         self.app.push_screen(screen)
 
     def action_focus_pane(self, index: int) -> None:
-        for widget in self.query(".dashboard-pane, #activity"):
-            title = str(widget.border_title or "")
-            if title.startswith(f"[{index}]"):
-                target = widget.query_one("DataTable") if widget.query("DataTable") else widget
-                target.focus()
-                return
+        if index not in self.numbered_panes:
+            return
+        widget = self.query_one(f"#{self.numbered_panes[index][1]}")
+        target = widget.query_one("DataTable") if widget.query("DataTable") else widget
+        target.focus()
 
     def action_tail_logs(self) -> None:
         """Logs of the selected Services row, when its driver can stream logs (docker compose)."""

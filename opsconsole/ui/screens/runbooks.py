@@ -12,7 +12,7 @@ the preview) so nobody is surprised halfway through a procedure.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from rich.text import Text
 from textual import on, work
@@ -33,6 +33,7 @@ from opsconsole.ui.runbook_bridge import ModalConfirmer, make_engine
 if TYPE_CHECKING:
     from opsconsole.drivers.base import Driver
     from opsconsole.model import Alert
+    from opsconsole.ui.host import ConsoleHost
 
 MUTATING_MARK = "✎"
 STATUS_STYLE = {StepStatus.OK: "green", StepStatus.DRY_RUN: "cyan", StepStatus.SKIPPED: "dim",
@@ -318,9 +319,7 @@ class RunbookRunScreen(ModalScreen[str]):
             Text(f"{self.outcome.upper()}  {self.runbook.id}: {self.runbook.title}", style="bold"))
         self.query_one("#run-hint", Static).update(Text("esc: close", style="dim"))
         _record(self.app, f"runbook {self.runbook.id} ended: {self.outcome}")
-        dashboard = getattr(self.app, "dashboard", None)
-        if dashboard is not None:
-            dashboard.action_refresh_all()
+        cast("ConsoleHost", self.app).monitor.refresh()  # the effect of the run, on screen now
 
     def action_cancel_run(self) -> None:
         if not self.finished and self.engine is not None:
@@ -343,15 +342,9 @@ def _outcome(final: Sequence[StepResult]) -> str:
     return "ok"
 
 
-def _record(app: Any, text: str) -> None:
+def _record(app: ConsoleHost, text: str) -> None:
     """Activity log (and the open incident's timeline, when there is one)."""
-    recorder = getattr(app, "record_action", None)
-    if recorder is not None:
-        recorder(text)
-        return
-    dashboard = getattr(app, "dashboard", None)
-    if dashboard is not None:
-        dashboard.activity.record(text)
+    app.record_action(text)
 
 
 # --------------------------------------------------------------------------- the flow

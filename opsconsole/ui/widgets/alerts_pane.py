@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING, cast
 
 from textual.app import ComposeResult
 from textual.containers import Vertical
@@ -11,6 +12,10 @@ from opsconsole.model import Alert, Health, Severity
 from opsconsole.monitor import AlertState, TrackedAlert
 from opsconsole.ui.format import SEVERITY_NAME, age, clip
 from opsconsole.ui.widgets.pane_table import PaneTable, cell
+
+if TYPE_CHECKING:
+    from opsconsole.ui.host import ConsoleHost
+    pass
 
 SEVERITY_HEALTH = {Severity.CRITICAL: Health.CRITICAL, Severity.WARNING: Health.WARNING, Severity.INFO: Health.OK}
 
@@ -75,9 +80,7 @@ class AlertsPane(Vertical):
         tracked = self.tracked_at(table.cursor_row) if table.row_count else None
         if tracked is None:
             return False
-        opener = getattr(self.app, "open_alert_detail", None)
-        if callable(opener):
-            opener(tracked)
+        cast("ConsoleHost", self.app).open_alert_detail(tracked)
         return True
 
     def tracked_at(self, row: int) -> TrackedAlert | None:

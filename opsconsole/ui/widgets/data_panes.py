@@ -4,12 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, TableStats
 from opsconsole.ui.format import HEALTH_DOT, age, clip, duration_ms, number, size, trend
 from opsconsole.ui.widgets.data_pane import DashboardPane
 from opsconsole.ui.widgets.pane_table import Cell, cell
+
+if TYPE_CHECKING:
+    from opsconsole.ui.host import ConsoleHost
 
 FAILED_QUERY = frozenset({"FAILED", "CANCELED", "ERROR"})
 FAILED_JOB = frozenset({"failed", "error", "internal_error", "timedout"})
@@ -17,8 +20,8 @@ WORST_FIRST = {Health.CRITICAL: 0, Health.UNKNOWN: 1, Health.WARNING: 2, Health.
 """Unknown before warning: a service we cannot see may be down, a warning is known to be up."""
 
 
-def health_text(app: Any, health: Health, label: str | None = None) -> Cell:
-    style = app.health_style(health) if hasattr(app, "health_style") else ""
+def health_text(app: ConsoleHost, health: Health, label: str | None = None) -> Cell:
+    style = app.health_style(health)
     short = {Health.OK: "ok", Health.WARNING: "warn", Health.CRITICAL: "crit", Health.UNKNOWN: "unkn"}[health]
     dot = HEALTH_DOT[health]
     return cell(f"{dot} {label or short}" if dot else (label or short).upper(), style=style)
@@ -77,14 +80,14 @@ class TablesPane(DashboardPane):
 
     def ordered(self, rows: Sequence[TableStats]) -> list[TableStats]:
         """Tables over the file-count threshold first (the compaction candidates)."""
-        limit = getattr(self.app, "thresholds", {}).get("table_files_max", 100)
+        limit = cast("ConsoleHost", self.app).thresholds.get("table_files_max", 100)
         return sorted(rows, key=lambda r: not (r.file_count is not None and r.file_count > limit))
 
     def history_keys(self, row: TableStats) -> list[tuple[str, str]]:
         return [(f"{row.name} files", f"files:{row.source}:{row.name}")]
 
     def cells(self, row: TableStats) -> list[Cell]:
-        limit = getattr(self.app, "thresholds", {}).get("table_files_max", 100)
+        limit = cast("ConsoleHost", self.app).thresholds.get("table_files_max", 100)
         files = cell(number(row.file_count))
         if row.file_count is not None and row.file_count > limit:
             files.stylize(self.app.health_style(Health.WARNING))

@@ -24,8 +24,8 @@ from textual import events
 from textual.geometry import Region
 from textual.strip import Strip
 from textual.widgets import DataTable
-from textual.widgets._data_table import ColumnKey, RowKey
 
+from opsconsole.ui.textual_patches.datatable_cells import update_cells_in_place
 from opsconsole.ui.textual_patches.steady_scroll import SteadyScroll
 
 Cell = str | Text
@@ -211,35 +211,9 @@ class PaneTable(StylePerPass, SteadyScroll, DataTable[Cell]):
         if not changes:
             return
         try:
-            self._update_cells_in_place(changes)
+            update_cells_in_place(self, changes)
         except AttributeError:  # Textual's internals moved: the public way, a full re-render
             for row, cells in changes.items():
                 for column, value in cells.items():
                     self.update_cell(row, column, value)
 
-    def _update_cells_in_place(self, changes: Mapping[str, Mapping[str, Cell]]) -> None:
-        data: dict[RowKey, dict[ColumnKey, Any]] = self._data
-        cell_cache, row_cache = self._cell_render_cache, self._row_render_cache
-        renderable_cache, locations = self._row_renderable_cache, self._row_locations
-        touched_cells: set[tuple[RowKey, ColumnKey]] = set()
-        touched_rows: set[RowKey] = set()
-        touched_indexes: set[int] = set()
-        for row, cells in changes.items():
-            row_key = RowKey(row)
-            row_data = data[row_key]
-            for column, value in cells.items():
-                column_key = ColumnKey(column)
-                row_data[column_key] = value
-                touched_cells.add((row_key, column_key))
-            touched_rows.add(row_key)
-            touched_indexes.add(locations.get(row_key))
-        # Cache keys: cell (row_key, column_key, ...), row (row_key, line_no, ...),
-        # renderables (update_count, row_index); lines are keyed by screen line, cheap to rebuild.
-        for key in [k for k in cell_cache.keys() if (k[0], k[1]) in touched_cells]:
-            cell_cache.discard(key)
-        for key in [k for k in row_cache.keys() if k[0] in touched_rows]:
-            row_cache.discard(key)
-        for key in [k for k in renderable_cache.keys() if k[1] in touched_indexes]:
-            renderable_cache.discard(key)
-        self._line_cache.clear()
-        self.refresh()
