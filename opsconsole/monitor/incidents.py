@@ -40,7 +40,7 @@ async def collect_diagnostics(profile: Profile, drivers: Iterable[Driver], *, al
                               audit: AuditLog | None = None, directory: Path | None = None) -> Path:
     """Write the diagnostics bundle of one profile and return its path."""
     from opsconsole.drivers.base import PANE_METHODS, describe
-    from opsconsole.runbooks.engine import summarize_row
+    from opsconsole.runbooks.probes import summarize_row
 
     started = _now()
     out: list[str] = [f"opsconsole diagnostics - profile {profile.name} ({profile.title})",
