@@ -33,20 +33,6 @@ STEP_KEYS = {"id", "title", "action", "probe", "shell", "params", "driver", "sel
 SEVERITIES = ("critical", "warning", "info")
 PANE_METHOD_NAMES = frozenset(PANE_METHODS.values())
 
-REF_PATTERN = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)\}")
-ID_PATTERN = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-CONDITION_PATTERN = re.compile(r"^\s*([A-Za-z_][A-Za-z0-9_.]*)\s*(==|!=|<=|>=|<|>|\bin\b)\s*(.+?)\s*$")
-BUILTIN_REFS = frozenset({"profile"})
-"""Names every runbook may reference without declaring them."""
-
-RUNBOOK_KEYS = {"id", "title", "summary", "symptoms", "severity", "platform", "seed", "profiles", "alerts",
-                "params", "steps", "finally"}
-PARAM_KEYS = {"type", "required", "default", "choices", "pattern", "help", "secret"}
-STEP_KEYS = {"id", "title", "action", "probe", "shell", "params", "driver", "select", "expect", "match", "until",
-             "timeout", "interval", "cwd", "output", "mutating", "confirm", "dangerous", "irreversible", "target",
-             "effect", "on_failure", "optional"}
-SEVERITIES = ("critical", "warning", "info")
-PANE_METHOD_NAMES = frozenset(PANE_METHODS.values())
 
 
 class _Ctx:
