@@ -17,16 +17,17 @@ first poll after the daemon returns reconnects.
 
 from __future__ import annotations
 
-import asyncio
 import re
 import threading
-from collections.abc import AsyncIterator, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from opsconsole.drivers.base import Driver, OptionSpec, describe
+from opsconsole.drivers.docker_logs import ComposeLogs, close_quietly
 from opsconsole.errors import DriverError, DriverUnavailable
+from opsconsole.humanize import duration
 from opsconsole.model import ActionResult, ActionSpec, Health, Pane, ServiceStatus
 
 if TYPE_CHECKING:
@@ -72,21 +73,9 @@ def parse_docker_time(value: str | None) -> datetime | None:
         return None
 
 
-def format_duration(seconds: float) -> str:
-    """Compact uptime like ``docker ps``: 45s, 12m, 3h 5m, 2d 4h."""
-    s = int(seconds)
-    if s < 60:
-        return f"{s}s"
-    if s < 3600:
-        return f"{s // 60}m"
-    if s < 86400:
-        return f"{s // 3600}h {s % 3600 // 60}m"
-    return f"{s // 86400}d {s % 86400 // 3600}h"
-
-
 def container_health(c: Container, oneshot: bool, now: datetime) -> tuple[Health, str]:
     """Map a container's state and health check to a console health and a one-line detail."""
-    uptime = f", up {format_duration((now - c.started_at).total_seconds())}" if c.started_at else ""
+    uptime = f", up {duration((now - c.started_at).total_seconds())}" if c.started_at else ""
     restarts = f", {c.restarts} restart{'s' if c.restarts != 1 else ''}" if c.restarts else ""
     if c.state == "running":
         if c.health == "unhealthy":
@@ -105,21 +94,9 @@ def container_health(c: Container, oneshot: bool, now: datetime) -> tuple[Health
     return Health.CRITICAL, c.state + restarts
 
 
-def grep_matcher(grep: str | None) -> Any:
-    """A case-insensitive line filter: a regular expression, or literal text if it is not one."""
-    if not grep:
-        return lambda line: True
-    try:
-        pattern = re.compile(grep, re.IGNORECASE)
-    except re.error:
-        pattern = re.compile(re.escape(grep), re.IGNORECASE)
-    return lambda line: pattern.search(line) is not None
 
 
-_END = object()
-
-
-class DockerComposeDriver(Driver):
+class DockerComposeDriver(ComposeLogs, Driver):
     """Services of one compose project: state, health, restarts, uptime; logs; start/stop/restart."""
 
     kind = "docker"
@@ -196,7 +173,7 @@ class DockerComposeDriver(Driver):
         with self._lock:
             client, self._docker = self._docker, None
         if client is not None:
-            _close_quietly(client)
+            close_quietly(client)
 
     @property
     def daemon(self) -> str:
@@ -288,98 +265,6 @@ class DockerComposeDriver(Driver):
             ))
         return rows
 
-    # ------------------------------------------------------------------ logs
-    async def logs(self, service: str, tail: int = 100, follow: bool = False, grep: str | None = None,
-                   timestamps: bool = False) -> AsyncIterator[str]:
-        """Lines of a service's log (stdout and stderr), like ``docker compose logs [-f] --tail N``.
-
-        ``grep`` keeps matching lines (case-insensitive regular expression, or
-        literal text when it is not a valid one). With ``follow`` the iterator
-        waits for new lines until the container stops or the consumer stops
-        iterating (``aclose()`` or task cancellation closes the stream). A
-        scaled service shows its first running replica.
-        """
-        mine = await self._service(service)
-        target = next((c for c in mine if c.state == "running"), mine[0])
-        keep = grep_matcher(grep)
-        tail_arg: int | str = max(0, int(tail)) if tail is not None else "all"
-        if not follow:
-            data = await self._call(lambda: self._client().api.logs(
-                target.id, stdout=True, stderr=True, tail=tail_arg, timestamps=timestamps), what=f"logs {service}")
-            for line in data.decode("utf-8", errors="replace").splitlines():
-                if keep(line):
-                    yield line
-            return
-        async for line in self._follow(target, tail_arg, timestamps, service):
-            if keep(line):
-                yield line
-
-    async def _follow(self, target: Container, tail: int | str, timestamps: bool, service: str,
-                      ) -> AsyncIterator[str]:
-        """Pump a blocking log stream on its own thread into the event loop, with backpressure."""
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[Any] = asyncio.Queue()
-        slots = threading.Semaphore(64)
-        """At most 64 undelivered batches: a flood of logs blocks the reader thread, not memory."""
-        stop = threading.Event()
-        holder: dict[str, Any] = {}
-
-        def deliver(item: Any) -> bool:
-            while not slots.acquire(timeout=0.25):
-                if stop.is_set():
-                    return False
-            if stop.is_set():
-                return False
-            try:
-                loop.call_soon_threadsafe(queue.put_nowait, item)
-            except RuntimeError:  # loop closed
-                return False
-            return True
-
-        def pump() -> None:
-            try:
-                stream = self._client().api.logs(target.id, stdout=True, stderr=True, stream=True, follow=True,
-                                                 tail=tail, timestamps=timestamps)
-                holder["stream"] = stream
-                if stop.is_set():
-                    stream.close()
-                    return
-                pending = b""
-                for chunk in stream:
-                    if stop.is_set():
-                        break
-                    pending += chunk
-                    *lines, pending = pending.split(b"\n")
-                    if lines and not deliver([ln.decode("utf-8", errors="replace") for ln in lines]):
-                        return
-                if pending:
-                    deliver([pending.decode("utf-8", errors="replace")])
-                deliver(_END)
-            except BaseException as exc:  # forwarded to the consumer, whatever it is
-                if not stop.is_set():
-                    deliver(exc)
-
-        thread = threading.Thread(target=pump, name=f"logs-{self.name}-{service}", daemon=True)
-        thread.start()
-        try:
-            while True:
-                item = await queue.get()
-                slots.release()
-                if item is _END:
-                    return
-                if isinstance(item, BaseException):
-                    self._drop_client()
-                    raise DriverUnavailable(f"{self.name}: log stream of {service} broke: {describe(item)}") from item
-                for line in item:
-                    yield line
-        finally:
-            stop.set()
-            stream = holder.get("stream")
-            if stream is not None:
-                # Shutting the socket down unblocks the reader thread's recv(); it then exits. Done inline
-                # (it does not block) so a second cancellation cannot skip it.
-                _close_quietly(stream)
-
     # ------------------------------------------------------------------ actions
     async def _each(self, containers: list[Container], verb: str) -> list[str]:
         def run() -> list[str]:
@@ -436,10 +321,3 @@ def _is_api_error(exc: BaseException) -> bool:
 def _api_message(exc: BaseException) -> str:
     explanation = getattr(exc, "explanation", None)
     return str(explanation or exc)
-
-
-def _close_quietly(stream: Any) -> None:
-    try:
-        stream.close()
-    except Exception:
-        pass
