@@ -19,13 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opsconsole.demo.layout import FAULTS, RAW_TABLE, DemoPaths, default_data_dir, pid_alive, tail_jsonl
+from opsconsole.demo.layout import RAW_TABLE, DemoPaths, default_data_dir, pid_alive, tail_jsonl
 from opsconsole.drivers.base import Driver, OptionSpec, describe
+from opsconsole.drivers.demo_actions import DemoActions
 from opsconsole.drivers.duckdb.reader import DuckDBReader
 from opsconsole.drivers.iceberg import ops as iceberg_ops
 from opsconsole.errors import DriverUnavailable
 from opsconsole.model import (
-    ActionResult,
     ActionSpec,
     Health,
     JobRun,
@@ -50,7 +50,7 @@ def _ts(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
 
 
-class DemoDriver(Driver):
+class DemoDriver(DemoActions, Driver):
     """Watches (and, for walkthroughs, perturbs) the embedded demo pipeline."""
 
     kind = "demo"
@@ -368,58 +368,6 @@ class DemoDriver(Driver):
                        started_at=datetime.fromisoformat(r["started_at"]), duration_s=r.get("duration_s"),
                        detail=r.get("error") or f"{r.get('rows_in', 0)} rows in", source=self.name)
                 for r in reversed(runs)]
-
-    # ------------------------------------------------------------------ actions
-    async def run_action(self, name: str, params: Any) -> ActionResult:
-        try:
-            return await super().run_action(name, params)
-        finally:
-            with self._cache_lock:  # what the action changed must show in the very next poll
-                self._cache.clear()
-
-    async def _set_fault(self, fault: str) -> ActionResult:
-        self.paths.ensure()
-        self.paths.fault_flag(fault).touch()
-        return ActionResult(True, f"fault {fault} set; it shows within one poll")
-
-    async def action_fault_stop_ingestion(self) -> ActionResult:
-        return await self._set_fault("stop-ingestion")
-
-    async def action_fault_stop_http(self) -> ActionResult:
-        return await self._set_fault("stop-http")
-
-    async def action_fault_hold_lock(self) -> ActionResult:
-        return await self._set_fault("hold-lock")
-
-    async def action_fault_flood_small_files(self) -> ActionResult:
-        return await self._set_fault("flood-small-files")
-
-    async def action_clear_faults(self) -> ActionResult:
-        cleared = []
-        for fault in FAULTS:
-            flag = self.paths.fault_flag(fault)
-            if flag.exists():
-                flag.unlink()
-                cleared.append(fault)
-        return ActionResult(True, f"cleared: {', '.join(cleared) or 'nothing was set'}")
-
-    async def action_compact(self, table: str = RAW_TABLE) -> ActionResult:
-        if table != RAW_TABLE:
-            return ActionResult(False, f"the demo has one Iceberg table, {RAW_TABLE}; got {table!r}")
-
-        def compact() -> str:
-            # The raw writer commits every few seconds: allow more retries than a quiet table needs.
-            first = result = iceberg_ops.compact(self._load_raw(), retries=7)
-            for _ in range(2):  # files appended while the first pass ran are kept apart: merge them too
-                if result.files_after <= 1 or not result.files_rewritten:
-                    break
-                result = iceberg_ops.compact(self._load_raw(), retries=7)
-            return (f"{RAW_TABLE}: {first.files_before} files -> {result.files_after}, "
-                    f"{first.records} rows kept")
-
-        message = await self.run_sync(compact, timeout=max(self.timeout, 60), what="compact")
-        return ActionResult(True, message)
-
 
 def _iceberg_stats(table: Any, name: str, source: str) -> TableStats:
     """Metadata-only figures of the raw layer (no manifest scan)."""
