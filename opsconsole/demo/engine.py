@@ -38,43 +38,11 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
+from opsconsole.demo.events import EventBuffer, event
 from opsconsole.demo.layout import RAW_TABLE, DemoPaths
 
 log = logging.getLogger("opsconsole.demo")
 FLOOD_FILES = 60
-
-
-def event(n: int) -> dict[str, Any]:
-    """Order event number *n*: fully determined by *n* (no randomness)."""
-    return {
-        "order_id": n,
-        "customer": f"cust-{n % 17:02d}",
-        "amount": ((n * 7919) % 10_000) / 100,
-        "created_at": datetime.now(UTC).isoformat(),
-    }
-
-
-class EventBuffer:
-    """Events received by the API and not yet written to Iceberg."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._events: list[dict[str, Any]] = []
-        self.received = 0
-
-    def add(self, events: list[dict[str, Any]]) -> None:
-        with self._lock:
-            self._events.extend(events)
-            self.received += len(events)
-
-    def drain(self) -> list[dict[str, Any]]:
-        with self._lock:
-            events, self._events = self._events, []
-            return events
-
-    def __len__(self) -> int:
-        with self._lock:
-            return len(self._events)
 
 
 class Engine:
