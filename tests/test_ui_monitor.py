@@ -140,3 +140,43 @@ async def test_alerts_fire_and_panes_go_stale_behind_every_modal(tmp_path: Path,
         await until(pilot, lambda: app.screen is dashboard)
         await pilot.press("q")
     assert demo.engine_pid() is None, "quitting stops the demo engine the console started"
+
+
+async def test_a_new_alert_does_not_move_the_cursor_off_the_alert_being_read() -> None:
+    """Worst first, but the row under the cursor stays the same alert when a more severe one arrives."""
+    from datetime import UTC, datetime
+
+    from textual.app import App, ComposeResult
+
+    from opsconsole.model import Alert, Severity
+    from opsconsole.monitor import TrackedAlert
+    from opsconsole.ui.widgets.alerts_pane import AlertsPane
+    from opsconsole.ui.widgets.pane_table import PaneTable
+
+    now = datetime.now(UTC)
+
+    def tracked(rule: str, severity: Severity) -> TrackedAlert:
+        return TrackedAlert(Alert(rule, severity, "svc", f"{rule} message", None, now, source="d/services"),
+                            AlertState.FIRING, now, now, now)
+
+    class Host(App[None]):
+        def compose(self) -> ComposeResult:
+            yield AlertsPane(index=1)
+
+        def health_style(self, _health: object) -> str:
+            return ""
+
+    app = Host()
+    async with app.run_test(size=(100, 20)) as pilot:
+        pane = app.query_one(AlertsPane)
+        table = pane.query_one(PaneTable)
+        pane.show([tracked("StagingStale", Severity.WARNING), tracked("HighLatency", Severity.WARNING)])
+        await pilot.pause()
+        table.move_cursor(row=1)
+        reading = pane.tracked_at(table.cursor_row)
+        assert reading is not None and reading.alert.rule == "HighLatency"
+        pane.show([*pane.tracked, tracked("IngestionDown", Severity.CRITICAL)])  # sorts first
+        await pilot.pause()
+        assert pane.tracked[0].alert.rule == "IngestionDown"
+        now_reading = pane.tracked_at(table.cursor_row)
+        assert now_reading is not None and now_reading.alert.rule == "HighLatency"
