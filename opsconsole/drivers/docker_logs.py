@@ -12,20 +12,14 @@ import asyncio
 import re
 import threading
 from collections.abc import AsyncIterator
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opsconsole.drivers.base import describe
 from opsconsole.errors import DriverUnavailable
 
-if TYPE_CHECKING:
-    pass
-
 PROJECT_LABEL = "com.docker.compose.project"
 SERVICE_LABEL = "com.docker.compose.service"
 NUMBER_LABEL = "com.docker.compose.container-number"
-
-if TYPE_CHECKING:
-    from opsconsole.drivers.docker_compose import Container
 
 _END = object()
 
@@ -78,7 +72,7 @@ class ComposeLogs:
             if keep(line):
                 yield line
 
-    async def _follow(self, target: Container, tail: int | str, timestamps: bool, service: str,
+    async def _follow(self, target: Any, tail: int | str, timestamps: bool, service: str,
                       ) -> AsyncIterator[str]:
         """Pump a blocking log stream on its own thread into the event loop, with backpressure."""
         loop = asyncio.get_running_loop()

@@ -1,4 +1,4 @@
-"""The pure checks behind the alert rules: which rows hold a condition now.
+"""The pure checks behind the alert rules (and the :class:`Rule` they are given): which rows hold a condition now.
 
 Each check reads one pane's rows (plus, for history-based ones, the engine's
 sample history) and returns :class:`Finding` s; the rule that uses it gives the
@@ -10,13 +10,10 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from opsconsole.drivers.databricks.query_stats import filter_records, summarize
-from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, TableStats
-
-if TYPE_CHECKING:
-    from opsconsole.monitor.rules import Rule
+from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, Severity, TableStats
 
 ERROR_RATE_WINDOW = timedelta(hours=1)
 """Seed 000 alert 1 watches the error rate per hour; a sliding hour ending now (not the
@@ -25,6 +22,45 @@ P95_WINDOW = timedelta(minutes=5)
 """Seed 000 alert 2 watches p95 per minute; five minutes ending now smooths a poll that
 lands in a nearly empty minute, while still reacting within minutes."""
 FAILED_JOB_STATES = frozenset({"failed", "error", "internal_error", "timedout"})
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    """One alert rule: when it holds, how loud it is, and what answers it."""
+
+    name: str
+    """The alert's name (``alertname``), e.g. ``IngestionDown``."""
+    check: str
+    """Which pure check decides it: a key of :data:`CHECKS`."""
+    severity: Severity = Severity.WARNING
+    runbooks: tuple[str, ...] = ()
+    """Runbooks that answer it, best first; the first one the profile offers is linked."""
+    threshold_key: str = ""
+    """The profile ``alerts:`` threshold this rule reads (shared with older profiles)."""
+    threshold: float | None = None
+    """Overrides the ``alerts:`` threshold for this rule alone."""
+    subjects: tuple[str, ...] = ()
+    """Service, table or job names (shell-style patterns) it covers; empty: every subject its check sees."""
+    driver_types: tuple[str, ...] = ()
+    """Driver types whose rows it covers; empty: every driver."""
+    for_polls: int = 1
+    """Consecutive polls the condition must hold before it fires (Prometheus' ``for:``)."""
+    clear_polls: int = 2
+    """Consecutive clean polls before a firing alert resolves: a flapping condition stays firing."""
+    window_s: float = 600.0
+    """Time window of history-based checks (restart loop)."""
+    enabled: bool = True
+    summary: str = ""
+
+    @property
+    def runbook(self) -> str | None:
+        return self.runbooks[0] if self.runbooks else None
+
+    def limit(self, thresholds: Mapping[str, Any], default: float) -> float:
+        if self.threshold is not None:
+            return float(self.threshold)
+        value = thresholds.get(self.threshold_key) if self.threshold_key else None
+        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 @dataclass(frozen=True, slots=True)
@@ -270,7 +306,7 @@ def check_p95(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
     return found
 
 
-Check = Callable[[Sequence[Any], "Rule", Context], list[Finding]]
+Check = Callable[[Sequence[Any], Rule, Context], list[Finding]]
 
 CHECKS: Mapping[str, tuple[Pane, Check]] = {
     "service_down": (Pane.SERVICES, check_service_down),

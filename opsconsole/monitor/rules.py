@@ -19,7 +19,7 @@ Severity follows seed 001's tiers: **critical** when something is down or lost,
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from datetime import UTC, datetime
 from fnmatch import fnmatchcase
 from typing import TYPE_CHECKING, Any
@@ -31,50 +31,12 @@ from opsconsole.model import (
     PaneResult,
     Severity,
 )
-from opsconsole.monitor.checks import CHECKS, Context, Finding
+from opsconsole.monitor.checks import CHECKS, Context, Finding, Rule
 
 if TYPE_CHECKING:
     from opsconsole.config import Profile
     from opsconsole.drivers.base import Driver
 
-
-@dataclass(frozen=True, slots=True)
-class Rule:
-    """One alert rule: when it holds, how loud it is, and what answers it."""
-
-    name: str
-    """The alert's name (``alertname``), e.g. ``IngestionDown``."""
-    check: str
-    """Which pure check decides it: a key of :data:`CHECKS`."""
-    severity: Severity = Severity.WARNING
-    runbooks: tuple[str, ...] = ()
-    """Runbooks that answer it, best first; the first one the profile offers is linked."""
-    threshold_key: str = ""
-    """The profile ``alerts:`` threshold this rule reads (shared with older profiles)."""
-    threshold: float | None = None
-    """Overrides the ``alerts:`` threshold for this rule alone."""
-    subjects: tuple[str, ...] = ()
-    """Service, table or job names (shell-style patterns) it covers; empty: every subject its check sees."""
-    driver_types: tuple[str, ...] = ()
-    """Driver types whose rows it covers; empty: every driver."""
-    for_polls: int = 1
-    """Consecutive polls the condition must hold before it fires (Prometheus' ``for:``)."""
-    clear_polls: int = 2
-    """Consecutive clean polls before a firing alert resolves: a flapping condition stays firing."""
-    window_s: float = 600.0
-    """Time window of history-based checks (restart loop)."""
-    enabled: bool = True
-    summary: str = ""
-
-    @property
-    def runbook(self) -> str | None:
-        return self.runbooks[0] if self.runbooks else None
-
-    def limit(self, thresholds: Mapping[str, Any], default: float) -> float:
-        if self.threshold is not None:
-            return float(self.threshold)
-        value = thresholds.get(self.threshold_key) if self.threshold_key else None
-        return float(value) if isinstance(value, (int, float)) and not isinstance(value, bool) else default
 
 
 def _rule(name: str, check: str, severity: Severity, *runbooks: str, **fields: Any) -> Rule:

@@ -18,7 +18,20 @@ if TYPE_CHECKING:
     from opsconsole.monitor import Monitor, TrackedAlert
     from opsconsole.monitor.incidents import Incident
     from opsconsole.runbooks.library import Library
-    from opsconsole.ui.screens.dashboard import DashboardScreen
+    from opsconsole.runbooks.model import Runbook
+
+
+class DashboardView(Protocol):
+    """What the palette and commands use of the dashboard screen (``ui/screens/dashboard.py``)."""
+
+    BINDINGS: Any
+    numbered_panes: dict[int, tuple[str, str]]
+    """Pane number -> (title, widget id), as composed."""
+
+    @property
+    def drivers(self) -> list[Driver]: ...
+
+    def action_focus_pane(self, index: int) -> None: ...
 
 
 class ConsoleHost(Protocol):
@@ -44,6 +57,10 @@ class ConsoleHost(Protocol):
 
     async def runbook_library(self) -> Library: ...
 
+    def offered_runbooks(self, library: Library) -> list[Runbook]:
+        """Runbooks this profile can run (their preflight passes here)."""
+        ...
+
     def open_alert_detail(self, tracked: TrackedAlert) -> None:
         """The whole alert; its runbook one key further."""
         ...
@@ -52,7 +69,7 @@ class ConsoleHost(Protocol):
     def read_only(self) -> bool: ...
 
     @property
-    def dashboard(self) -> DashboardScreen | None: ...
+    def dashboard(self) -> DashboardView | None: ...
 
     def health_style(self, health: Health) -> str:
         """A Rich style for a health state under the current theme."""

@@ -22,6 +22,7 @@ from opsconsole.ui.textual_patches.runtime_bindings import bind_key
 if TYPE_CHECKING:
     from opsconsole.monitor.incidents import Incident
     from opsconsole.runbooks.library import Library
+    from opsconsole.runbooks.model import Runbook
     from opsconsole.ui.screens.dashboard import DashboardScreen
 
 
@@ -51,6 +52,13 @@ class OperationsMixin:
 
             self._library = await asyncio.to_thread(load_library)
         return self._library
+
+    def offered_runbooks(self, library: Library) -> list[Runbook]:
+        """The runbooks this profile offers: every required step's driver and action exist here."""
+        from opsconsole.runbooks.library import offered_runbooks
+
+        app: Any = self
+        return offered_runbooks(library, app.monitor.drivers, app.profile.name)
 
     def record_action(self, text: str) -> None:
         """Activity log, plus the open incident's timeline."""
@@ -102,10 +110,10 @@ class OperationsMixin:
         app: Any = self
 
         async def open_for_alert() -> None:
-            from opsconsole.ui.screens.runbooks import applicable, runbook_flow, runbook_for_alert
+            from opsconsole.ui.screens.runbooks import runbook_flow, runbook_for_alert
 
             library = await self.runbook_library()
-            runbook = runbook_for_alert(alert, library, applicable(app, library))
+            runbook = runbook_for_alert(alert, library, self.offered_runbooks(library))
             if runbook is None:
                 app.notify(f"no runbook this profile can run answers {alert.rule}"
                            + (f" (named: {alert.runbook})" if alert.runbook else ""), severity="warning")

@@ -23,9 +23,7 @@ class RunbookCommands(Provider):
         app = cast("ConsoleHost", self.app)
         if app.dashboard is None:
             return []
-        from opsconsole.ui.screens.runbooks import applicable
-
-        return applicable(app, await app.runbook_library())
+        return app.offered_runbooks(await app.runbook_library())
 
     def _hit_text(self, rb: Runbook) -> str:
         return f"Runbook: {rb.title} ({rb.id})"

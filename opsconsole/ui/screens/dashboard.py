@@ -317,10 +317,9 @@ class DashboardScreen(Screen[None]):
         line.open(command_line.candidates(panes, self._profile_names()))
 
         async def offer_runbooks() -> None:
-            from opsconsole.ui.screens.runbooks import applicable
 
             library = await self.app.runbook_library()
-            line.offer(f"runbook {rb.id}" for rb in applicable(self.app, library))
+            line.offer(f"runbook {rb.id}" for rb in cast("ConsoleHost", self.app).offered_runbooks(library))
 
         self.run_worker(offer_runbooks(), group="command-line", exit_on_error=False)
 

@@ -31,7 +31,6 @@ from opsconsole.runbooks.params import resolve_params
 from opsconsole.ui.runbook_bridge import ModalConfirmer, make_engine
 
 if TYPE_CHECKING:
-    from opsconsole.drivers.base import Driver
     from opsconsole.model import Alert
     from opsconsole.ui.host import ConsoleHost
 
@@ -348,15 +347,8 @@ def _record(app: ConsoleHost, text: str) -> None:
 
 
 # --------------------------------------------------------------------------- the flow
-def applicable(app: Any, library: Library) -> list[Runbook]:
-    from opsconsole.runbooks.library import offered_runbooks
-
-    drivers: list[Driver] = app.dashboard.drivers if app.dashboard is not None else []
-    return offered_runbooks(library, drivers, app.profile.name)
-
-
 async def pick_runbook(app: Any, library: Library) -> str | None:
-    runbooks = applicable(app, library)
+    runbooks = app.offered_runbooks(library)
     kinds = {d.kind for d in app.dashboard.drivers}
     mutating = {rb.id: changes_things(rb, kinds) for rb in runbooks}
     return await app.push_screen_wait(RunbookPickScreen(runbooks, mutating, read_only=app.read_only))
@@ -382,7 +374,7 @@ async def runbook_flow(app: Any, runbook_id: str | None = None, library: Library
     if runbook is None:
         app.notify(f"unknown runbook {runbook_id!r}", severity="error")
         return "error"
-    if runbook.id not in {r.id for r in applicable(app, library)}:
+    if runbook.id not in {r.id for r in app.offered_runbooks(library)}:
         app.notify(f"{runbook.id} needs drivers this profile does not have "
                    f"({', '.join(sorted(runbook.driver_types))})", severity="error", timeout=10)
         return "error"

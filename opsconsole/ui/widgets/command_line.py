@@ -93,10 +93,9 @@ async def open_runbook(app: Any, arg: str) -> None:
     if not arg:
         app.action_runbooks()
         return
-    from opsconsole.ui.screens.runbooks import applicable
 
     library = await app.runbook_library()
-    found, hits = match_runbook(arg, [rb.id for rb in applicable(app, library)])
+    found, hits = match_runbook(arg, [rb.id for rb in app.offered_runbooks(library)])
     if found is not None:
         app.action_run_runbook(found)
     elif hits:
