@@ -155,3 +155,39 @@ def test_check_polls_sources_concurrently_and_only_unreachable_is_unknown(
     assert code == 3, out  # nothing could be read: UNKNOWN, not CRITICAL
     assert out.count("UNREACHABLE backend: no answer within 2s") == 3, out
     assert took < 5, f"three panes took {took:.1f}s: polled in turn (3 x 2 s), not concurrently"
+
+
+def test_check_notify_sends_once_across_cron_runs(tmp_path: Path) -> None:
+    """`check --notify` from cron: the first run announces the outage, the next runs do not repeat it."""
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    bodies: list[str] = []
+
+    class Receiver(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            bodies.append(self.rfile.read(int(self.headers.get("Content-Length", 0))).decode())
+            self.send_response(200)
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+
+        def log_message(self, *args: object) -> None:
+            return
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Receiver)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    path = down_profile(tmp_path)
+    hook = f"http://127.0.0.1:{server.server_address[1]}/hook"
+    notify = f"    notify:\n      channels:\n        hook: {{type: webhook, url: \"{hook}\"}}\n"
+    path.write_text(path.read_text() + notify)
+    try:
+        first = run_check("--config", str(path), "check", "--wait", "0", "--notify")
+        sent_first = list(bodies)
+        second = run_check("--config", str(path), "check", "--wait", "0", "--notify")
+    finally:
+        server.shutdown()
+    assert first.returncode == second.returncode == 2, first.stdout + first.stderr
+    assert any("ServiceDown" in b and "engine process not running" in b for b in sent_first), sent_first
+    assert "notify hook: firing ServiceDown:demo-engine" in first.stderr, first.stderr
+    assert bodies == sent_first, "the second run announced the same outage again"
+    assert "notify hook" not in second.stderr

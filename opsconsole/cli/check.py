@@ -64,7 +64,7 @@ async def check(profile_name: str | None, config: str | None, wait: float, *, no
     from opsconsole.monitor import Monitor
 
     profile = load_profile(profile_name, config)
-    monitor = Monitor(profile, notify=notify, jitter=0)
+    monitor = Monitor(profile, notify=False, jitter=0)  # one round's alerts are sent once, below
     try:
         await monitor.connect()
         await asyncio.gather(*(asyncio.wait_for(d.wait_ready(wait), max(wait, 0.1) + 1) for d in monitor.drivers),
@@ -72,8 +72,7 @@ async def check(profile_name: str | None, config: str | None, wait: float, *, no
         await monitor.run_rounds([None, [Pane.SERVICES]])
         snapshot = monitor.snapshot()
         if notify:
-            monitor.notify_alerts([t.alert for t in snapshot.alerts])
-            await monitor.flush_notifications()
+            await notify_once(profile, [t.alert for t in snapshot.alerts])
     finally:
         await monitor.stop()
     health = snapshot.health
@@ -92,6 +91,36 @@ async def check(profile_name: str | None, config: str | None, wait: float, *, no
         report["panes"][pane.value] = {"rows": [_row(r) for r in view.rows], "errors": dict(view.errors),
                                        "state": view.state.value, "duration_ms": round(view.duration_ms or 0, 1)}
     return int(health), report, snapshot
+
+
+async def notify_once(profile: Any, alerts: list[Any]) -> None:
+    """Send this run's alerts through the profile's channels, de-duplicated across runs (cron).
+
+    The notifier's memory (what was announced, where, when) is kept between runs in
+    ``<state dir>/notify-state/<profile>.json``: an alert still firing on the next
+    run is not announced again, and one that cleared is announced as resolved.
+    """
+    from opsconsole.audit import data_dir
+    from opsconsole.notify import Notifier
+
+    settings = profile.notify
+    if settings is None or not settings.channels:
+        print(f"opsconsole check: profile {profile.name!r} has no notify channels; nothing sent", file=sys.stderr)
+        return
+    path = data_dir() / "notify-state" / f"{re.sub(r'[^A-Za-z0-9_.-]', '_', profile.name)}.json"
+    notifier = Notifier(settings, profile=profile.name)
+    try:
+        notifier.restore(json.loads(path.read_text()))
+    except (OSError, ValueError, KeyError, TypeError):
+        pass  # first run, or a state file from another version: announce what fires now
+    for d in await notifier.process(alerts):
+        if d.suppressed:
+            continue
+        print(f"notify {d.channel}: {d.kind} {d.key}" + ("" if d.ok else f" FAILED: {d.error}"), file=sys.stderr)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(notifier.state()))
+    tmp.replace(path)
 
 
 # --------------------------------------------------------------------------- text

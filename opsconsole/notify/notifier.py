@@ -20,6 +20,7 @@ from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from opsconsole.model import Alert
 from opsconsole.notify.channels import Channel, Message, NotifyError, build_channel
@@ -120,6 +121,28 @@ class Notifier:
                     self.announced.setdefault(message.alert.key, set()).add(channel.name)
                     self.last_announced[message.alert.key] = now
         return skipped + results
+
+    # ------------------------------------------------------------------ across processes (check --notify)
+    def state(self) -> dict[str, Any]:
+        """What must survive until the next run of a cron'd ``check --notify`` to keep de-duplicating."""
+        now_mono, now_wall = self.clock(), time.time()
+        return {
+            "firing": {k: {"rule": a.rule, "severity": int(a.severity), "subject": a.subject, "message": a.message,
+                           "runbook": a.runbook, "source": a.source} for k, a in self.firing.items()},
+            "announced": {k: sorted(v) for k, v in self.announced.items()},
+            "last_announced": {k: now_wall - (now_mono - t) for k, t in self.last_announced.items()},
+        }
+
+    def restore(self, state: dict[str, Any]) -> None:
+        """The state a previous run saved: alerts it announced are not announced again, a cleared one resolves."""
+        from opsconsole.model import Severity
+
+        now_mono, now_wall = self.clock(), time.time()
+        self.firing = {k: Alert(a["rule"], Severity(int(a["severity"])), a["subject"], a["message"], a.get("runbook"),
+                                source=a.get("source", "")) for k, a in (state.get("firing") or {}).items()}
+        self.announced = {k: set(v) for k, v in (state.get("announced") or {}).items()}
+        self.last_announced = {k: now_mono - (now_wall - float(t))
+                               for k, t in (state.get("last_announced") or {}).items()}
 
     async def test(self) -> list[Delivery]:
         """Send a test message to every channel (seed 004: alerting channel connectivity)."""
