@@ -178,3 +178,51 @@ async def test_dead_engine_shows_critical_not_crash(demo: DemoDriver) -> None:
     rows = {r.name: r for r in await demo.health()}
     assert rows["demo-engine"].health == Health.CRITICAL
     assert rows["ingestion-api"].health == Health.CRITICAL
+
+
+async def test_two_consoles_share_one_engine_and_the_last_one_out_stops_it(tmp_path: Path) -> None:
+    """The engine is referenced by the consoles' shared lock, not by the one that started it."""
+    from opsconsole.drivers.demo import DemoDriver
+
+    options = {"data_dir": str(tmp_path / "demo"), "batch_interval": 0.5, "transform_interval": 1}
+    first, second = DemoDriver("pipeline", options, timeout=20), DemoDriver("pipeline", options, timeout=20)
+    await first.connect()
+    pid = first.engine_pid()
+    assert pid is not None
+    await second.connect()
+    assert second.engine_pid() == pid  # joined, not a second engine
+    await first.close()  # the console that started it quits
+    await asyncio.sleep(2)
+    rows = {r.name: r for r in await second.health()}
+    assert rows["demo-engine"].health is Health.OK and second.engine_pid() == pid
+    await second.close()  # the last one out
+    await wait_for(lambda: asyncio.sleep(0, result=not Path(f"/proc/{pid}").exists()
+                                         or "zombie" in Path(f"/proc/{pid}/status").read_text()), timeout=15)
+
+
+async def test_a_dead_engine_is_restarted_and_a_deleted_data_dir_is_not_a_lock(tmp_path: Path) -> None:
+    import shutil
+    import signal
+
+    from opsconsole.drivers.demo import DemoDriver
+
+    demo = DemoDriver("pipeline", {"data_dir": str(tmp_path / "demo"), "batch_interval": 0.5,
+                                   "transform_interval": 1}, timeout=20)
+    demo.RESTART_EVERY = 0.0
+    await demo.connect()
+    try:
+        pid = demo.engine_pid()
+        assert pid is not None
+        shutil.rmtree(tmp_path / "demo")  # someone deleted the data dir under a running demo
+        rows = {r.name: r for r in await demo.health()}
+        assert "does not exist" in rows["staging-duckdb"].detail and "locked" not in rows["staging-duckdb"].detail
+        await wait_for(lambda: asyncio.sleep(0, result=demo.engine_pid() not in (None, pid)), timeout=30)
+        os.kill(demo.engine_pid(), signal.SIGKILL)  # and it crashes
+        await asyncio.sleep(0.5)
+        rows = {r.name: r for r in await demo.health()}
+        assert rows["demo-engine"].health is Health.CRITICAL and "restarting it" in rows["demo-engine"].detail
+        await wait_for(lambda: _has(demo.health, lambda r: {x.name: x for x in r}["demo-engine"].health
+                                    == Health.OK), timeout=30)
+        assert demo.restarts >= 1
+    finally:
+        await demo.close()

@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconsole.demo.events import EventBuffer, event
-from opsconsole.demo.layout import RAW_TABLE, DemoPaths
+from opsconsole.demo.layout import RAW_TABLE, DemoPaths, engine_in_use
 
 log = logging.getLogger("opsconsole.demo")
 FLOOD_FILES = 60
@@ -55,6 +55,7 @@ class Engine:
         self.batch_size = batch_size
         self.transform_interval = transform_interval
         self.parent_pid = parent_pid
+        self.had_users = False
         self.port = port
         self.stop = threading.Event()
         self.buffer = EventBuffer()
@@ -332,8 +333,14 @@ class Engine:
                              (self.transformer, "transform")):
             threading.Thread(target=target, name=name, daemon=True).start()
         while not self.stop.wait(0.5):
-            if self.parent_pid and not _alive(self.parent_pid):
-                log.info("parent %s gone, stopping", self.parent_pid)
+            if not self.paths.root.exists():
+                log.info("data dir %s deleted, stopping (a console restarts a fresh engine)", self.paths.root)
+                break
+            in_use = engine_in_use(self.paths)
+            self.had_users = self.had_users or in_use
+            if not in_use and (self.had_users or (self.parent_pid and not _alive(self.parent_pid))):
+                # Referenced by the consoles' shared lock, not by one parent: the last one out stops it.
+                log.info("no console uses the engine any more, stopping")
                 break
             http_down = self.paths.fault_flag("stop-http").exists()
             if http_down and self.server is not None:

@@ -72,6 +72,11 @@ class DemoPaths:
         return self.root / "engine.lock"
 
     @property
+    def users_lock(self) -> Path:
+        """Every console using this engine holds a shared lock on it; the engine stops when none does."""
+        return self.root / "engine.users"
+
+    @property
     def faults_dir(self) -> Path:
         return self.root / "faults"
 
@@ -125,3 +130,50 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+class EngineUse:
+    """A console's claim on a shared demo engine: a shared ``flock`` on :attr:`DemoPaths.users_lock`.
+
+    The engine is referenced by this lock, not by one parent process: a second
+    console keeps it alive when the first one quits, and it stops once the last
+    console has gone (the kernel drops a dead process's lock, even after kill -9).
+    """
+
+    def __init__(self, paths: DemoPaths) -> None:
+        self.paths = paths
+        self._fd: int | None = None
+
+    def claim(self) -> None:
+        import fcntl
+
+        if self._fd is not None:
+            return
+        self.paths.ensure()
+        fd = os.open(self.paths.users_lock, os.O_RDWR | os.O_CREAT, 0o644)
+        fcntl.flock(fd, fcntl.LOCK_SH)
+        self._fd = fd
+
+    def release(self) -> bool:
+        """Drop our claim; True when nobody else uses the engine any more."""
+        if self._fd is not None:
+            os.close(self._fd)  # closing drops the shared lock
+            self._fd = None
+        return not engine_in_use(self.paths)
+
+
+def engine_in_use(paths: DemoPaths) -> bool:
+    """Does any console hold a claim? (An exclusive try-lock succeeds only when none does.)"""
+    import fcntl
+
+    try:
+        fd = os.open(paths.users_lock, os.O_RDWR)
+    except FileNotFoundError:
+        return False
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    finally:
+        os.close(fd)
+    return False

@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opsconsole.demo.layout import RAW_TABLE, DemoPaths, default_data_dir, pid_alive, tail_jsonl
+from opsconsole.demo.layout import RAW_TABLE, DemoPaths, EngineUse, default_data_dir, pid_alive, tail_jsonl
 from opsconsole.drivers.base import Driver, OptionSpec, describe
 from opsconsole.drivers.demo_actions import DemoActions
 from opsconsole.drivers.duckdb.reader import DuckDBReader
@@ -86,13 +86,22 @@ class DemoDriver(DemoActions, Driver):
         ActionSpec("fault-flood-small-files", "Fault: flood small files",
                    "The next 60 events are written to raw.orders as 60 one-row files (60 snapshots)."),
         ActionSpec("clear-faults", "Clear all faults", "Removes every fault flag; the pipeline resumes."),
+        ActionSpec("restart-engine", "Restart the demo engine",
+                   "Stops the demo engine process and starts it again: ingestion pauses for a few seconds; "
+                   "data on disk is kept."),
     )
+    RESTART_EVERY = 30.0
+    """Seconds between automatic restarts of an engine that died (a crash loop is not hammered)."""
 
     def __init__(self, name: str, options: Any, *, timeout: float = 10.0) -> None:
         super().__init__(name, options, timeout=timeout)
         data_dir = self.config.get("data_dir") or ""
         self.paths = DemoPaths(Path(data_dir).expanduser() if data_dir else default_data_dir())
         self._process: subprocess.Popen[bytes] | None = None
+        self._use = EngineUse(self.paths)
+        """Our claim on the shared engine: it runs while any console holds one."""
+        self._last_start = 0.0
+        self.restarts = 0
         self._cache: dict[str, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
         self._catalog: Any = None
@@ -103,6 +112,7 @@ class DemoDriver(DemoActions, Driver):
     async def connect(self) -> None:
         """Start the engine if needed and give it a moment to come up (runs in a worker)."""
         if self.config.get("autostart", True):
+            self._use.claim()  # before starting it: the engine never sees a moment without its user
             self.ensure_engine()
             await self.wait_ready(timeout=self.timeout * 0.9)
 
@@ -120,6 +130,7 @@ class DemoDriver(DemoActions, Driver):
         if self.engine_pid() is not None:
             return
         self.paths.ensure()
+        self._last_start = time.monotonic()
         log = self.paths.engine_log.open("ab")
         cmd = [sys.executable, "-m", "opsconsole.demo.engine", "--data-dir", str(self.paths.root),
                "--batch-interval", str(self.config.get("batch_interval", 5)),
@@ -146,7 +157,10 @@ class DemoDriver(DemoActions, Driver):
             await self._http.aclose()
             self._http = None
         self._duckdb.close()
-        if self._process is not None and self._process.poll() is None:
+        last = self._use.release()
+        if last and self._process is not None and self._process.poll() is None:
+            # We started it and nobody else uses it. Another console still using it keeps it running
+            # (it outlives us: it watches the users lock, not only our pid).
             self._process.terminate()
             try:
                 await asyncio.to_thread(self._process.wait, 5)
@@ -211,8 +225,9 @@ class DemoDriver(DemoActions, Driver):
         pid = self.engine_pid()
         rows: list[ServiceStatus] = []
         if pid is None:
-            rows.append(ServiceStatus("demo-engine", Health.CRITICAL, "engine process not running",
-                                      checked_at=now, source=self.name))
+            rows.append(ServiceStatus("demo-engine", Health.CRITICAL, "engine process not running"
+                                      + self._supervise(), checked_at=now, source=self.name,
+                                      extra={"restarts": self.restarts}))
         else:
             faults = self.paths.active_faults()
             rows.append(ServiceStatus("demo-engine", Health.WARNING if faults else Health.OK,
@@ -223,6 +238,19 @@ class DemoDriver(DemoActions, Driver):
         rows.append(await self._probe_staging(now))
         rows.append(self._transform_status(now))
         return rows
+
+    def _supervise(self) -> str:
+        """The engine died (or its data dir was deleted): start it again, at most every RESTART_EVERY s."""
+        if not self.config.get("autostart", True):
+            return ""
+        waited = time.monotonic() - self._last_start
+        if waited < self.RESTART_EVERY:
+            return f"; restart attempted {waited:.0f}s ago"
+        self.restarts += 1
+        self._use.claim()
+        self._process = None
+        self.ensure_engine()
+        return f"; restarting it (restart {self.restarts})"
 
     async def _probe_api(self, state: dict[str, Any] | None, now: datetime) -> ServiceStatus:
         import httpx
@@ -272,6 +300,10 @@ class DemoDriver(DemoActions, Driver):
         5-second health poll only opens the database when no pane read it recently.
         """
         t0 = time.perf_counter()
+        if not self.paths.staging_db.exists():  # not a lock: there is nothing to lock (data dir deleted?)
+            return ServiceStatus("staging-duckdb", Health.CRITICAL, f"{self.paths.staging_db} does not exist "
+                                 "(data dir deleted? the engine recreates it when it restarts)", checked_at=now,
+                                 source=self.name, extra={"missing": True})
         writer = await self.run_sync(self._persistent_writer, what="check staging.duckdb locks")
         if writer is not None:
             return ServiceStatus("staging-duckdb", Health.CRITICAL,

@@ -7,6 +7,7 @@ demo engine reads, so each one shows within one poll, for real.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from opsconsole.demo.layout import FAULTS, RAW_TABLE
@@ -56,6 +57,24 @@ class DemoActions:
                 flag.unlink()
                 cleared.append(fault)
         return ActionResult(True, f"cleared: {', '.join(cleared) or 'nothing was set'}")
+
+    async def action_restart_engine(self) -> ActionResult:
+        driver: Any = self
+        pid = driver.engine_pid()
+        if pid is not None:
+            import os
+            import signal
+
+            os.kill(pid, signal.SIGTERM)
+            for _ in range(100):
+                if driver.engine_pid() is None:
+                    break
+                await asyncio.sleep(0.1)
+        driver._process = None
+        driver._use.claim()
+        driver.ensure_engine()
+        ready = await driver.wait_ready(timeout=driver.timeout)
+        return ActionResult(ready, "demo engine restarted" if ready else "demo engine did not come back in time")
 
     async def action_compact(self, table: str = RAW_TABLE) -> ActionResult:
         if table != RAW_TABLE:
