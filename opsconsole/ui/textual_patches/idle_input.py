@@ -77,13 +77,29 @@ class QuietLinuxDriver(LinuxDriver):
         decode = getincrementaldecoder("utf-8")().decode
         last_input = time.monotonic()
 
+        def hung_up() -> None:
+            """The terminal is gone (SSH dropped without a SIGHUP reaching us): stop reading, quit cleanly.
+
+            Without this, ``select`` reports the dead descriptor readable forever and the
+            thread spins a core at 100 % (seen on a pty whose master was closed).
+            """
+            selector.unregister(fileno)
+            self._loop.call_soon_threadsafe(self._app.exit, 0)
+
         def process(events: list[tuple[selectors.SelectorKey, int]], final: bool = False) -> None:
             nonlocal last_input
             for key, mask in events:
                 if key.fd != fileno or not mask & selectors.EVENT_READ:
                     continue
                 last_input = time.monotonic()
-                data = decode(os.read(fileno, 1024 * 4), final=final)
+                try:
+                    raw = os.read(fileno, 1024 * 4)
+                except OSError:  # EIO: the pty's other end is closed
+                    raw = b""
+                if not raw:
+                    hung_up()
+                    break
+                data = decode(raw, final=final)
                 if not data:
                     break
                 for event in parser.feed(data):
