@@ -25,6 +25,8 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
             "run a runbook procedure headless (dry-run, params, typed confirmation)"),
     "serve": ("opsconsole.serve", "add_serve_arguments", "run_serve",
               "serve the console to a web browser (textual-serve)"),
+    "watch": ("opsconsole.watch", "add_watch_arguments", "run_watch",
+              "headless daemon: /metrics for Prometheus, alerts to Alertmanager and notify channels"),
 }
 OPTIONS_WITH_VALUE = {"--config", "--profile", "-p", "--theme"}
 

@@ -1,0 +1,147 @@
+"""``opsconsole watch`` and its ``/metrics``: figures a scraper reads equal the platform's own."""
+
+from __future__ import annotations
+
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.watch_helpers import (
+    fast_demo_profile,
+    free_port,
+    iceberg_files,
+    log_events,
+    parse,
+    scrape,
+    set_fault,
+    start_watch,
+    stop_watch,
+    value,
+    wait_for,
+)
+
+
+async def test_metrics_of_a_demo_snapshot_match_pyiceberg(tmp_path: Path) -> None:
+    from opsconsole.config import load_profile
+    from opsconsole.monitor import Monitor
+    from opsconsole.monitor.metrics import write_textfile
+
+    demo_dir = tmp_path / "demo"
+    profile = load_profile("demo", fast_demo_profile(tmp_path, demo_dir))
+    set_fault(demo_dir, "stop-ingestion")  # a table that holds still while both sides count it
+    monitor = Monitor(profile, notify=False, jitter=0)
+    try:
+        await monitor.connect()
+        await monitor.drivers[0].wait_ready(30)
+        await monitor.run_rounds([None])
+        snapshot = monitor.snapshot()
+    finally:
+        await monitor.stop()
+    out = tmp_path / "opsconsole.prom"
+    text = write_textfile(snapshot, str(out))
+    assert out.read_text() == text  # the textfile collector reads what the function returned
+    metrics = parse(text)
+    files = value(metrics, "opsconsole_table_data_files", table="raw.orders", layer="raw", profile="demo")
+    assert files is not None and files == iceberg_files(demo_dir)
+    assert value(metrics, "opsconsole_service_health", service="ingestion-api") == 0
+    assert value(metrics, "opsconsole_source_up", source="pipeline", pane="tables") == 1
+    assert value(metrics, "opsconsole_source_polls_total", pane="lag") == 1
+    assert value(metrics, "opsconsole_query_error_ratio", source="pipeline") is not None
+    assert value(metrics, "opsconsole_health", profile="demo") == int(snapshot.health)
+    # no unbounded labels: never the SQL of a query, never an error text
+    assert "select" not in text.lower() and "from " not in text.lower()
+
+
+async def test_unreachable_source_is_exported_as_down_with_unknown_health(tmp_path: Path) -> None:
+    """Never blind: a dead backend shows source_up 0 and service health 2, not an empty page."""
+    from opsconsole.config import load_profile
+    from opsconsole.monitor import Monitor
+    from opsconsole.monitor.metrics import exposition
+
+    path = tmp_path / "p.yaml"
+    path.write_text(f"profiles:\n  down:\n    drivers:\n      pipeline:\n        type: demo\n"
+                    f"        options: {{data_dir: {tmp_path / 'never'}, autostart: false}}\n")
+    monitor = Monitor(load_profile("down", path), notify=False, jitter=0)
+    try:
+        snapshot = await monitor.run_rounds([None])
+    finally:
+        await monitor.stop()
+    metrics = parse(exposition(snapshot))
+    assert value(metrics, "opsconsole_service_health", service="demo-engine") == 2
+    assert value(metrics, "opsconsole_alert_active", alertname="ServiceDown", state="firing") == 1
+    assert value(metrics, "opsconsole_health", profile="down") == 2
+
+
+def test_watch_serves_metrics_equal_to_pyiceberg_and_stops_on_sigterm(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    config = fast_demo_profile(tmp_path, demo_dir)
+    port, log = free_port(), tmp_path / "watch.log"
+    proc = start_watch(config, port, log=log)
+    try:
+        wait_for(lambda: value(scrape(port), "opsconsole_table_data_files", table="raw.orders"), 60,
+                 "raw.orders in /metrics")
+        set_fault(demo_dir, "stop-ingestion")
+
+        def settled() -> bool:
+            first = value(scrape(port), "opsconsole_table_data_files", table="raw.orders")
+            return first == iceberg_files(demo_dir) and first == value(scrape(port), "opsconsole_table_data_files",
+                                                                        table="raw.orders")
+        wait_for(settled, 30, "metrics file count == pyiceberg's inspect.files()")
+        metrics = scrape(port)
+        assert value(metrics, "process_open_fds") is not None  # the soak benchmark reads these two
+        assert value(metrics, "process_resident_memory_bytes") is not None
+        engine_pid = int(__import__("json").loads((demo_dir / "engine.json").read_text())["pid"])
+    finally:
+        started = time.monotonic()
+        code = stop_watch(proc)
+    assert code == 0, log.read_text()
+    assert time.monotonic() - started < 15
+    events = [e.get("event") for e in log_events(log)]
+    assert events[-2:] == ["stopping", "stopped"], events
+    assert "not-json" not in events, log.read_text()
+    # the demo engine watch started is gone with it (no orphan)
+    assert not Path(f"/proc/{engine_pid}").exists() or "zombie" in Path(f"/proc/{engine_pid}/status").read_text()
+
+
+def test_sighup_with_a_bad_file_keeps_running_and_a_good_one_reloads(tmp_path: Path) -> None:
+    demo_dir = tmp_path / "demo"
+    config = fast_demo_profile(tmp_path, demo_dir)
+    good = config.read_text()
+    port, log = free_port(), tmp_path / "watch.log"
+    proc = start_watch(config, port, log=log)
+    try:
+        wait_for(lambda: value(scrape(port), "opsconsole_source_up", pane="tables") == 1, 60, "first good poll")
+        config.write_text(good.replace("    poll:", "    pol:"))  # a typo on line 7
+        proc.send_signal(signal.SIGHUP)
+        failed = wait_for(lambda: [e for e in log_events(log) if e.get("event") == "reload_failed"], 20,
+                          "reload_failed in the log")
+        assert failed[0]["file"] == str(config) and failed[0]["line"] == 7 and "pol" in failed[0]["msg"]
+        polls = value(scrape(port), "opsconsole_source_polls_total", pane="services")
+        wait_for(lambda: value(scrape(port), "opsconsole_source_polls_total", pane="services") > polls, 10,
+                 "polls continuing on the old config")
+        config.write_text(good.replace("services: 1,", "services: 2,"))
+        proc.send_signal(signal.SIGHUP)
+        wait_for(lambda: value(scrape(port), "opsconsole_source_poll_interval_seconds", pane="services") == 2, 30,
+                 "the reloaded interval in /metrics")
+        assert proc.poll() is None
+    finally:
+        assert stop_watch(proc) == 0, log.read_text()
+
+
+async def test_watch_is_read_only_by_construction(tmp_path: Path) -> None:
+    from opsconsole.watch import Watch
+
+    demo_dir = tmp_path / "demo"
+    watch = Watch("demo", str(fast_demo_profile(tmp_path, demo_dir)), notify=False)
+    profile = watch.load()
+    assert profile.read_only
+    await watch.start_monitor(profile)
+    try:
+        assert watch.monitor is not None
+        with pytest.raises(PermissionError, match="read-only"):
+            await watch.monitor.drivers[0].run_action("fault-stop-http", {})
+        assert not (demo_dir / "faults" / "http-stopped").exists()
+    finally:
+        await watch.stop_monitor()
