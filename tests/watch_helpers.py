@@ -27,16 +27,18 @@ def free_port() -> int:
 
 
 def fast_demo_profile(tmp_path: Path, demo_dir: Path, extra: str = "", name: str = "p.yaml",
-                      transform_interval: float = 1) -> Path:
+                      transform_interval: float = 1, autostart: bool = True) -> Path:
     """The demo with a batch every 0.5 s and every pane polled each second."""
     path = tmp_path / name
+    options = (f"{{data_dir: {demo_dir}, batch_interval: 0.5, transform_interval: {transform_interval}, "
+               f"autostart: {str(autostart).lower()}}}")
     path.write_text(textwrap.dedent(f"""\
         profiles:
           demo:
             drivers:
               pipeline:
                 type: demo
-                options: {{data_dir: {demo_dir}, batch_interval: 0.5, transform_interval: {transform_interval}}}
+                options: {options}
             poll: {{services: 1, queries: 1, tables: 1, lag: 1, jobs: 1}}
         """) + textwrap.indent(textwrap.dedent(extra), "    "))
     return path
@@ -143,3 +145,133 @@ def set_fault(demo_dir: Path, fault: str, on: bool = True) -> None:
         flag.touch()
     else:
         flag.unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- real peers of their own
+class Webhook:
+    """A local HTTP receiver recording every JSON body POSTed to it (Alertmanager's webhook_configs)."""
+
+    def __init__(self) -> None:
+        import http.server
+        import threading
+
+        self.bodies: list[dict[str, Any]] = []
+        received = self.bodies
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                received.append(json.loads(self.rfile.read(length) or b"{}"))
+                self.send_response(200)
+                self.end_headers()
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        self.server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def alerts(self, status: str, alertname: str) -> list[dict[str, Any]]:
+        """One entry per notification that carried ``alertname`` in ``status``."""
+        return [a for body in list(self.bodies) for a in body.get("alerts", [])
+                if a["status"] == status and a["labels"].get("alertname") == alertname]
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+class Alertmanager:
+    """A real Alertmanager of the test's own, routing every alert to a webhook; restartable on its port."""
+
+    def __init__(self, binary: str, workdir: Path, webhook_url: str) -> None:
+        self.binary, self.dir, self.port = binary, workdir, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "am.yml").write_text(textwrap.dedent(f"""\
+            route:
+              receiver: hook
+              group_by: [alertname, subject]
+              group_wait: 1s
+              group_interval: 1s
+              repeat_interval: 1h
+            receivers:
+              - name: hook
+                webhook_configs:
+                  - url: {webhook_url}
+                    send_resolved: true
+            """))
+        self.proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        log = (self.dir / "am.log").open("ab")
+        self.proc = subprocess.Popen([self.binary, f"--config.file={self.dir / 'am.yml'}",
+                                      f"--storage.path={self.dir / 'data'}",
+                                      f"--web.listen-address=127.0.0.1:{self.port}", "--cluster.listen-address="],
+                                     stdout=log, stderr=log)
+        wait_for(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=1).status == 200, 20,
+                 "Alertmanager ready")
+
+    def stop(self) -> None:
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(10)
+        self.proc = None
+
+    def active(self) -> list[dict[str, Any]]:
+        return json.loads(urllib.request.urlopen(f"{self.url}/api/v2/alerts?active=true", timeout=2).read())
+
+
+class Prometheus:
+    """A real Prometheus of the test's own scraping ``targets`` every 2 s with ``rules``."""
+
+    def __init__(self, binary: str, workdir: Path, targets: list[str], rules: str) -> None:
+        self.binary, self.dir, self.port = binary, workdir, free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        workdir.mkdir(parents=True, exist_ok=True)
+        (workdir / "rules.yml").write_text(textwrap.dedent(rules))
+        (workdir / "prom.yml").write_text(textwrap.dedent(f"""\
+            global:
+              scrape_interval: 2s
+              evaluation_interval: 2s
+            rule_files: [{workdir / 'rules.yml'}]
+            scrape_configs:
+              - job_name: opsconsole
+                static_configs:
+                  - targets: {json.dumps(targets)}
+            """))
+        log = (workdir / "prom.log").open("ab")
+        self.proc = subprocess.Popen([binary, f"--config.file={workdir / 'prom.yml'}",
+                                      f"--storage.tsdb.path={workdir / 'tsdb'}",
+                                      f"--web.listen-address=127.0.0.1:{self.port}"], stdout=log, stderr=log)
+        wait_for(lambda: urllib.request.urlopen(f"{self.url}/-/ready", timeout=1).status == 200, 30,
+                 "Prometheus ready")
+
+    def api(self, path: str, **params: str) -> Any:
+        import urllib.parse
+
+        query = urllib.parse.urlencode(params)
+        body = json.loads(urllib.request.urlopen(f"{self.url}/api/v1/{path}?{query}", timeout=5).read())
+        assert body["status"] == "success", body
+        return body["data"]
+
+    def query(self, promql: str) -> dict[tuple[tuple[str, str], ...], float]:
+        return {tuple(sorted(r["metric"].items())): float(r["value"][1])
+                for r in self.api("query", query=promql)["result"]}
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            self.proc.wait(20)
+
+
+def start_demo_engine(demo_dir: Path) -> subprocess.Popen[bytes]:
+    """A fast demo pipeline owned by the test, not by a watch replica (either replica may die)."""
+    demo_dir.mkdir(parents=True, exist_ok=True)
+    env = {**os.environ, "PYTHONPATH": str(ROOT) + os.pathsep + os.environ.get("PYTHONPATH", "")}
+    proc = subprocess.Popen([sys.executable, "-m", "opsconsole.demo.engine", "--data-dir", str(demo_dir),
+                             "--batch-interval", "0.5", "--transform-interval", "1"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=(demo_dir / "engine.out").open("wb"))
+    wait_for(lambda: (demo_dir / "engine.json").exists(), 30, "demo engine state")
+    return proc
