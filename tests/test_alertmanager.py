@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from collections.abc import Iterator
@@ -41,14 +42,15 @@ def alertmanager(tmp_path: Path, webhook: Webhook) -> Iterator[Alertmanager]:
     am.stop()
 
 
-def am_section(*urls: str) -> str:
-    return f"alertmanager:\n  urls: [{', '.join(urls)}]\n  resend_seconds: 1\n  timeout: 2\n"
+def am_section(*urls: str, resend: float = 1) -> str:
+    return f"alertmanager:\n  urls: [{', '.join(urls)}]\n  resend_seconds: {resend}\n  timeout: 2\n"
 
 
 def test_fault_fires_with_runbook_then_resolves_after_clearing(tmp_path: Path, alertmanager: Alertmanager,
                                                                webhook: Webhook) -> None:
     demo_dir = tmp_path / "demo"
-    config = fast_demo_profile(tmp_path, demo_dir, am_section(alertmanager.url))
+    # Re-sent every 5 s, so endsAt is 20 s ahead: an alert that merely expired would resolve far later.
+    config = fast_demo_profile(tmp_path, demo_dir, am_section(alertmanager.url, resend=5))
     log = tmp_path / "watch.log"
     proc = start_watch(config, None, log=log)
     try:
@@ -68,7 +70,7 @@ def test_fault_fires_with_runbook_then_resolves_after_clearing(tmp_path: Path, a
         resolved = wait_for(lambda: webhook.alerts("resolved", "IngestionDown"), 40, "the resolve at the webhook")
         ends = datetime.fromisoformat(resolved[0]["endsAt"].replace("Z", "+00:00"))
         assert ends >= cleared  # resolved on evidence after the clearing, not by expiry long after
-        assert (ends - cleared).total_seconds() < 20
+        assert (ends - cleared).total_seconds() < 10
     finally:
         assert stop_watch(proc) == 0, log.read_text()
 
@@ -110,18 +112,23 @@ async def test_unknown_alert_is_kept_active_never_resolved(tmp_path: Path, alert
                   now, source="pipeline/services")
     firing = TrackedAlert(alert, AlertState.FIRING, now, now, now)
     sink = AlertmanagerSink(AlertmanagerSettings((alertmanager.url,), resend_seconds=1), "demo")
-    sink.update([firing], [Transition("fired", firing)])
-    await sink.push()
-    unknown = replace(firing, state=AlertState.UNKNOWN, reason="pipeline: no answer within 20s")
-    sink.update([unknown], [Transition("unknown", unknown)])
-    await sink.push()
-    active = wait_for(lambda: alertmanager.active(), 5, "the alert in Alertmanager")
-    assert [a["labels"]["alertname"] for a in active] == ["IngestionDown"]
-    assert active[0]["annotations"]["state"] == "unknown: pipeline: no answer within 20s"
-    assert datetime.fromisoformat(active[0]["endsAt"].replace("Z", "+00:00")) > datetime.now(UTC)
-    sink.update([], [Transition("resolved", replace(firing, state=AlertState.RESOLVED))])
-    await sink.push()
-    wait_for(lambda: not alertmanager.active(), 5, "the resolve")
+    sink.start()
+    try:
+        sink.update([firing], [Transition("fired", firing)])
+        await asyncio.sleep(1.5)
+        unknown = replace(firing, state=AlertState.UNKNOWN, reason="pipeline: no answer within 20s")
+        sink.update([unknown], [Transition("unknown", unknown)])
+        # Longer than the endsAt of any push made while it was firing (4 re-send periods):
+        # only the re-sends of the unknown alert keep it in Alertmanager.
+        await asyncio.sleep(6)
+        active = alertmanager.active()
+        assert [a["labels"]["alertname"] for a in active] == ["IngestionDown"]
+        assert active[0]["annotations"]["state"] == "unknown: pipeline: no answer within 20s"
+        sink.update([], [Transition("resolved", replace(firing, state=AlertState.RESOLVED))])
+        await asyncio.sleep(1)
+        assert alertmanager.active() == []
+    finally:
+        await sink.stop()
 
 
 def test_two_replicas_one_notification_per_alert_and_either_may_die(tmp_path: Path, alertmanager: Alertmanager,
