@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import signal
 import time
 from pathlib import Path
@@ -9,9 +10,11 @@ from pathlib import Path
 import pytest
 
 from tests.watch_helpers import (
+    compact_raw,
     fast_demo_profile,
     free_port,
     iceberg_files,
+    iceberg_snapshots,
     log_events,
     parse,
     scrape,
@@ -35,6 +38,11 @@ async def test_metrics_of_a_demo_snapshot_match_pyiceberg(tmp_path: Path) -> Non
     try:
         await monitor.connect()
         await monitor.drivers[0].wait_ready(30)
+        set_fault(demo_dir, "stop-ingestion", on=False)
+        await asyncio.sleep(3)  # a few batches, one file and one snapshot each
+        set_fault(demo_dir, "stop-ingestion")
+        await asyncio.sleep(1)  # the writer drains its buffer
+        await asyncio.to_thread(compact_raw, demo_dir)  # now 1 file, N+1 snapshots
         await monitor.run_rounds([None])
         snapshot = monitor.snapshot()
     finally:
@@ -45,6 +53,8 @@ async def test_metrics_of_a_demo_snapshot_match_pyiceberg(tmp_path: Path) -> Non
     metrics = parse(text)
     files = value(metrics, "opsconsole_table_data_files", table="raw.orders", layer="raw", profile="demo")
     assert files is not None and files == iceberg_files(demo_dir)
+    snapshots = value(metrics, "opsconsole_table_snapshots", table="raw.orders")
+    assert snapshots == iceberg_snapshots(demo_dir) and snapshots > files
     assert value(metrics, "opsconsole_service_health", service="ingestion-api") == 0
     assert value(metrics, "opsconsole_source_up", source="pipeline", pane="tables") == 1
     assert value(metrics, "opsconsole_source_polls_total", pane="lag") == 1

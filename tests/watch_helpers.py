@@ -114,6 +114,14 @@ def iceberg_files(demo_dir: Path) -> int:
     return catalog.load_table("raw.orders").inspect.files().num_rows
 
 
+def iceberg_snapshots(demo_dir: Path) -> int:
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    catalog = SqlCatalog("demo", uri=f"sqlite:///{demo_dir / 'catalog.db'}",
+                         warehouse=(demo_dir / "warehouse").as_uri())
+    return len(catalog.load_table("raw.orders").snapshots())
+
+
 def duckdb_lag(demo_dir: Path) -> tuple[int, int]:
     """(rows in raw.orders per pyiceberg, rows in stg_orders per DuckDB), read by the test itself."""
     import duckdb
@@ -275,3 +283,14 @@ def start_demo_engine(demo_dir: Path) -> subprocess.Popen[bytes]:
                             stdout=subprocess.DEVNULL, stderr=(demo_dir / "engine.out").open("wb"))
     wait_for(lambda: (demo_dir / "engine.json").exists(), 30, "demo engine state")
     return proc
+
+
+def compact_raw(demo_dir: Path) -> None:
+    """Rewrite raw.orders into one file in a new snapshot: file and snapshot counts part ways."""
+    from pyiceberg.catalog.sql import SqlCatalog
+
+    from opsconsole import iceberg_ops
+
+    catalog = SqlCatalog("demo", uri=f"sqlite:///{demo_dir / 'catalog.db'}",
+                         warehouse=(demo_dir / "warehouse").as_uri())
+    iceberg_ops.compact(catalog.load_table("raw.orders"), retries=7)
