@@ -235,6 +235,8 @@ def test_notify_secrets_are_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPa
     ("json://hooks.example.com/in?+Authorization=Bearer%20tok3n-value", "tok3n-value"),
     ("pagerduty://intkey12345@apikey67890", "apikey67890"),
     ("opsgenie://0123456789abcdef0123456789abcdef", "0123456789abcdef"),
+    ("https://prod-00.westus.logic.azure.com:443/workflows/0123456789abcdef0123456789abcdef/triggers/manual/paths/"
+     "invoke?api-version=2016-06-01&sv=1.0&sig=SiGsEcReT0123456789", "SiGsEcReT"),
     ("https://example.com/webhook/abc?token=t0ps3cret", "t0ps3cret"),
 ])
 def test_urls_are_redacted_wherever_they_are_shown(url: str, hidden: str) -> None:
@@ -242,3 +244,28 @@ def test_urls_are_redacted_wherever_they_are_shown(url: str, hidden: str) -> Non
 
     shown = redact_url(url)
     assert hidden not in shown, shown
+
+
+EXAMPLE_ENV = {
+    "TEAMS_WORKFLOW_URL": "https://prod-00.westus.logic.azure.com:443/workflows/0123456789abcdef0123456789abcdef"
+                          "/triggers/manual/paths/invoke?api-version=2016-06-01&sv=1.0&sig=SiGsEcReT0123456789",
+    "SMTP_USER": "ops", "SMTP_PASSWORD": "hunter2pw", "SMTP_HOST": "smtp.example.com",
+    "OPSGENIE_API_KEY": "0123456789abcdef0123456789abcdef", "PD_INTEGRATION_KEY": "intkey12345",
+    "PD_API_KEY": "apikey67890", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000AAAA/B000BBBB/XXXXSECRETX",
+    "ALERT_WEBHOOK_URL": "https://alerts.example.com/in", "ALERT_WEBHOOK_TOKEN": "t0k3n",
+}
+
+
+@pytest.mark.parametrize("name", ["ontos-prod", "azure-rt", "dataops"])
+def test_shipped_notify_examples_are_valid_once_uncommented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             root: Path, name: str) -> None:
+    import re
+
+    for key, value in EXAMPLE_ENV.items():
+        monkeypatch.setenv(key, value)
+    text = re.sub(r"(?m)^    # ((?:notify|alertmanager):.*|  .*)$", r"    \1", (root / "profiles.yaml").read_text())
+    path = tmp_path / "profiles.yaml"
+    path.write_text(text)
+    profile = load(path).profile(name)
+    assert profile.notify is not None and profile.notify.channels
+    assert "hunter2pw" not in repr(profile.notify) and "apikey67890" not in repr(profile.notify)

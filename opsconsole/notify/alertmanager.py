@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import re
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -91,6 +92,11 @@ def parse_alertmanager(raw: Any, *, path: str, where: str, line: int | None) -> 
     if values.get("bearer_token") and values.get("username"):
         raise ConfigError("use either username/password or bearer_token, not both", path=path, line=line, key=where)
     return AlertmanagerSettings(**values)
+
+
+def _shown(url: str) -> str:
+    """An Alertmanager URL fit for a log line (credentials in it masked)."""
+    return re.sub(r"//[^/@]*@", "//****@", url)
 
 
 @dataclass
@@ -212,24 +218,26 @@ class AlertmanagerSink:
             response = await client.post(f"{target.url}/api/v2/alerts", json=batch)
             error = "" if response.status_code < 300 else f"HTTP {response.status_code} {response.text[:200]!r}"
         except httpx.HTTPError as exc:
-            error = f"{type(exc).__name__} (is Alertmanager running at {target.url}?)"
+            error = f"{type(exc).__name__} (is Alertmanager running at {_shown(target.url)}?)"
         if error:
             target.failures += 1
             target.next_try = now + min(BACKOFF_MAX, 0.5 * 2 ** (target.failures - 1))
             if error != target.last_error or target.failures in (1, 5, 20):
-                log.warning("alertmanager push failed", extra={"event": "alertmanager_failed", "url": target.url,
-                                                               "error": error, "attempt": target.failures})
+                log.warning("alertmanager push failed", extra={
+                    "event": "alertmanager_failed", "url": _shown(target.url), "error": error,
+                    "attempt": target.failures})
             target.last_error = error
             return
         if target.failures:
-            log.info("alertmanager reachable again", extra={"event": "alertmanager_back", "url": target.url,
+            log.info("alertmanager reachable again", extra={"event": "alertmanager_back", "url": _shown(target.url),
                                                              "after_attempts": target.failures})
         target.failures, target.last_error = 0, ""
         for key, body in sent_resolves.items():
             if target.resolves.get(key) is body:
                 del target.resolves[key]
         self.sent += 1
-        log.debug("alertmanager push", extra={"event": "alertmanager_push", "url": target.url, "alerts": len(batch)})
+        log.debug("alertmanager push", extra={"event": "alertmanager_push", "url": _shown(target.url),
+                                              "alerts": len(batch)})
 
 
 def _iso(moment: datetime) -> str:

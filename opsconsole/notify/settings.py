@@ -15,7 +15,7 @@ Example::
         # any apprise URL: slack://, msteams://, mailto://, json://, pagerduty://, opsgenie:// ...
         pager: {type: apprise, url: "pagerduty://${PD_INTEGRATION_KEY}@${PD_API_KEY}", min_severity: critical}
         oncall: {type: slack, url: "${SLACK_WEBHOOK_URL}", min_severity: critical}
-        teams: {type: teams, url: "${TEAMS_WEBHOOK_URL}"}
+        teams: {type: teams, url: "${TEAMS_WORKFLOW_URL}"}   # a Teams workflow (Power Automate) webhook
         hook: {type: webhook, url: "https://...", headers: {Authorization: "Bearer ${TOKEN}"}}
         mail: {type: email, host: smtp.example.com, port: 587, starttls: true,
                username: ops, password: "${SMTP_PASSWORD}", sender: ops@example.com, to: [oncall@example.com]}
@@ -197,6 +197,6 @@ def _check_apprise(url: str, ctype: str, *, path: str, line: int | None, key: st
     from opsconsole.notify.channels import redact_url
 
     hint = {"slack": "a Slack incoming-webhook URL (https://hooks.slack.com/services/...) or type: apprise with "
-                     "slack://", "teams": "a Teams webhook URL apprise knows, or type: apprise with msteams:// or "
+                     "slack://", "teams": "a Teams workflow (Power Automate) webhook URL, or type: apprise with "
                      "workflows://"}.get(ctype, "see https://github.com/caronc/apprise/wiki for URL formats")
     raise ConfigError(f"apprise does not recognise {redact_url(url)}: expected {hint}", path=path, line=line, key=key)
