@@ -149,6 +149,7 @@ class Watch:
             self.sink = None
         self._unsubscribe = monitor.subscribe(self._on_update)
         self.monitor = monitor
+        self.latest = monitor.snapshot()  # scrapes before the first poll lands see every source, waiting
         await monitor.start()
         log.info("watching profile %s: %d sources, alertmanager %s, notify channels %d", profile.name,
                  len(monitor.snapshot().sources), "on" if self.sink else "off",

@@ -155,3 +155,64 @@ async def test_watch_is_read_only_by_construction(tmp_path: Path) -> None:
         assert not (demo_dir / "faults" / "http-stopped").exists()
     finally:
         await watch.stop_monitor()
+
+
+def test_sigterm_cancels_a_poll_in_flight(tmp_path: Path) -> None:
+    """A backend that accepts and never answers must not hold up a stop (systemd would SIGKILL us)."""
+    import socket
+
+    silent = socket.socket()
+    silent.bind(("127.0.0.1", 0))
+    silent.listen(16)  # accepts connections in the kernel, never answers a byte
+    config = tmp_path / "p.yaml"
+    config.write_text(f"profiles:\n  hang:\n    timeout: 60\n    drivers:\n      web:\n        type: http\n"
+                      f"        timeout: 60\n        options:\n          probe_timeout: 60\n"
+                      f"          endpoints: {{silent: 'http://127.0.0.1:{silent.getsockname()[1]}/health'}}\n")
+    port, log = free_port(), tmp_path / "watch.log"
+    proc = start_watch(config, port, log=log)
+    try:
+        wait_for(lambda: any(e.get("event") == "started" for e in log_events(log)), 30, "watch started")
+        time.sleep(2)  # the first probe is now hanging on the silent socket
+        assert value(scrape(port), "opsconsole_source_polls_total", pane="services") == 0
+        started = time.monotonic()
+        code = stop_watch(proc, timeout=30)
+        assert code == 0, log.read_text()
+        assert time.monotonic() - started < 8
+        assert [e.get("event") for e in log_events(log)][-1] == "stopped"
+    finally:
+        silent.close()
+
+
+def test_watch_sends_the_profiles_own_channels_and_flushes_them_on_sigterm(tmp_path: Path) -> None:
+    """For teams without Alertmanager: apprise json:// and the JSON webhook to a real HTTP receiver;
+    a resolve still queued when SIGTERM arrives is delivered before exit."""
+    from tests.watch_helpers import Webhook
+
+    hook = Webhook()
+    host = hook.url.removeprefix("http://").rstrip("/")
+    demo_dir = tmp_path / "demo"
+    config = fast_demo_profile(tmp_path, demo_dir, f"notify:\n  channels:\n    chat: {{type: apprise, url: "
+                                                   f"'json://{host}/chat', min_severity: critical}}\n"
+                                                   f"    hook: {{type: webhook, url: '{hook.url}hook', "
+                                                   f"min_severity: critical}}\n")
+    log = tmp_path / "watch.log"
+    proc = start_watch(config, None, log=log)
+    try:
+        wait_for(lambda: any(e.get("event") == "started" for e in log_events(log)), 30, "watch started")
+        time.sleep(2)
+        hook.delay = 4.0  # a slow chat service: the firing message is still on the wire when the alert resolves
+
+        def logged(event: str) -> list[dict[str, object]]:
+            return [e for e in log_events(log) if e.get("event") == event and e.get("alertname") == "IngestionDown"]
+        set_fault(demo_dir, "stop-http")
+        wait_for(lambda: logged("alert_fired"), 40, "IngestionDown fired in watch", every=0.1)
+        set_fault(demo_dir, "stop-http", on=False)
+        wait_for(lambda: logged("alert_resolved"), 40, "the resolve in watch", every=0.1)
+        # SIGTERM now: the resolve is still queued behind the slow firing delivery; it must be flushed.
+        assert stop_watch(proc) == 0, log.read_text()
+        assert [b["type"] for b in hook.bodies if "rule" not in b and "IngestionDown" in b["title"]] == ["failure",
+                                                                                                 "success"]
+        assert [b["status"] for b in hook.bodies if b.get("rule") == "IngestionDown"] == ["firing", "resolved"]
+    finally:
+        stop_watch(proc)
+        hook.close()

@@ -164,12 +164,16 @@ class Webhook:
         import threading
 
         self.bodies: list[dict[str, Any]] = []
-        received = self.bodies
+        self.delay = 0.0
+        """Seconds each answer takes (a slow chat service)."""
+        received, outer = self.bodies, self
 
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                received.append(json.loads(self.rfile.read(length) or b"{}"))
+                body = json.loads(self.rfile.read(length) or b"{}")
+                time.sleep(outer.delay)
+                received.append(body)
                 self.send_response(200)
                 self.end_headers()
 
