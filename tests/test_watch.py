@@ -216,3 +216,58 @@ def test_watch_sends_the_profiles_own_channels_and_flushes_them_on_sigterm(tmp_p
     finally:
         stop_watch(proc)
         hook.close()
+
+
+@pytest.mark.parametrize(("snippet", "where"), [
+    ("alertmanager:\n      urls: []\n", ":9: profiles.demo.alertmanager.urls"),
+    ("alertmanager:\n      urls: [am:9093]\n", ":9: profiles.demo.alertmanager.urls"),
+    ("alertmanager:\n      urls: [http://am:9093]\n      timeout: 0\n", ":10: profiles.demo.alertmanager.timeout"),
+    ("alertmanager:\n      url: http://am:9093\n", ":9: profiles.demo.alertmanager.url"),
+    ("alertmanager:\n      resend_seconds: 5\n", ":8: profiles.demo.alertmanager.urls"),
+])
+def test_alertmanager_section_errors_name_file_line_and_key(tmp_path: Path, snippet: str, where: str) -> None:
+    from opsconsole.config import load
+    from opsconsole.errors import ConfigError
+
+    path = tmp_path / "profiles.yaml"
+    path.write_text("profiles:\n  demo:\n    drivers:\n      pipeline:\n        type: demo\n"
+                    "        options: {autostart: false}\n    poll: {services: 5}\n    " + snippet)
+    with pytest.raises(ConfigError) as err:
+        load(path).profile("demo")
+    assert f"{path}{where}" in str(err.value)
+
+
+async def test_alertmanager_auth_reaches_the_wire_and_never_the_logs(tmp_path: Path, caplog: pytest.LogCaptureFixture,
+                                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import UTC, datetime
+
+    from opsconsole.config import load
+    from opsconsole.model import Alert, Severity
+    from opsconsole.monitor.lifecycle import AlertState, TrackedAlert
+    from opsconsole.notify.alertmanager import AlertmanagerSink
+    from tests.watch_helpers import Webhook
+
+    hook = Webhook()
+    dead = free_port()
+    path = tmp_path / "profiles.yaml"
+    path.write_text("profiles:\n  demo:\n    drivers:\n      pipeline:\n        type: demo\n"
+                    "        options: {autostart: false}\n"
+                    f"    alertmanager:\n      urls: ['{hook.url.rstrip('/')}', 'http://127.0.0.1:{dead}']\n"
+                    "      bearer_token: ${AM_TOKEN}\n      timeout: 1\n")
+    monkeypatch.setenv("AM_TOKEN", "am-t0ken-value")
+    try:
+        profile = load(path).profile("demo")
+        assert "am-t0ken-value" not in repr(profile.alertmanager) and "am-t0ken-value" in profile.secrets()
+        now = datetime.now(UTC)
+        tracked = TrackedAlert(Alert("IngestionDown", Severity.CRITICAL, "ingestion-api", "down"),
+                               AlertState.FIRING, now, now, now)
+        sink = AlertmanagerSink(profile.alertmanager, "demo")
+        sink.update([tracked])
+        with caplog.at_level("DEBUG", logger="opsconsole"):
+            await sink.push()
+        assert hook.headers[-1]["authorization"] == "Bearer am-t0ken-value"
+        assert hook.bodies[-1][0]["labels"]["alertname"] == "IngestionDown"
+        assert any("alertmanager_failed" == getattr(r, "event", "") for r in caplog.records)  # the dead one
+        assert "am-t0ken-value" not in caplog.text
+    finally:
+        hook.close()

@@ -164,6 +164,7 @@ class Webhook:
         import threading
 
         self.bodies: list[dict[str, Any]] = []
+        self.headers: list[dict[str, str]] = []
         self.delay = 0.0
         """Seconds each answer takes (a slow chat service)."""
         received, outer = self.bodies, self
@@ -172,6 +173,7 @@ class Webhook:
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 body = json.loads(self.rfile.read(length) or b"{}")
+                outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                 time.sleep(outer.delay)
                 received.append(body)
                 self.send_response(200)
