@@ -172,10 +172,9 @@ class Webhook:
         class Handler(http.server.BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
-                body = json.loads(self.rfile.read(length) or b"{}")
+                received.append(json.loads(self.rfile.read(length) or b"{}"))  # delivered: it is here
                 outer.headers.append({k.lower(): v for k, v in self.headers.items()})
                 time.sleep(outer.delay)
-                received.append(body)
                 self.send_response(200)
                 self.end_headers()
 
