@@ -271,3 +271,23 @@ async def test_alertmanager_auth_reaches_the_wire_and_never_the_logs(tmp_path: P
         assert "am-t0ken-value" not in caplog.text
     finally:
         hook.close()
+
+
+def test_check_writes_a_textfile_for_node_exporter(tmp_path: Path) -> None:
+    """``check --format prometheus -o FILE``: the file node_exporter's textfile collector reads, parsed."""
+    import subprocess
+    import sys
+
+    path = tmp_path / "p.yaml"
+    path.write_text(f"profiles:\n  down:\n    drivers:\n      pipeline:\n        type: demo\n"
+                    f"        options: {{data_dir: {tmp_path / 'never'}, autostart: false}}\n")
+    out = tmp_path / "textfile" / "opsconsole.prom"
+    out.parent.mkdir()
+    result = subprocess.run([sys.executable, "-m", "opsconsole", "--config", str(path), "check", "--wait", "0",
+                             "--format", "prometheus", "--output", str(out)], capture_output=True, text=True,
+                            timeout=120)
+    assert result.returncode == 2, result.stderr
+    metrics = parse(out.read_text())
+    assert value(metrics, "opsconsole_health", profile="down") == 2
+    assert value(metrics, "opsconsole_service_health", service="demo-engine") == 2
+    assert list(out.parent.iterdir()) == [out]  # written through a temp file and renamed: no leftovers
