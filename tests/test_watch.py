@@ -180,6 +180,7 @@ def test_sigterm_cancels_a_poll_in_flight(tmp_path: Path) -> None:
         assert time.monotonic() - started < 8
         assert [e.get("event") for e in log_events(log)][-1] == "stopped"
     finally:
+        stop_watch(proc)  # a failed assertion above must not leave a daemon behind
         silent.close()
 
 
