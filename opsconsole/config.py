@@ -71,11 +71,14 @@ class Profile:
     """Rule name -> fields changed or added (``rules:``), merged over the packaged rules by the monitor."""
     theme_line: int | None = None
     """Line of ``theme:``: the theme name is checked where themes are known (the UI), and reported here."""
+    alertmanager: Any = None
+    """``opsconsole.notify.alertmanager_settings.AlertmanagerSettings`` (``alertmanager:``), pushed to by ``watch``."""
 
     def secrets(self) -> list[str]:
         """Every secret value in this profile, for redaction."""
         found = [v.reveal() for d in self.drivers for v in d.options.values() if isinstance(v, Secret) and v.reveal()]
-        return found + (self.notify.secrets() if self.notify is not None else [])
+        return found + (self.notify.secrets() if self.notify is not None else []) + \
+            (self.alertmanager.secrets() if self.alertmanager is not None else [])
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ ALERT_THRESHOLDS: Mapping[str, tuple[type | tuple[type, ...], float]] = {
 }
 
 PROFILE_KEYS = {"title", "description", "read_only", "timeout", "drivers", "poll", "alerts", "keys", "theme", "notify",
-                "keymap", "rules"}
+                "keymap", "rules", "alertmanager"}
 
 RULE_CHECKS = ("service_down", "app_down", "service_degraded", "latency", "warehouse_down", "coverage", "restart_loop",
                "table_files", "too_many_parts", "consumer_lag", "lag_rows", "lag_seconds", "freshness", "job_failed",
@@ -248,7 +251,8 @@ def _build_profile(name: str, raw: Any, path: str) -> Profile:
     return Profile(name=name, title=title, description=description, read_only=read_only,
                    drivers=tuple(drivers), poll=poll, alerts=alerts, keys=keys, theme=theme, source=path,
                    notify=_notify(raw, path, where), keymap=_keymap(raw, path, where, keys),
-                   rules=_rules(raw, path, where), theme_line=line_of(raw, "theme") if theme else None)
+                   rules=_rules(raw, path, where), theme_line=line_of(raw, "theme") if theme else None,
+                   alertmanager=_alertmanager(raw, path, where))
 
 
 def _rules(raw: Any, path: str, where: str) -> dict[str, dict[str, Any]]:
@@ -300,6 +304,16 @@ def _notify(raw: Any, path: str, where: str) -> Any:
     from opsconsole.notify.settings import parse_notify
 
     return parse_notify(raw.get("notify"), path=path, where=f"{where}.notify", line=line_of(raw, "notify"))
+
+
+def _alertmanager(raw: Any, path: str, where: str) -> Any:
+    if "alertmanager" not in raw:
+        return None
+    from opsconsole.notify.alertmanager_settings import parse_alertmanager
+
+    return parse_alertmanager(raw.get("alertmanager"), path=path, where=f"{where}.alertmanager",
+                              line=line_of(raw, "alertmanager"))
+
 
 
 # --------------------------------------------------------------------------- discovery

@@ -1,8 +1,10 @@
 """Notifications delivered to real local receivers: an HTTP server and an SMTP server.
 
-The HTTP receiver (stdlib ``http.server`` in a thread) plays Slack, Teams and a
-generic webhook; the SMTP receiver is aiosmtpd. Both record what really
-arrived over the socket.
+apprise delivers ``json://`` to the HTTP receiver (stdlib ``http.server`` in a
+thread, standing in for Slack and Teams, whose apprise URLs name fixed hosts)
+and ``mailto://`` (a ``type: email`` channel) to aiosmtpd; the project's own
+JSON webhook posts to the same HTTP receiver. Both record what really arrived
+over the socket.
 """
 
 from __future__ import annotations
@@ -82,9 +84,10 @@ def smtp():
 
 
 def settings(http: Receiver, smtp=None, **top) -> NotifySettings:
+    host = http.url.removeprefix("http://")
     channels = {
-        "slack": {"type": "slack", "url": f"{http.url}/slack"},
-        "teams": {"type": "teams", "url": f"{http.url}/teams", "min_severity": "critical"},
+        "chat": {"type": "apprise", "url": f"json://{host}/chat?+Authorization=Bearer%20s3cr3t-token"},
+        "crit": {"type": "apprise", "url": f"json://{host}/crit", "min_severity": "critical"},
         "hook": {"type": "webhook", "url": f"{http.url}/hook", "headers": {"Authorization": "Bearer s3cr3t-token"}},
     }
     if smtp is not None:
@@ -109,18 +112,20 @@ async def test_firing_dedup_and_resolve_reach_every_channel(http: Receiver, smtp
     notifier = Notifier(settings(http, smtp), profile="iceberg-local", clock=Clock())
     first = await notifier.process([MINIO, LAG])
     assert all(d.ok for d in first), first
-    # critical goes everywhere; the warning skips the critical-only Teams channel
-    assert sorted(http.paths()) == ["/hook", "/hook", "/slack", "/slack", "/teams"]
+    # critical goes everywhere; the warning skips the critical-only channel
+    assert sorted(http.paths()) == ["/chat", "/chat", "/crit", "/hook", "/hook"]
     assert len(smtp.received) == 2
-    slack = next(b for p, b, _ in http.posts if p == "/slack" and "MinIODown" in b["text"])
-    assert "*[CRITICAL] MinIODown minio*" in slack["text"] and "opsconsole run minio-down" in slack["text"]
+    chat = next((b, h) for p, b, h in http.posts if p == "/chat" and "MinIODown" in b["title"])
+    assert chat[0]["title"] == "[CRITICAL] MinIODown minio" and chat[0]["type"] == "failure"
+    assert "opsconsole run minio-down" in chat[0]["message"]
+    assert chat[1]["authorization"] == "Bearer s3cr3t-token" and chat[1]["user-agent"] == "Apprise"
+    assert next(b for p, b, _ in http.posts if p == "/chat" and "Kafka" in b["title"])["type"] == "warning"
     hook = next((b, h) for p, b, h in http.posts if p == "/hook" and b["rule"] == "MinIODown")
     assert hook[0]["status"] == "firing" and hook[0]["key"] == "MinIODown:minio"
     assert hook[1]["authorization"] == "Bearer s3cr3t-token"
-    teams = next(b for p, b, _ in http.posts if p == "/teams")
-    assert teams["attachments"][0]["content"]["body"][0]["text"] == "[CRITICAL] MinIODown minio"
     subjects = sorted(m["Subject"] for m in smtp.received)
     assert subjects == ["[CRITICAL] MinIODown minio", "[WARNING] KafkaConsumerLagHigh flink-raw-consumer"]
+    assert smtp.received[0]["From"] == "opsconsole@example.com" and smtp.received[0]["To"] == "oncall@example.com"
 
     # the same alerts on the next poll: nothing new is sent
     http.posts.clear()
@@ -129,9 +134,11 @@ async def test_firing_dedup_and_resolve_reach_every_channel(http: Receiver, smtp
 
     # MinIO recovers: a resolve message to each channel that announced it
     resolved = await notifier.process([LAG])
-    assert {d.channel for d in resolved} == {"slack", "teams", "hook", "mail"} and all(d.kind == "resolved"
-                                                                                      for d in resolved)
+    assert {d.channel for d in resolved} == {"chat", "crit", "hook", "mail"} and all(d.kind == "resolved"
+                                                                                    for d in resolved)
     assert [b["status"] for p, b, _ in http.posts if p == "/hook"] == ["resolved"]
+    assert [(b["title"], b["type"]) for p, b, _ in http.posts if p == "/crit"] == [("[RESOLVED] MinIODown minio",
+                                                                                     "success")]
     assert smtp.received[-1]["Subject"] == "[RESOLVED] MinIODown minio"
 
 
@@ -147,7 +154,8 @@ async def test_flapping_alert_is_rate_limited(http: Receiver) -> None:
     assert [b.get("status") for p, b, _ in http.posts if p == "/hook"] == ["firing", "resolved"]
     clock.now += 15 * 60
     later = await notifier.process([MINIO])   # after the window it is announced again
-    assert {d.channel for d in later if d.ok} == {"slack", "teams", "hook"}
+    assert {d.channel for d in later if d.ok} == {"chat", "crit", "hook"}
+    assert [b["type"] for p, b, _ in http.posts if p == "/chat"] == ["failure", "success", "failure"]
     assert notifier.suppressed == 1
 
 
@@ -156,11 +164,11 @@ async def test_channel_cap_per_hour(http: Receiver) -> None:
     notifier = Notifier(settings(http, max_per_hour=2), profile="p", clock=clock)
     storm = [Alert("ServiceDown", Severity.CRITICAL, f"svc-{i}", "down") for i in range(5)]
     results = await notifier.process(storm)
-    assert sum(1 for p in http.paths() if p == "/slack") == 2
-    assert sum(1 for d in results if d.channel == "slack" and d.suppressed == "channel-cap") == 3
+    assert sum(1 for p in http.paths() if p == "/chat") == 2
+    assert sum(1 for d in results if d.channel == "chat" and d.suppressed == "channel-cap") == 3
     clock.now += 3601
     await notifier.process(storm)  # the hour has passed: the rest go out now
-    assert sum(1 for p in http.paths() if p == "/slack") == 4
+    assert sum(1 for p in http.paths() if p == "/chat") == 4
 
 
 async def test_failed_delivery_is_reported_and_retried(http: Receiver) -> None:
@@ -168,10 +176,12 @@ async def test_failed_delivery_is_reported_and_retried(http: Receiver) -> None:
     http.fail = True
     failed = await notifier.process([MINIO])
     assert not any(d.ok for d in failed)
-    assert "HTTP 500" in failed[0].error and "s3cr3t" not in " ".join(d.error for d in failed)
+    errors = {d.channel: d.error for d in failed}
+    assert "500" in errors["chat"] and "HTTP 500" in errors["hook"]
+    assert "s3cr3t" not in " ".join(errors.values())
     http.fail = False
     retried = await notifier.process([MINIO])
-    assert {d.channel for d in retried if d.ok} == {"slack", "teams", "hook"}
+    assert {d.channel for d in retried if d.ok} == {"chat", "crit", "hook"}
 
 
 async def test_unreachable_smtp_is_an_actionable_error(http: Receiver) -> None:
@@ -179,7 +189,8 @@ async def test_unreachable_smtp_is_an_actionable_error(http: Receiver) -> None:
                                             "sender": "a@example.com", "to": ["b@example.com"]}}},
                      path="p.yaml", where="n", line=1)
     result = await Notifier(s, profile="p").test()
-    assert not result[0].ok and "email channel 'mail' via 127.0.0.1" in result[0].error
+    assert not result[0].ok and "email channel 'mail' (mailto://127.0.0.1:1" in result[0].error
+    assert "connection error" in result[0].error.lower()
 
 
 @pytest.mark.parametrize(("snippet", "where"), [
@@ -188,6 +199,10 @@ async def test_unreachable_smtp_is_an_actionable_error(http: Receiver) -> None:
     ("notify:\n      channels:\n        x:\n          type: email\n          host: h\n          sender: a@b\n"
      "          to: [nobody]\n", ":13: profiles.p.notify.channels.x.to"),
     ("notify:\n      rate_limit: 5\n", ":8: profiles.p.notify.rate_limit"),
+    ("notify:\n      channels:\n        x:\n          type: apprise\n          url: 'nope://x'\n",
+     ":11: profiles.p.notify.channels.x.url"),
+    ("notify:\n      channels:\n        x: {type: slack, url: 'https://example.com/hook'}\n",
+     ":9: profiles.p.notify.channels.x.url"),
     ("notify:\n      min_severity: loud\n", ":8: profiles.p.notify.min_severity"),
 ])
 def test_notify_config_errors_name_file_line_and_key(tmp_path: Path, snippet: str, where: str) -> None:
@@ -200,11 +215,57 @@ def test_notify_config_errors_name_file_line_and_key(tmp_path: Path, snippet: st
 
 
 def test_notify_secrets_are_secrets(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.example.com/T000/B000/XXXXSECRET")
+    monkeypatch.setenv("SLACK_WEBHOOK_URL", "https://hooks.slack.com/services/T000AAAA/B000BBBB/XXXXSECRETXXXXXXXXXXXXXX")
     path = tmp_path / "profiles.yaml"
     path.write_text("profiles:\n  p:\n    drivers:\n      bus:\n        type: kafka\n"
                     "        options: {bootstrap: 'localhost:9092'}\n"
                     "    notify:\n      channels:\n        s: {type: slack, url: '${SLACK_WEBHOOK_URL}'}\n")
     profile = load(path).profile("p")
     assert "XXXXSECRET" not in repr(profile.notify)
-    assert "https://hooks.example.com/T000/B000/XXXXSECRET" in profile.secrets()
+    assert "https://hooks.slack.com/services/T000AAAA/B000BBBB/XXXXSECRETXXXXXXXXXXXXXX" in profile.secrets()
+    from opsconsole.notify.channels import build_channel
+
+    assert "XXXXSECRET" not in build_channel(profile.notify.channels[0]).display()
+
+
+@pytest.mark.parametrize(("url", "hidden"), [
+    ("https://hooks.slack.com/services/T000AAAA/B000BBBB/XXXXSECRETXXXXXXXXXXXXXX", "XXXXSECRET"),
+    ("slack://T000AAAA/B000BBBB/XXXXSECRETXXXXXXXXXXXXXX", "XXXXSECRET"),
+    ("mailtos://ops:hunter2pw@smtp.example.com:587?from=a@example.com&to=b@example.com", "hunter2pw"),
+    ("json://hooks.example.com/in?+Authorization=Bearer%20tok3n-value", "tok3n-value"),
+    ("pagerduty://intkey12345@apikey67890", "apikey67890"),
+    ("opsgenie://0123456789abcdef0123456789abcdef", "0123456789abcdef"),
+    ("https://prod-00.westus.logic.azure.com:443/workflows/0123456789abcdef0123456789abcdef/triggers/manual/paths/"
+     "invoke?api-version=2016-06-01&sv=1.0&sig=SiGsEcReT0123456789", "SiGsEcReT"),
+    ("https://example.com/webhook/abc?token=t0ps3cret", "t0ps3cret"),
+])
+def test_urls_are_redacted_wherever_they_are_shown(url: str, hidden: str) -> None:
+    from opsconsole.notify.channels import redact_url
+
+    shown = redact_url(url)
+    assert hidden not in shown, shown
+
+
+EXAMPLE_ENV = {
+    "TEAMS_WORKFLOW_URL": "https://prod-00.westus.logic.azure.com:443/workflows/0123456789abcdef0123456789abcdef"
+                          "/triggers/manual/paths/invoke?api-version=2016-06-01&sv=1.0&sig=SiGsEcReT0123456789",
+    "SMTP_USER": "ops", "SMTP_PASSWORD": "hunter2pw", "SMTP_HOST": "smtp.example.com",
+    "OPSGENIE_API_KEY": "0123456789abcdef0123456789abcdef", "PD_INTEGRATION_KEY": "intkey12345",
+    "PD_API_KEY": "apikey67890", "SLACK_WEBHOOK_URL": "https://hooks.slack.com/services/T000AAAA/B000BBBB/XXXXSECRETX",
+    "ALERT_WEBHOOK_URL": "https://alerts.example.com/in", "ALERT_WEBHOOK_TOKEN": "t0k3n",
+}
+
+
+@pytest.mark.parametrize("name", ["ontos-prod", "azure-rt", "dataops"])
+def test_shipped_notify_examples_are_valid_once_uncommented(tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+                                                             root: Path, name: str) -> None:
+    import re
+
+    for key, value in EXAMPLE_ENV.items():
+        monkeypatch.setenv(key, value)
+    text = re.sub(r"(?m)^    # ((?:notify|alertmanager):.*|  .*)$", r"    \1", (root / "profiles.yaml").read_text())
+    path = tmp_path / "profiles.yaml"
+    path.write_text(text)
+    profile = load(path).profile(name)
+    assert profile.notify is not None and profile.notify.channels
+    assert "hunter2pw" not in repr(profile.notify) and "apikey67890" not in repr(profile.notify)

@@ -25,8 +25,10 @@ SUBCOMMANDS: dict[str, tuple[str, str, str, str]] = {
             "run a runbook procedure headless (dry-run, params, typed confirmation)"),
     "serve": ("opsconsole.cli.serve", "add_serve_arguments", "run_serve",
               "serve the console to a web browser (textual-serve)"),
-    "notify": ("opsconsole.cli.notify", "add_notify_arguments", "run_notify",
+    "notify": ("opsconsole.cli.main.notify", "add_notify_arguments", "run_notify",
                "send a test message to every notification channel of a profile (--test)"),
+    "watch": ("opsconsole.cli.watch", "add_watch_arguments", "run_watch",
+              "headless daemon: /metrics for Prometheus, alerts to Alertmanager and notify channels"),
 }
 OPTIONS_WITH_VALUE = {"--config", "--profile", "-p", "--theme", "--state-dir"}
 

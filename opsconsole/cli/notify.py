@@ -32,7 +32,8 @@ def run_notify(args: argparse.Namespace) -> int:
         print(f"profile {profile.name!r} has no notify channels", file=sys.stderr)
         return 1
     results = asyncio.run(notifier.test())
+    shown = {c.name: c.display() for c in notifier.channels}  # secrets in URLs masked
     for d in results:
-        print(f"{d.channel}: {'delivered' if d.ok else 'FAILED: ' + d.error}")
+        print(f"{d.channel} ({shown.get(d.channel, '?')}): {'delivered' if d.ok else 'FAILED: ' + d.error}")
     return 0 if all(d.ok for d in results) else 1
 

@@ -1,24 +1,32 @@
-"""Notification channels: Slack, Microsoft Teams, generic webhook (httpx) and e-mail (smtplib).
+"""Notification channels: any service apprise speaks, plus the project's own JSON webhook.
+
+Slack, Microsoft Teams, e-mail, PagerDuty, Opsgenie and a hundred more are
+delivered by **apprise** (``slack://``, ``msteams://``, ``mailto://``,
+``json://``, ``pagerduty://`` ...): a well-kept library, not hand-written HTTP
+and SMTP. ``type: slack``, ``teams`` and ``email`` channels are turned into
+apprise URLs (:mod:`opsconsole.notify.settings`). ``type: webhook`` keeps the
+project's structured JSON body (rule, key, severity, runbook) that receivers
+route on, which apprise's fixed ``json://`` schema (title, message, type)
+cannot carry.
 
 Each channel turns a :class:`Message` into one delivery and raises
 :class:`NotifyError` with a message a person can act on when it fails; it never
 retries on its own (the :class:`~opsconsole.notify.notifier.Notifier` decides).
-Secrets (webhook URLs, passwords, auth headers) are revealed only here, at the
-point of use, and never appear in an error message.
+Secrets (webhook URLs, tokens, passwords, auth headers) are revealed only here,
+at the point of use; what is shown goes through :func:`redact_url`.
 """
 
 from __future__ import annotations
 
 import asyncio
-import smtplib
+import re
 from dataclasses import dataclass
 from datetime import datetime
-from email.message import EmailMessage
 from typing import Any
 
 from opsconsole.errors import OpsConsoleError
 from opsconsole.model import Alert
-from opsconsole.notify.settings import ChannelSettings
+from opsconsole.notify.settings import ChannelSettings, redact_url
 from opsconsole.secret import reveal
 
 
@@ -71,8 +79,62 @@ class Channel:
     async def send(self, message: Message) -> None:
         raise NotImplementedError
 
+    def display(self) -> str:
+        """Where it delivers, safe to show (secrets masked)."""
+        return redact_url(str(reveal(self.settings.options.get("url", ""))))
+
+
+
+
+NOTIFY_TYPES = {"resolved": "success", "test": "info"}
+
+
+class AppriseChannel(Channel):
+    """Any apprise URL: Slack, Teams, e-mail, json://, PagerDuty, Opsgenie, ..."""
+
+    def url(self) -> str:
+        return str(reveal(self.settings.options["url"]))
+
+    async def send(self, message: Message) -> None:
+        import apprise
+
+        url = self.url()
+        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        if not plugin:
+            raise NotifyError(f"{self.settings.type} channel {self.name!r}: apprise does not recognise "
+                              f"{redact_url(url)}")
+        sender = apprise.Apprise()
+        sender.add(plugin)
+        kind = NOTIFY_TYPES.get(message.kind) or ("failure" if message.alert.severity >= 2 else "warning")
+        with apprise.LogCapture(level=apprise.logging.WARNING) as captured:
+            try:
+                ok = await asyncio.wait_for(sender.async_notify(body=message.body, title=message.title,
+                                                                notify_type=kind), self.settings.timeout + 5)
+            except TimeoutError:
+                ok, detail = False, f"no answer within {self.settings.timeout + 5:g}s"
+            else:
+                detail = captured.getvalue().strip().splitlines()[-1] if captured.getvalue().strip() else ""
+        if not ok:
+            detail = re.sub(r"^[\d:, -]+- [A-Z]+ - ", "", detail) or "delivery failed"
+            for secret in _secrets_of(url):
+                detail = detail.replace(secret, "****")
+            raise NotifyError(f"{self.settings.type} channel {self.name!r} ({redact_url(url)}): {detail}")
+
+
+def _secrets_of(url: str) -> list[str]:
+    """Pieces of a URL that must not reach an error message (credentials, path tokens, header values)."""
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url)
+    found = [parts.password or "", unquote(parts.password or "")]
+    found += [p for p in parts.path.split("/") if len(p) >= 8]
+    found += [unquote(v) for v in re.findall(r"(?:\+|%2B)[^=&]+=([^&]*)", parts.query, re.IGNORECASE)]
+    return sorted({s for s in found if len(s) >= 4}, key=len, reverse=True)
+
 
 class _HttpChannel(Channel):
+    """The project's own JSON webhook over httpx (see the module docstring for why it is not apprise's)."""
+
     def payload(self, message: Message) -> dict[str, Any]:
         raise NotImplementedError
 
@@ -94,27 +156,6 @@ class _HttpChannel(Channel):
                               f"{response.text[:200]!r}")
 
 
-class SlackChannel(_HttpChannel):
-    """Slack incoming webhook: ``{"text": ...}`` with mrkdwn."""
-
-    def payload(self, message: Message) -> dict[str, Any]:
-        return {"text": f"*{message.title}*\n{message.body}"}
-
-
-class TeamsChannel(_HttpChannel):
-    """Microsoft Teams workflow webhook with an Adaptive Card."""
-
-    def payload(self, message: Message) -> dict[str, Any]:
-        color = {"firing": "Attention", "resolved": "Good"}.get(message.kind, "Default")
-        card = {"$schema": "http://adaptivecards.io/schemas/adaptive-card.json", "type": "AdaptiveCard",
-                "version": "1.4",
-                "body": [{"type": "TextBlock", "text": message.title, "weight": "Bolder", "color": color,
-                          "wrap": True},
-                         {"type": "TextBlock", "text": message.body, "wrap": True}]}
-        return {"type": "message",
-                "attachments": [{"contentType": "application/vnd.microsoft.card.adaptive", "content": card}]}
-
-
 class WebhookChannel(_HttpChannel):
     """Generic JSON webhook (PagerDuty-style integrations, chat bridges, your own receiver)."""
 
@@ -125,37 +166,9 @@ class WebhookChannel(_HttpChannel):
         return {k: str(reveal(v)) for k, v in (self.settings.options.get("headers") or {}).items()}
 
 
-class EmailChannel(Channel):
-    """SMTP e-mail through the standard library, on a worker thread."""
-
-    def _send_sync(self, message: Message) -> None:
-        o = self.settings.options
-        mail = EmailMessage()
-        mail["Subject"] = message.title
-        mail["From"] = o["sender"]
-        mail["To"] = ", ".join(o["to"])
-        mail.set_content(message.body)
-        port = int(o.get("port") or (465 if o.get("ssl") else 25))
-        factory = smtplib.SMTP_SSL if o.get("ssl") else smtplib.SMTP
-        with factory(o["host"], port, timeout=self.settings.timeout) as smtp:
-            if o.get("starttls"):
-                smtp.starttls()
-            if o.get("username"):
-                smtp.login(o["username"], reveal(o.get("password")) or "")
-            smtp.send_message(mail)
-
-    async def send(self, message: Message) -> None:
-        try:
-            await asyncio.wait_for(asyncio.to_thread(self._send_sync, message), self.settings.timeout + 5)
-        except (OSError, smtplib.SMTPException, TimeoutError) as exc:
-            detail = type(exc).__name__ if isinstance(exc, smtplib.SMTPAuthenticationError) else str(exc) or \
-                type(exc).__name__
-            raise NotifyError(f"email channel {self.name!r} via {self.settings.options['host']}: {detail}") from None
-
-
-CHANNELS: dict[str, type[Channel]] = {"slack": SlackChannel, "teams": TeamsChannel, "webhook": WebhookChannel,
-                                      "email": EmailChannel}
+CHANNELS: dict[str, type[Channel]] = {"webhook": WebhookChannel}
 
 
 def build_channel(settings: ChannelSettings) -> Channel:
-    return CHANNELS[settings.type](settings)
+    """``webhook`` keeps its JSON body; every other type is an apprise URL (settings built it)."""
+    return CHANNELS.get(settings.type, AppriseChannel)(settings)

@@ -12,8 +12,10 @@ Example::
       resolve: true              # send "resolved" when an alert clears
       min_severity: warning
       channels:
+        # any apprise URL: slack://, msteams://, mailto://, json://, pagerduty://, opsgenie:// ...
+        pager: {type: apprise, url: "pagerduty://${PD_INTEGRATION_KEY}@${PD_API_KEY}", min_severity: critical}
         oncall: {type: slack, url: "${SLACK_WEBHOOK_URL}", min_severity: critical}
-        teams: {type: teams, url: "${TEAMS_WEBHOOK_URL}"}
+        teams: {type: teams, url: "${TEAMS_WORKFLOW_URL}"}   # a Teams workflow (Power Automate) webhook
         hook: {type: webhook, url: "https://...", headers: {Authorization: "Bearer ${TOKEN}"}}
         mail: {type: email, host: smtp.example.com, port: 587, starttls: true,
                username: ops, password: "${SMTP_PASSWORD}", sender: ops@example.com, to: [oncall@example.com]}
@@ -21,6 +23,7 @@ Example::
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -30,10 +33,11 @@ from opsconsole.model import Severity
 from opsconsole.secret import Secret
 from opsconsole.yamlio import check_type, coerce_scalar, expand_env, field_reader, line_of
 
-CHANNEL_TYPES = ("slack", "teams", "webhook", "email")
+CHANNEL_TYPES = ("apprise", "slack", "teams", "webhook", "email")
 TOP_KEYS = {"rate_limit_minutes", "max_per_hour", "resolve", "min_severity", "channels"}
 CHANNEL_KEYS: Mapping[str, dict[str, tuple[type | tuple[type, ...], bool, bool]]] = {
     # key -> (type, required, secret)
+    "apprise": {"url": (str, True, True)},
     "slack": {"url": (str, True, True)},
     "teams": {"url": (str, True, True)},
     "webhook": {"url": (str, True, True), "headers": (dict, False, False)},
@@ -131,7 +135,7 @@ def parse_notify(raw: Any, *, path: str, where: str, line: int | None) -> Notify
             check_type(value, expected, path=path, line=kline, key=kkey)
             if key == "to" and (not value or not all(isinstance(v, str) and "@" in v for v in value)):
                 raise ConfigError("to must be a non-empty list of e-mail addresses", path=path, line=kline, key=kkey)
-            if key == "url" and not str(value).startswith(("http://", "https://")):
+            if key == "url" and ctype != "apprise" and not str(value).startswith(("http://", "https://")):
                 raise ConfigError("url must start with http:// or https://", path=path, line=kline, key=kkey)
             if key == "headers":
                 value = {str(k): Secret(str(v)) for k, v in value.items()}
@@ -140,6 +144,11 @@ def parse_notify(raw: Any, *, path: str, where: str, line: int | None) -> Notify
             if required and key not in options:
                 raise ConfigError(f"missing required key {key!r} for a {ctype} channel", path=path, line=cline,
                                   key=f"{cwhere}.{key}")
+        if ctype in APPRISE_TYPES:
+            url = _apprise_url(ctype, options)
+            _check_apprise(url, ctype, path=path, line=line_of(spec, "url") if "url" in spec else cline,
+                           key=f"{cwhere}.url" if "url" in spec else cwhere)
+            options["url"] = Secret(url)
         sev = _severity(spec.get("min_severity", min_sev.name.lower()), path=path,
                         line=line_of(spec, "min_severity") if "min_severity" in spec else cline,
                         key=f"{cwhere}.min_severity")
@@ -149,3 +158,70 @@ def parse_notify(raw: Any, *, path: str, where: str, line: int | None) -> Notify
                                         timeout=float(timeout)))
     return NotifySettings(channels=tuple(channels), rate_limit_minutes=rate, max_per_hour=max_per_hour,
                           resolve=resolve, min_severity=min_sev)
+
+
+APPRISE_TYPES = {"apprise", "slack", "teams", "email"}
+"""Channel types delivered by apprise: slack and teams take their webhook URL as apprise reads it
+natively, email becomes a ``mailto://`` URL."""
+
+
+def _apprise_url(ctype: str, options: Mapping[str, Any]) -> str:
+    from urllib.parse import quote
+
+    from opsconsole.secret import reveal
+
+    if ctype != "email":
+        return str(reveal(options["url"]))
+    scheme = "mailtos" if options.get("ssl") or options.get("starttls") else "mailto"
+    auth = ""
+    if options.get("username"):
+        auth = f"{quote(options['username'], safe='')}:{quote(reveal(options.get('password')) or '', safe='')}@"
+    port = f":{options['port']}" if options.get("port") else ""
+    query = f"from={quote(options['sender'])}&to={quote(','.join(options['to']), safe=',@')}&smtp={options['host']}"
+    if options.get("ssl") or options.get("starttls"):
+        query += "&mode=" + ("ssl" if options.get("ssl") else "starttls")
+    return f"{scheme}://{auth}{options['host']}{port}?{query}"
+
+
+def _check_apprise(url: str, ctype: str, *, path: str, line: int | None, key: str) -> None:
+    """A URL apprise cannot read is a config error now, not a silent failure during the outage."""
+    import apprise
+
+    if apprise.Apprise.instantiate(url, suppress_exceptions=True):
+        return
+
+    hint = {"slack": "a Slack incoming-webhook URL (https://hooks.slack.com/services/...) or type: apprise with "
+                     "slack://", "teams": "a Teams workflow (Power Automate) webhook URL, or type: apprise with "
+                     "workflows://"}.get(ctype, "see https://github.com/caronc/apprise/wiki for URL formats")
+    raise ConfigError(f"apprise does not recognise {redact_url(url)}: expected {hint}", path=path, line=line, key=key)
+
+
+_HEADER_ARG = re.compile(r"((?:\+|%2B)[^=&]+=)[^&]*", re.IGNORECASE)
+_SECRET_ARG = re.compile(r"((?:^|[?&])(?:token|key|apikey|api_key|secret|password|pass|pw|webhook)=)[^&]*",
+                         re.IGNORECASE)
+
+
+def redact_url(url: str) -> str:
+    """An apprise or http(s) URL with its credentials, tokens and header values masked.
+
+    apprise's own ``url(privacy=True)`` masks what each service counts as secret;
+    header arguments (``+Authorization=...``) and credential-like query keys are
+    masked on top, because apprise shows those in clear.
+    """
+    shown = url
+    try:
+        import apprise
+
+        plugin = apprise.Apprise.instantiate(url, suppress_exceptions=True)
+        if plugin:
+            shown = plugin.url(privacy=True)
+    except Exception:  # showing a URL must never fail; fall through to the generic masking
+        pass
+    shown = re.sub(r"^([a-z0-9+.-]+://)[^/@?#]*@", r"\1****@", shown, flags=re.IGNORECASE)
+    if not shown.startswith(("http://", "https://")) or shown == url:
+        shown = _HEADER_ARG.sub(r"\1****", shown)
+    shown = _SECRET_ARG.sub(r"\1****", shown)
+    if shown.startswith(("http://", "https://")) and shown == url:
+        # A bare webhook URL is itself the secret (Slack, Teams): keep scheme and host only.
+        shown = re.sub(r"^(https?://[^/?#]+).*$", r"\1/****", shown)
+    return shown
