@@ -39,7 +39,7 @@ from pathlib import Path
 from typing import Any
 
 from opsconsole.demo.events import EventBuffer, event
-from opsconsole.demo.layout import RAW_TABLE, DemoPaths, engine_in_use
+from opsconsole.demo.layout import RAW_TABLE, DemoPaths, engine_in_use, pid_alive
 
 log = logging.getLogger("opsconsole.demo")
 FLOOD_FILES = 60
@@ -338,7 +338,7 @@ class Engine:
                 break
             in_use = engine_in_use(self.paths)
             self.had_users = self.had_users or in_use
-            if not in_use and (self.had_users or (self.parent_pid and not _alive(self.parent_pid))):
+            if not in_use and (self.had_users or (self.parent_pid and not pid_alive(self.parent_pid))):
                 # Referenced by the consoles' shared lock, not by one parent: the last one out stops it.
                 log.info("no console uses the engine any more, stopping")
                 break
@@ -354,16 +354,6 @@ class Engine:
         self.stop_http()
         if self.held_connection is not None:
             self.held_connection.close()
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-        return True
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,18 +10,17 @@ the engine wrote. Every figure on screen comes from those reads.
 from __future__ import annotations
 
 import asyncio
-import os
 import subprocess
-import sys
 import threading
 import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
 
-from opsconsole.demo.layout import RAW_TABLE, DemoPaths, EngineUse, default_data_dir, pid_alive, tail_jsonl
+from opsconsole.demo.layout import RAW_TABLE, DemoPaths, EngineUse, default_data_dir, tail_jsonl
 from opsconsole.drivers.base import Driver, OptionSpec, describe
 from opsconsole.drivers.demo_actions import DemoActions
+from opsconsole.drivers.demo_engine_control import EngineSupervision
 from opsconsole.drivers.duckdb.reader import DuckDBReader
 from opsconsole.drivers.iceberg import ops as iceberg_ops
 from opsconsole.errors import DriverUnavailable
@@ -50,7 +49,7 @@ def _ts(ms: int | None) -> datetime | None:
     return datetime.fromtimestamp(ms / 1000, UTC) if ms else None
 
 
-class DemoDriver(DemoActions, Driver):
+class DemoDriver(DemoActions, EngineSupervision, Driver):
     """Watches (and, for walkthroughs, perturbs) the embedded demo pipeline."""
 
     kind = "demo"
@@ -90,8 +89,6 @@ class DemoDriver(DemoActions, Driver):
                    "Stops the demo engine process and starts it again: ingestion pauses for a few seconds; "
                    "data on disk is kept."),
     )
-    RESTART_EVERY = 30.0
-    """Seconds between automatic restarts of an engine that died (a crash loop is not hammered)."""
 
     def __init__(self, name: str, options: Any, *, timeout: float = 10.0) -> None:
         super().__init__(name, options, timeout=timeout)
@@ -115,42 +112,6 @@ class DemoDriver(DemoActions, Driver):
             self._use.claim()  # before starting it: the engine never sees a moment without its user
             self.ensure_engine()
             await self.wait_ready(timeout=self.timeout * 0.9)
-
-    def engine_pid(self) -> int | None:
-        state = self.paths.read_state()
-        pid = int(state["pid"]) if state and state.get("pid") else None
-        if pid and self._process is not None and self._process.pid == pid and self._process.poll() is not None:
-            return None  # our child died (a zombie still answers kill(pid, 0))
-        return pid if pid and pid_alive(pid) else None
-
-    def ensure_engine(self) -> None:
-        """Start the engine process unless one already runs on this data dir."""
-        if self._process is not None and self._process.poll() is None:
-            return
-        if self.engine_pid() is not None:
-            return
-        self.paths.ensure()
-        self._last_start = time.monotonic()
-        log = self.paths.engine_log.open("ab")
-        cmd = [sys.executable, "-m", "opsconsole.demo.engine", "--data-dir", str(self.paths.root),
-               "--batch-interval", str(self.config.get("batch_interval", 5)),
-               "--batch-size", str(self.config.get("batch_size", 20)),
-               "--transform-interval", str(self.config.get("transform_interval", 10)),
-               "--parent-pid", str(os.getpid())]
-        self._process = subprocess.Popen(cmd, stdout=log, stderr=log, stdin=subprocess.DEVNULL,
-                                         start_new_session=True)
-        log.close()
-
-    async def wait_ready(self, timeout: float = 30.0) -> bool:
-        """Wait until the engine has written its state (used by the headless check)."""
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            state = self.paths.read_state()
-            if state and state.get("pid") and pid_alive(int(state["pid"])) and \
-                    (self._process is None or int(state["pid"]) == self._process.pid):
-                return True
-            await asyncio.sleep(0.1)
-        return False
 
     async def close(self) -> None:
         if self._http is not None:
@@ -238,19 +199,6 @@ class DemoDriver(DemoActions, Driver):
         rows.append(await self._probe_staging(now))
         rows.append(self._transform_status(now))
         return rows
-
-    def _supervise(self) -> str:
-        """The engine died (or its data dir was deleted): start it again, at most every RESTART_EVERY s."""
-        if not self.config.get("autostart", True):
-            return ""
-        waited = time.monotonic() - self._last_start
-        if waited < self.RESTART_EVERY:
-            return f"; restart attempted {waited:.0f}s ago"
-        self.restarts += 1
-        self._use.claim()
-        self._process = None
-        self.ensure_engine()
-        return f"; restarting it (restart {self.restarts})"
 
     async def _probe_api(self, state: dict[str, Any] | None, now: datetime) -> ServiceStatus:
         import httpx
