@@ -120,6 +120,8 @@ class Monitor:
         self._tasks: list[asyncio.Task[Any]] = []
         self.started = False
         self.closed = False
+        self.stopping = False
+        """Set by stop()/cancel(): loops end at their next turn even if a cancel was lost."""
         self.connected: asyncio.Event | None = asyncio.Event()
         """Set once every driver has been asked to connect (whether or not it could)."""
 
@@ -167,6 +169,8 @@ class Monitor:
 
     async def _connect_then_poll(self) -> None:
         await self.connect()
+        if self.stopping:
+            return
         for source in self._sources.values():
             source.task = asyncio.create_task(self._loop(source), name=f"poll {source.key}")
             self._tasks.append(source.task)
@@ -196,6 +200,9 @@ class Monitor:
 
     def cancel(self) -> None:
         """Cancel every loop at once, without waiting (an app torn down without :meth:`stop`)."""
+        self.stopping = True
+        for source in self._sources.values():
+            source.wake.set()  # a loop between polls ends at once
         for task in self._tasks:
             task.cancel()
         if self._notify_task is not None:
@@ -211,7 +218,18 @@ class Monitor:
         for source in self._sources.values():
             if source.stale_timer is not None:
                 source.stale_timer.cancel()
-        await asyncio.gather(*self._tasks, return_exceptions=True)
+        self.stopping = True
+        for source in self._sources.values():
+            source.wake.set()
+        pending = {t for t in self._tasks if not t.done()}
+        for _attempt in range(20):  # a cancel swallowed by wait_for (3.11) is repeated, never waited on forever
+            if not pending:
+                break
+            for task in pending:
+                task.cancel()
+            _done, pending = await asyncio.wait(pending, timeout=0.5)
+        if pending:
+            log.warning("monitor: %d task(s) did not stop: %s", len(pending), ", ".join(t.get_name() for t in pending))
         self._tasks.clear()
         if self._notify_task is not None:
             try:
@@ -223,7 +241,9 @@ class Monitor:
 
     # ------------------------------------------------------------------ schedule
     async def _loop(self, source: _Source) -> None:
-        while True:
+        # `while not closed`, not `while True`: on Python 3.11, asyncio.wait_for can swallow a cancel that
+        # lands as its inner call completes (the loop would then poll on after stop()); the flag ends it anyway.
+        while not self.closed and not self.stopping:
             await self.poll_source(source.key)
             wait = source.interval * (1 + random.uniform(-self.jitter, self.jitter))
             try:
@@ -312,7 +332,7 @@ class Monitor:
         """At 2x the interval after the last good data, mark the source stale unless a poll landed."""
         if source.stale_timer is not None:
             source.stale_timer.cancel()
-        if source.snap.last_ok is None:
+        if source.snap.last_ok is None or self.stopping:
             return
         loop = asyncio.get_running_loop()
         delay = STALE_AFTER_INTERVALS * source.interval + 0.05
