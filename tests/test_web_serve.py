@@ -159,7 +159,7 @@ def test_serve_help_appears_and_goes_in_headless_chromium(tmp_path: Path) -> Non
                 assert "opsconsole — keys" not in reader.text()
                 page.focus(".xterm-helper-textarea")  # where xterm.js takes keys (a click lands on a canvas)
                 page.keyboard.press("?")
-                reader.wait_for(page, lambda t: "opsconsole — keys" in t and "command palette" in t,
+                reader.wait_for(page, lambda t: "opsconsole — keys" in t and "Refresh" in t and "Quit" in t,
                                 "pressing ? did not show the help")
                 page.keyboard.press("Escape")
                 reader.wait_for(page, lambda t: "opsconsole — keys" not in t, "escape did not close the help")

@@ -233,7 +233,7 @@ class Monitor:
         self._tasks.clear()
         if self._notify_task is not None:
             try:
-                await asyncio.wait_for(asyncio.shield(self._notify_task), 5)
+                await asyncio.wait_for(asyncio.shield(self._notify_task), 20)  # SIGTERM flushes slow channels
             except (TimeoutError, asyncio.CancelledError):
                 self._notify_task.cancel()
         await asyncio.gather(*(asyncio.wait_for(d.close(), 5) for d in self.drivers), return_exceptions=True)
