@@ -18,7 +18,6 @@ Target: RSS slope under 1 % of RSS per hour, no fd growth.
 from __future__ import annotations
 
 import argparse
-import os
 import statistics
 import sys
 import time
@@ -28,18 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from _terminal import DemoEngine, PtyProcess, console_env
-
-
-def rss_kb(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    raise RuntimeError(f"no VmRSS for pid {pid}")
-
-
-def open_fds(pid: int) -> int:
-    return len(os.listdir(f"/proc/{pid}/fd"))
+from _terminal import DemoEngine, PtyProcess, console_env, open_fds, rss_kb
 
 
 def expire_old_snapshots(data_dir: Path, minutes: float) -> None:
