@@ -53,6 +53,7 @@ if TYPE_CHECKING:
     from opsconsole.config import Profile
     from opsconsole.monitor.incidents import Incident
     from opsconsole.notify import Notifier
+    from opsconsole.runbooks.library import Library
 
 log = logging.getLogger("opsconsole.monitor")
 Subscriber = Callable[[MonitorUpdate], None]
@@ -105,6 +106,8 @@ class Monitor:
         self.history = History()
         self.book = AlertBook()
         self.incident: Incident | None = None
+        self.library: Library | None = None
+        """The runbook library, once loaded (to link rules): views reuse it instead of parsing it again."""
         self._notify_enabled = notify
         self._notifier: Notifier | None = None
         self._notify_pending: list[Alert] | None = None
@@ -195,6 +198,7 @@ class Monitor:
         except Exception as exc:  # a broken user runbook must not stop monitoring
             self.note(f"runbooks: {describe(exc)}")
             return
+        self.library = library
         offered = {r.id for r in offered_runbooks(library, self.drivers, self.profile.name)}
         self.rules = link_runbooks(self.rules, offered)
 

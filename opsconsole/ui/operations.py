@@ -48,9 +48,13 @@ class OperationsMixin:
     async def runbook_library(self) -> Library:
         """The runbook library, loaded once in a thread (parsing ~90 YAML runbooks takes ~0.4 s)."""
         if self._library is None:
-            from opsconsole.runbooks.library import load_library
+            app: Any = self
+            if app.monitor.library is not None:  # the monitor parsed it already, to link its rules
+                self._library = app.monitor.library
+            else:
+                from opsconsole.runbooks.library import load_library
 
-            self._library = await asyncio.to_thread(load_library)
+                self._library = await asyncio.to_thread(load_library)
         return self._library
 
     def offered_runbooks(self, library: Library) -> list[Runbook]:
