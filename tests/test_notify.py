@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -28,12 +29,14 @@ class Receiver:
     def __init__(self) -> None:
         self.posts: list[tuple[str, dict, dict]] = []
         self.fail = False
+        self.delay = 0.0
         outer = self
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
                 outer.posts.append((self.path, json.loads(body), {k.lower(): v for k, v in self.headers.items()}))
+                time.sleep(outer.delay)
                 self.send_response(500 if outer.fail else 200)
                 self.end_headers()
                 self.wfile.write(b"boom" if outer.fail else b"ok")
@@ -269,3 +272,18 @@ def test_shipped_notify_examples_are_valid_once_uncommented(tmp_path: Path, monk
     profile = load(path).profile(name)
     assert profile.notify is not None and profile.notify.channels
     assert "hunter2pw" not in repr(profile.notify) and "apikey67890" not in repr(profile.notify)
+
+
+async def test_a_slow_chat_service_gets_the_channels_timeout_not_apprises_own_4_seconds(http: Receiver) -> None:
+    """apprise stops reading after 4 s by default; a channel allowed 8 s must wait for a 5 s answer,
+    and one allowed 2 s must report the slow service as failed."""
+    host = http.url.removeprefix("http://")
+    http.delay = 5.0
+    patient = parse_notify({"channels": {"chat": {"type": "apprise", "url": f"json://{host}/chat", "timeout": 8}}},
+                           path="p.yaml", where="profiles.x.notify", line=1)
+    [delivered] = await Notifier(patient, profile="demo", clock=Clock()).process([MINIO])
+    assert delivered.ok, delivered.error
+    hasty = parse_notify({"channels": {"chat": {"type": "apprise", "url": f"json://{host}/chat?rto=1", "timeout": 8}}},
+                         path="p.yaml", where="profiles.x.notify", line=1)
+    [failed] = await Notifier(hasty, profile="demo", clock=Clock()).process([MINIO])
+    assert not failed.ok  # an explicit rto in the URL wins

@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 from opsconsole.errors import OpsConsoleError
 from opsconsole.model import Alert
@@ -93,7 +94,19 @@ class AppriseChannel(Channel):
     """Any apprise URL: Slack, Teams, e-mail, json://, PagerDuty, Opsgenie, ..."""
 
     def url(self) -> str:
-        return str(reveal(self.settings.options["url"]))
+        """The apprise URL, with the channel's ``timeout`` as apprise's socket timeouts.
+
+        apprise gives up reading after 4 s on its own, whatever the channel says; a
+        chat service answering in 5 s would fail although the profile allowed 10 s.
+        ``cto``/``rto`` already in the URL win.
+        """
+        url = str(reveal(self.settings.options["url"]))
+        parts = urlsplit(url)
+        given = {k for k, _ in parse_qsl(parts.query, keep_blank_values=True)}
+        extra = [(k, f"{self.settings.timeout:g}") for k in ("cto", "rto") if k not in given]
+        if not extra:
+            return url
+        return urlunsplit(parts._replace(query="&".join(filter(None, [parts.query, urlencode(extra)]))))
 
     async def send(self, message: Message) -> None:
         import apprise
