@@ -96,9 +96,15 @@ def main(argv: list[str] | None = None) -> int:
             validate_theme_name(args.theme)
         else:
             validate_profile_theme(profile)
+        from opsconsole.monitor import build_drivers
+
+        drivers = build_drivers(profile)
+        for driver in drivers:  # a local engine (the demo) comes up while Textual imports and paints
+            driver.start_early()
         from opsconsole.ui.app import OpsConsoleApp
 
-        app = OpsConsoleApp(profile, config_path=args.config, read_only=args.read_only, theme=args.theme)
+        app = OpsConsoleApp(profile, config_path=args.config, read_only=args.read_only, theme=args.theme,
+                            drivers=drivers)
         app.run()
         return int(app.return_code or 0)
     except OpsConsoleError as exc:  # config errors, an unwritable audit log...: a message, never a traceback

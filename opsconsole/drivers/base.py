@@ -95,6 +95,13 @@ class Driver(ABC):
         return frozenset((usual | self.extra_checks) - self.no_checks)
 
     # -- lifecycle -------------------------------------------------------
+    def start_early(self) -> None:
+        """Start what the backend needs before the console draws its first frame (optional, quick, no waiting).
+
+        A local engine that takes a second to come up (the demo) starts while the UI
+        imports and paints, instead of after: the first data lands that much sooner.
+        """
+
     async def connect(self) -> None:
         """Prepare the driver (optional). Must not block for long: it is awaited on start."""
 

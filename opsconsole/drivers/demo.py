@@ -98,6 +98,7 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
         self._use = EngineUse(self.paths)
         """Our claim on the shared engine: it runs while any console holds one."""
         self._last_start = 0.0
+        self._waited_ready = False
         self.restarts = 0
         self._cache: dict[str, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
@@ -106,12 +107,23 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
         self._duckdb = DuckDBReader()
 
     # ------------------------------------------------------------------ lifecycle
-    async def connect(self) -> None:
-        """Start the engine if needed and give it a moment to come up (runs in a worker)."""
+    def start_early(self) -> None:
+        """Claim and start (or reuse) the engine before the first frame: it comes up while the UI paints."""
         if self.config.get("autostart", True):
             self._use.claim()  # before starting it: the engine never sees a moment without its user
             self.ensure_engine()
-            await self.wait_ready(timeout=self.timeout * 0.9)
+
+    async def connect(self) -> None:
+        """Start the engine if needed; wait for it only on a first launch (no table to read yet).
+
+        Only the Services pane needs the running engine (its state file, its HTTP port):
+        it waits in :meth:`health`. Tables, lag, queries and jobs read files the engine
+        left on disk, so they poll at once instead of after the engine's start-up.
+        """
+        if self.config.get("autostart", True):
+            self.start_early()
+            if not self.paths.catalog_db.exists():
+                await self.wait_ready(timeout=self.timeout * 0.9)
 
     async def close(self) -> None:
         if self._http is not None:
@@ -181,6 +193,10 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
 
     # ------------------------------------------------------------------ panes
     async def health(self) -> list[ServiceStatus]:
+        if not self._waited_ready and self._process is not None:
+            # The engine we just started has not written its state yet: "not running" would be a false alarm.
+            self._waited_ready = True
+            await self.wait_ready(timeout=self.timeout * 0.9)
         now = _now()
         state = self.paths.read_state()
         pid = self.engine_pid()

@@ -71,7 +71,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
     BINDINGS = [Binding("ctrl+c", "quit", "Quit", show=False, priority=True, id="quit-ctrl-c")]
 
     def __init__(self, profile: Profile, *, config_path: str | None = None, read_only: bool = False,
-                 theme: str | None = None) -> None:
+                 theme: str | None = None, drivers: list[Driver] | None = None) -> None:
         super().__init__()
         self.profile = profile
         self.config_path = config_path
@@ -85,7 +85,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         self.ascii_only = ascii_terminal()
         """LANG=C / non-UTF-8 terminal: ASCII borders, status words instead of glyphs (app.tcss ``-ascii``)."""
         use_ascii(self.ascii_only)
-        self.monitor = Monitor(profile, build_drivers(profile))
+        self.monitor = Monitor(profile, drivers if drivers is not None else build_drivers(profile))
         """The monitoring engine of the open profile: it keeps running whatever screen is on top."""
         from opsconsole.ui.themes import install_themes
 
