@@ -19,7 +19,7 @@ import termios
 import threading
 import time
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 ROOT = Path(__file__).resolve().parents[1]
 HEAVY = ("databricks", "pyiceberg", "pyarrow", "docker", "duckdb", "boto3")
@@ -98,6 +98,7 @@ class DemoEngine:
         self.data_dir = data_dir
         self.process: subprocess.Popen[bytes] | None = None
         self._log: IO[bytes] | None = None
+        self._use: Any = None
 
     def __enter__(self) -> DemoEngine:
         self._log = (self.data_dir / "bench-engine.log").open("ab")
@@ -114,9 +115,17 @@ class DemoEngine:
         if not state.exists():
             raise RuntimeError(f"demo engine did not come up; see {self.data_dir / 'bench-engine.log'}")
         time.sleep(1.0)
+        from opsconsole.demo.layout import EngineUse
+
+        # Hold a console's claim, as the earlier session that left it running would: otherwise the engine
+        # stops as soon as the first measured console quits, and every later run starts it again.
+        self._use = EngineUse(DemoPaths(self.data_dir))
+        self._use.claim()
         return self
 
     def __exit__(self, *_exc: object) -> None:
+        if self._use is not None:
+            self._use.release()
         if self.process is not None and self.process.poll() is None:
             self.process.terminate()
             try:
