@@ -52,6 +52,7 @@ from opsconsole.monitor.state import (
 if TYPE_CHECKING:
     from opsconsole.config import Profile
     from opsconsole.monitor.incidents import Incident
+    from opsconsole.monitor.snapshot_cache import SnapshotWriter
     from opsconsole.notify import Notifier
     from opsconsole.runbooks.library import Library
 
@@ -127,6 +128,8 @@ class Monitor:
         """Set by stop()/cancel(): loops end at their next turn even if a cancel was lost."""
         self.connected: asyncio.Event | None = asyncio.Event()
         """Set once every driver has been asked to connect (whether or not it could)."""
+        self.snapshot_writer: SnapshotWriter | None = None
+        """Keeps each source's last good rows on disk (:meth:`keep_snapshots`): the TUI's next launch shows them."""
 
     # ------------------------------------------------------------------ views
     @property
@@ -160,6 +163,13 @@ class Monitor:
     def note(self, text: str) -> None:
         """An engine-wide line for the views' activity logs."""
         self._publish(None, notes=(text,))
+
+    def keep_snapshots(self) -> None:
+        """Write the last good rows to the profile's snapshot cache (monitor/snapshot_cache.py), and at stop."""
+        from opsconsole.monitor.snapshot_cache import SnapshotWriter
+
+        self.snapshot_writer = SnapshotWriter(self.profile, self.drivers)
+        self.subscribe(self.snapshot_writer.on_update)
 
     # ------------------------------------------------------------------ lifecycle
     async def start(self) -> None:
@@ -235,6 +245,8 @@ class Monitor:
         if pending:
             log.warning("monitor: %d task(s) did not stop: %s", len(pending), ", ".join(t.get_name() for t in pending))
         self._tasks.clear()
+        if self.snapshot_writer is not None:
+            self.snapshot_writer.flush(self.snapshot())
         if self._notify_task is not None:
             try:
                 await asyncio.wait_for(asyncio.shield(self._notify_task), 20)  # SIGTERM flushes slow channels

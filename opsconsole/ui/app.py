@@ -87,6 +87,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         use_ascii(self.ascii_only)
         self.monitor = Monitor(profile, drivers if drivers is not None else build_drivers(profile))
         """The monitoring engine of the open profile: it keeps running whatever screen is on top."""
+        self.monitor.keep_snapshots()  # the next launch shows these rows, dimmed, until its first poll lands
         from opsconsole.ui.themes import install_themes
 
         self._theme_messages = install_themes(self, self.requested_theme)
@@ -239,6 +240,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         try:
             profile = load_profile(name, self.config_path or self.profile.source)
             monitor = Monitor(profile, build_drivers(profile))
+            monitor.keep_snapshots()
         except ConfigError as exc:
             self.notify(str(exc), title="cannot switch profile", severity="error", timeout=15)
             return

@@ -178,6 +178,9 @@ class DashboardScreen(Screen[None]):
         snapshot = self.monitor.snapshot()
         if snapshot.sources:
             self._show_snapshot(snapshot, None)
+        from opsconsole.ui.cached_rows import show_cached_rows
+
+        self.call_after_refresh(show_cached_rows, self)  # last session's rows, dimmed, until the first poll
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:

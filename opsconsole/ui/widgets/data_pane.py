@@ -60,6 +60,8 @@ class DashboardPane(Vertical, can_focus=False):
         self.state = SourceState.WAITING
         self.history: Callable[[str], Sequence[tuple[float, float]]] = lambda _key: ()
         """The engine's sample history (trends), set by the dashboard."""
+        self.cached_at: datetime | None = None
+        """Set while the rows on screen come from the last session's cache (dimmed, not live), not from a poll."""
 
     def compose(self) -> ComposeResult:
         yield PaneStatus("waiting for first poll…", classes="pane-status")
@@ -71,8 +73,25 @@ class DashboardPane(Vertical, can_focus=False):
     def table(self) -> PaneTable:
         return self.query_one(PaneTable)
 
+    def show_cached(self, rows: Sequence[Any], last_ok: datetime) -> None:
+        """Rows the last session saw (monitor/snapshot_cache.py): dimmed, with their age, until a poll lands."""
+        self.cached_at = last_ok
+        self.add_class("cached")
+        with self.app.batch_update():
+            self.update_rows(rows)
+        self._show_status()
+
     def show(self, view: PaneView) -> None:
         """The engine's latest view of this pane: last good rows, state, age, errors."""
+        if self.cached_at is not None:
+            if view.last_ok is None and not view.rows:
+                # No live rows yet: the cached ones stay, still marked as cached (and as unreachable if so).
+                self.state = view.state
+                self.stale_reason = "; ".join(view.errors.values())
+                self._show_status()
+                return
+            self.cached_at = None
+            self.remove_class("cached")
         self.result = view.as_result()
         self.state = view.state
         self.last_ok = view.last_ok
@@ -96,7 +115,13 @@ class DashboardPane(Vertical, can_focus=False):
         """Fresh: a short line in the border. Stale: the error too, on its own line."""
         status = self.query_one(PaneStatus)
         now = datetime.now(UTC)
-        if self.stale_reason:
+        if self.cached_at is not None:
+            label = "UNREACHABLE · " if self.state is SourceState.UNREACHABLE else ""
+            note = f"{label}CACHED rows from {age(self.cached_at, now)} ago, not live"
+            waiting = clip(self.stale_reason, 300) if self.stale_reason else "waiting for the first poll"
+            status.update(Text(f"{note} · {waiting}"), layout=False)
+            self.border_subtitle = note
+        elif self.stale_reason:
             self.add_class("stale")
             seen = f"last good {age(self.last_ok, now)} ago" if self.last_ok else "never reached"
             label = "UNREACHABLE" if self.state is SourceState.UNREACHABLE else "STALE"
@@ -145,7 +170,11 @@ class DashboardPane(Vertical, can_focus=False):
         elif self.grows and current - GROW_CHUNK < wanted <= current:
             wanted = current  # keep the spare rows
         blank = [cell("")] * len(self.columns)
-        self.table.set_rows([self.cells(row) for row in unique] + [blank] * (wanted - len(unique)))
+        cells = [self.cells(row) for row in unique]
+        if self.cached_at is not None:  # greyed: health colours of an old snapshot must not read as today's
+            cells = [[Text(c.plain, style="dim", no_wrap=True, overflow="ellipsis") if isinstance(c, Text)
+                      else Text(c, style="dim") for c in row] for row in cells]
+        self.table.set_rows(cells + [blank] * (wanted - len(unique)))
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         """``enter`` on a row drills down: every field of the domain object behind it, with its history."""
