@@ -248,13 +248,26 @@ class Engine:
                                "GROUP BY ALL ORDER BY ALL")
                 return len(batch)
 
-            record["rows_in"] = self._duck(load, label="transform")
+            def load_and_count(con: Any) -> int:
+                rows_in = load(con)
+                record["staging"] = self._staging_totals(con)
+                return rows_in
+
+            record["rows_in"] = self._duck(load_and_count, label="transform")
             record["state"] = "success"
         except Exception as exc:
             record["state"] = "failed"
             record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
         record["duration_s"] = round(time.time() - started, 4)
         self._append_jsonl(self.paths.runs_log, record)
+
+    @staticmethod
+    def _staging_totals(con: Any) -> dict[str, Any]:
+        """What staging holds after a run, reported with it: the console reads lag and counts from the run log."""
+        staged, mart, loaded_ms = con.execute(
+            "SELECT (SELECT count(*) FROM stg_orders), (SELECT count(*) FROM daily_revenue), "
+            "(SELECT epoch_ms(max(loaded_at)) FROM stg_orders)").fetchone()
+        return {"stg_orders": int(staged), "daily_revenue": int(mart), "max_loaded_ms": loaded_ms}
 
     # ------------------------------------------------------------------ duckdb
     def _duck(self, work: Any, *, label: str) -> Any:
@@ -364,6 +377,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--transform-interval", type=float, default=10)
     parser.add_argument("--parent-pid", type=int)
     args = parser.parse_args(argv)
+    # Batches of a few dozen rows: pyarrow's jemalloc pool keeps ~6 MB of freed pages around for reuse that
+    # never pays off here; the system allocator gives them back (read by pyarrow when it is first imported).
+    os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     paths = DemoPaths(Path(args.data_dir))
     paths.ensure()
     logging.basicConfig(filename=paths.engine_log, level=logging.INFO,

@@ -21,9 +21,10 @@ from opsconsole.demo.layout import RAW_TABLE, DemoPaths, EngineUse, default_data
 from opsconsole.drivers.base import Driver, OptionSpec, describe
 from opsconsole.drivers.demo_actions import DemoActions
 from opsconsole.drivers.demo_engine_control import EngineSupervision
+from opsconsole.drivers.demo_metadata import read_table
 from opsconsole.drivers.duckdb.reader import DuckDBReader
 from opsconsole.drivers.iceberg import ops as iceberg_ops
-from opsconsole.errors import DriverUnavailable
+from opsconsole.errors import DriverError, DriverUnavailable
 from opsconsole.model import (
     ActionSpec,
     Health,
@@ -103,7 +104,6 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
         self._cache: dict[str, tuple[float, Any]] = {}
         self._cache_lock = threading.Lock()
         self._catalog: Any = None
-        self._http: Any = None
         self._duckdb = DuckDBReader()
 
     # ------------------------------------------------------------------ lifecycle
@@ -126,9 +126,6 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
                 await self.wait_ready(timeout=self.timeout * 0.9)
 
     async def close(self) -> None:
-        if self._http is not None:
-            await self._http.aclose()
-            self._http = None
         self._duckdb.close()
         last = self._use.release()
         if last and self._process is not None and self._process.poll() is None:
@@ -160,7 +157,9 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
         return value
 
     def _raw_for_panes(self) -> Any:
-        return self._fresh("raw", self._load_raw)
+        """The raw table's metadata (demo_metadata.py: no pyiceberg/pyarrow in the console for a pane poll)."""
+        namespace, _, table = RAW_TABLE.partition(".")
+        return self._fresh("raw", lambda: read_table(self.paths.catalog_db, namespace, table))
 
     def _staging_for_panes(self) -> dict[str, Any]:
         return self._fresh("staging", self._staging_counts)
@@ -173,6 +172,29 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
         return self._catalog.load_table(RAW_TABLE)
 
     def _staging_counts(self) -> dict[str, Any]:
+        """Row counts of the staging layer as the transform's last run reported them (fails while it is locked).
+
+        The transform reports its target's totals with each run (a consumer's committed
+        position, as Kafka lag is measured), so the console reads them from the run log
+        instead of loading DuckDB (~45 MB resident) beside the engine that holds it. A
+        persistent writer (the lock fault) is found in /proc/locks, as the health row
+        finds it. A run log from an older engine, without totals, is read the old way.
+        """
+        if self.paths.staging_db.exists():
+            writer = self._persistent_writer()
+            if writer is not None:
+                raise DriverUnavailable(f"staging.duckdb locked by pid {writer.pid} ({writer.command[:80]})")
+        runs = tail_jsonl(self.paths.runs_log, 20)
+        if not runs:  # no transform has run on this data dir yet: staging is as the engine created it, empty
+            return {"stg_orders": 0, "daily_revenue": 0, "max_loaded": None}
+        for run in reversed(runs):
+            totals = run.get("staging") if run.get("state") == "success" else None
+            if isinstance(totals, dict):
+                return {"stg_orders": int(totals["stg_orders"]), "daily_revenue": int(totals["daily_revenue"]),
+                        "max_loaded": _ts(totals.get("max_loaded_ms"))}
+        return self._staging_counts_from_db()
+
+    def _staging_counts_from_db(self) -> dict[str, Any]:
         """Row counts of the staging layer, read-only (fails while the write lock is held)."""
         import duckdb
 
@@ -217,24 +239,23 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
         return rows
 
     async def _probe_api(self, state: dict[str, Any] | None, now: datetime) -> ServiceStatus:
-        import httpx
+        """GET the ingestion API's /health over real HTTP (stdlib, in a worker thread).
 
+        A plain-HTTP probe of 127.0.0.1: httpx would add ~13 MB to the console (the
+        library, and the CA bundle its client loads for TLS this probe never uses).
+        """
         if not state or not state.get("port"):
             return ServiceStatus("ingestion-api", Health.UNKNOWN, "engine starting", checked_at=now, source=self.name)
-        if self._http is None:
-            self._http = httpx.AsyncClient(timeout=2.0)
         url = f"http://127.0.0.1:{state['port']}/health"
-        t0 = time.perf_counter()
         try:
-            response = await self._http.get(url)
-            latency = (time.perf_counter() - t0) * 1000
-        except httpx.HTTPError as exc:
-            return ServiceStatus("ingestion-api", Health.CRITICAL, f"unreachable: {describe(exc)} ({url})",
+            status, body, latency = await self.run_sync(_get_json, url, 2.0, what="probe the ingestion API",
+                                                        timeout=5.0)
+        except DriverError as exc:
+            return ServiceStatus("ingestion-api", Health.CRITICAL, f"unreachable: {exc} ({url})",
                                  checked_at=now, source=self.name)
-        if response.status_code != 200:
-            return ServiceStatus("ingestion-api", Health.CRITICAL, f"HTTP {response.status_code} from {url}",
+        if status != 200:
+            return ServiceStatus("ingestion-api", Health.CRITICAL, f"HTTP {status} from {url}",
                                  latency_ms=latency, checked_at=now, source=self.name)
-        body = response.json()
         return ServiceStatus("ingestion-api", Health.OK,
                              f"{body.get('received', 0)} events received, {body.get('buffered', 0)} buffered",
                              latency_ms=latency, checked_at=now, source=self.name, extra={"url": url})
@@ -368,6 +389,29 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
 def _iceberg_stats(table: Any, name: str, source: str) -> TableStats:
     """Metadata-only figures of the raw layer (no manifest scan)."""
     return iceberg_ops.table_stats(table, name, layer="raw", source=source)
+
+
+def _get_json(url: str, timeout: float) -> tuple[int, dict[str, Any], float]:
+    """(status, JSON body, latency ms) of one GET; connection errors raise (run_sync makes them typed)."""
+    import json
+    import urllib.error
+    import urllib.request
+
+    t0 = time.perf_counter()
+    try:
+        with urllib.request.urlopen(url, timeout=timeout) as response:  # http://127.0.0.1 only
+            status, raw = response.status, response.read()
+    except urllib.error.HTTPError as exc:
+        return exc.code, {}, (time.perf_counter() - t0) * 1000
+    except urllib.error.URLError as exc:  # "unreachable: ConnectionRefusedError: ..." as the panes said before
+        reason = exc.reason if isinstance(exc.reason, BaseException) else exc
+        raise DriverUnavailable(describe(reason)) from exc
+    latency = (time.perf_counter() - t0) * 1000
+    try:
+        body = json.loads(raw)
+    except ValueError:
+        body = {}
+    return status, body if isinstance(body, dict) else {}, latency
 
 
 def _lock_message(exc: Exception | None) -> str:
