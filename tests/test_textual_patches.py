@@ -58,7 +58,8 @@ def test_no_module_outside_textual_patches_touches_textual_internals() -> None:
     """Only ui/textual_patches/ imports ``textual._*`` or reaches into a Textual object's private members."""
     private_import = re.compile(r"^\s*(from|import) textual\._", re.M)
     known_private = re.compile(r"\.(_cell_render_cache|_row_render_cache|_row_renderable_cache|_line_cache|"
-                               r"_row_locations|_scroll_update|_bindings|_keymap|_watch_theme|_xterm_parser)\b")
+                               r"_row_locations|_scroll_update|_bindings|_keymap|_watch_theme|_xterm_parser|"
+                               r"_batch_count|_compositor_refresh|_repaint_required)\b")
     offenders = []
     for path in sorted(UI.rglob("*.py")):
         if "textual_patches" in path.parts:
@@ -67,3 +68,45 @@ def test_no_module_outside_textual_patches_touches_textual_internals() -> None:
         if private_import.search(text) or known_private.search(text):
             offenders.append(str(path.relative_to(UI)))
     assert offenders == []
+
+
+def test_frames_held_back_in_a_batch_are_still_dropped_and_repainted_later() -> None:
+    """batched_render skips the render ``App._display`` would drop inside a batch, and relies on
+    ``Screen._on_idle`` to repaint a screen marked ``_repaint_required`` once the batch closes."""
+    from textual.app import App
+    from textual.screen import Screen
+
+    assert "_batch_count" in inspect.getsource(App._display)
+    assert "_repaint_required" in inspect.getsource(Screen._on_idle)
+    assert "render_update" in inspect.getsource(Screen._compositor_refresh)
+
+
+async def test_the_dashboard_is_not_rendered_for_a_frame_textual_drops(tmp_path: Path) -> None:
+    """At start-up the first layout ran inside Textual's batch: a full render of the dashboard, discarded."""
+    from pilot_helpers import dashboard_ready
+    from textual._compositor import Compositor
+    from ui_profiles import http_profile
+
+    from opsconsole.ui.app import OpsConsoleApp
+    from opsconsole.ui.screens.dashboard import DashboardScreen
+
+    wasted: list[int] = []
+    render_update = Compositor.render_update
+
+    def counting(self: Compositor, *args: object, **kwargs: object) -> object:
+        app = app_ref[0]
+        if app._batch_count and isinstance(app.screen, DashboardScreen) and self is app.screen._compositor:
+            wasted.append(1)
+        return render_update(self, *args, **kwargs)
+
+    with http_profile(tmp_path) as (profile, _config):
+        app = OpsConsoleApp(profile)
+        app_ref = [app]
+        Compositor.render_update = counting  # type: ignore[method-assign]
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                await dashboard_ready(pilot, app)
+                await pilot.pause(0.2)
+        finally:
+            Compositor.render_update = render_update  # type: ignore[method-assign]
+    assert wasted == []

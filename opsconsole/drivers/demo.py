@@ -23,7 +23,6 @@ from opsconsole.drivers.demo_actions import DemoActions
 from opsconsole.drivers.demo_engine_control import EngineSupervision
 from opsconsole.drivers.demo_metadata import read_table
 from opsconsole.drivers.duckdb.reader import DuckDBReader
-from opsconsole.drivers.iceberg import ops as iceberg_ops
 from opsconsole.errors import DriverError, DriverUnavailable
 from opsconsole.model import (
     ActionSpec,
@@ -388,6 +387,8 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
 
 def _iceberg_stats(table: Any, name: str, source: str) -> TableStats:
     """Metadata-only figures of the raw layer (no manifest scan)."""
+    from opsconsole.drivers.iceberg import ops as iceberg_ops  # on the first poll, not before the first frame
+
     return iceberg_ops.table_stats(table, name, layer="raw", source=source)
 
 

@@ -11,7 +11,6 @@ import asyncio
 from typing import Any
 
 from opsconsole.demo.layout import FAULTS, RAW_TABLE
-from opsconsole.drivers.iceberg import ops as iceberg_ops
 from opsconsole.model import (
     ActionResult,
 )
@@ -81,6 +80,8 @@ class DemoActions:
             return ActionResult(False, f"the demo has one Iceberg table, {RAW_TABLE}; got {table!r}")
 
         def compact() -> str:
+            from opsconsole.drivers.iceberg import ops as iceberg_ops
+
             # The raw writer commits every few seconds: allow more retries than a quiet table needs.
             first = result = iceberg_ops.compact(self._load_raw(), retries=7)
             for _ in range(2):  # files appended while the first pass ran are kept apart: merge them too

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import gc
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from textual import work
 from textual.app import App
@@ -21,7 +21,9 @@ from opsconsole.ui.commands.palette import ConsoleCommands
 from opsconsole.ui.idle_gc import CHECK_EVERY, IdleCollector
 from opsconsole.ui.operations import OperationsMixin
 from opsconsole.ui.screens.dashboard import DashboardScreen
-from opsconsole.ui.screens.dialogs import ConfirmScreen, HelpScreen, ParamsScreen, PickScreen, TypedConfirmScreen
+
+if TYPE_CHECKING:
+    from opsconsole.ui.screens.dialogs import HelpScreen
 
 HEALTH_VARIABLES = {
     Health.OK: "health-ok",
@@ -211,6 +213,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         if cached is None or (cached.rows, cached.profile_text) != (rows, text):
             if cached is not None and self.is_screen_installed(HELP_SCREEN):
                 self.uninstall_screen(HELP_SCREEN)
+            from opsconsole.ui.screens.dialogs import HelpScreen
+
             self._help_screen = HelpScreen(rows, text)
             self.install_screen(self._help_screen, HELP_SCREEN)
         self.push_screen(HELP_SCREEN)
@@ -230,6 +234,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         except ConfigError as exc:
             self.notify(str(exc), severity="error", timeout=10)
             return
+        from opsconsole.ui.screens.dialogs import PickScreen
+
         options = [(n, f"{'● ' if n == self.profile.name else '  '}{n}") for n in names]
         self.clear_notifications()  # toasts sit above every screen: they would cover the list being picked from
         self.push_screen(PickScreen("Switch profile", options), self.switch_profile)
@@ -279,6 +285,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         if not allowed:
             self.notify("no actions available" + (" in read-only mode" if self.read_only else ""))
             return
+        from opsconsole.ui.screens.dialogs import PickScreen
+
         options = [(f"{d.name}|{spec.name}", f"{spec.title}  [{d.name}]" + ("  ⚠" if spec.dangerous else ""))
                    for d, spec in allowed]
         self.push_screen(PickScreen("Run an action", options, note="Each asks before it changes anything "
@@ -297,6 +305,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
             self.notify(f"{spec.title} refused: read-only mode", severity="error")
             return
         if spec.params:
+            from opsconsole.ui.screens.dialogs import ParamsScreen
+
             self.push_screen(ParamsScreen(spec.title, spec.effect, spec.params, self._param_defaults(driver, spec)),
                              lambda values: values is not None and self._confirm_action(driver, spec,
                                                                                          coerce_params(driver, spec,
@@ -333,6 +343,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         params = driver.normalize_params(spec.name, params)  # confirm exactly what will run (UTC timestamps)
         target = next((str(params[k]) for k in ("table", "service", "name") if k in params), driver.name)
         shown = ", ".join(f"{k}={v}" for k, v in params.items())
+        from opsconsole.ui.screens.dialogs import ConfirmScreen, TypedConfirmScreen
+
         effect = spec.effect + (f"\n\nParameters: {shown}" if shown else "")
         if spec.irreversible:
             self.push_screen(TypedConfirmScreen(spec.title, effect, target),

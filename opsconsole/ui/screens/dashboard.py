@@ -26,6 +26,7 @@ from opsconsole.config import Profile
 from opsconsole.drivers.base import Driver
 from opsconsole.model import Alert, Health, Pane, PaneResult
 from opsconsole.monitor import AlertState, Monitor, MonitorSnapshot, MonitorUpdate, TrackedAlert
+from opsconsole.ui.textual_patches.batched_render import RenderWhenShown
 from opsconsole.ui.textual_patches.steady_scroll import SteadyScroll
 from opsconsole.ui.widgets.alerts_pane import AlertsPane
 from opsconsole.ui.widgets.data_pane import DashboardPane
@@ -57,7 +58,7 @@ class ActivityLog(StylePerPass, SteadyScroll, Log):
         self.write_line(f"{datetime.now():%H:%M:%S} {message}")
 
 
-class DashboardScreen(Screen[None]):
+class DashboardScreen(RenderWhenShown, Screen[None]):
     BINDINGS = [
         Binding("r", "refresh_all", "Refresh", id="refresh"),
         Binding("z", "toggle_maximize", "Zoom", id="zoom"),
@@ -136,10 +137,7 @@ class DashboardScreen(Screen[None]):
             log.border_title = f"[{index + 1}] Activity"
             self.numbered_panes[index + 1] = ("Activity", "activity")
             yield log
-        from opsconsole.ui.widgets.command_line import CommandLine
-
-        yield CommandLine()
-        yield KeysFooter()
+        yield KeysFooter()  # the ``:`` line (an Input and its styles) is mounted on first use: not in the first frame
 
     def _header_text(self) -> Text:
         """The status strip (ui/status_strip.py): essentials first, whatever the width."""
@@ -180,7 +178,9 @@ class DashboardScreen(Screen[None]):
             self._show_snapshot(snapshot, None)
         from opsconsole.ui.cached_rows import show_cached_rows
 
-        self.call_after_refresh(show_cached_rows, self)  # last session's rows, dimmed, until the first poll
+        # Last session's rows, dimmed, until the first poll: one refresh later than the first frame (the
+        # start-up refresh Textual holds back does not count), so they do not delay it (~25 ms of rows).
+        self.call_after_refresh(self.call_after_refresh, show_cached_rows, self)
 
     def on_unmount(self) -> None:
         if self._unsubscribe is not None:
@@ -311,11 +311,14 @@ class DashboardScreen(Screen[None]):
         if self.maximized is not None:
             self.minimize()
 
-    def action_command_line(self) -> None:
+    async def action_command_line(self) -> None:
         """``:``: the command line (ui/command_line.py), completed from panes, profiles and runbooks."""
         from opsconsole.ui.widgets import command_line
 
-        line = self.query_one(command_line.CommandLine)
+        found = self.query(command_line.CommandLine)
+        line = found.first() if found else command_line.CommandLine()
+        if not found:
+            await self.mount(line, before=self.query_one(KeysFooter))
         panes = [p.pane.value for p in self.panes] + ["alerts", "activity"]
         line.open(command_line.candidates(panes, self._profile_names()))
 
