@@ -110,3 +110,40 @@ async def test_the_dashboard_is_not_rendered_for_a_frame_textual_drops(tmp_path:
         finally:
             Compositor.render_update = render_update  # type: ignore[method-assign]
     assert wasted == []
+
+
+def test_footer_keys_still_carry_a_compact_reactive() -> None:
+    """footer_keys sets FooterKey.compact before mount (textual.widgets._footer is private)."""
+    from textual.reactive import Reactive
+    from textual.widgets._footer import Footer, FooterKey
+
+    assert isinstance(FooterKey.__dict__.get("compact"), Reactive)
+    assert "compact=Footer.compact" in inspect.getsource(Footer.compose)
+
+
+async def test_footer_keys_are_not_restyled_compact_and_back(tmp_path: Path) -> None:
+    """Each key of the dashboard's footer is styled once: no ``-compact`` added only to be removed."""
+    from pilot_helpers import dashboard_ready, until
+    from textual.widgets._footer import FooterKey
+    from ui_profiles import http_profile
+
+    from opsconsole.ui.app import OpsConsoleApp
+
+    toggles: list[str] = []
+    add_class = FooterKey.add_class
+
+    def counting(self: FooterKey, *names: str, update: bool = True) -> FooterKey:
+        toggles.extend(n for n in names if n == "-compact" and not self.has_class(n))
+        return add_class(self, *names, update=update)
+
+    with http_profile(tmp_path) as (profile, _config):
+        app = OpsConsoleApp(profile)
+        FooterKey.add_class = counting  # type: ignore[method-assign]
+        try:
+            async with app.run_test(size=(120, 40)) as pilot:
+                screen = await dashboard_ready(pilot, app)
+                await until(pilot, lambda: len(screen.query(FooterKey)) > 0)
+                assert not any(key.has_class("-compact") for key in screen.query(FooterKey))
+        finally:
+            FooterKey.add_class = add_class  # type: ignore[method-assign]
+    assert toggles == []
