@@ -89,7 +89,6 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         use_ascii(self.ascii_only)
         self.monitor = Monitor(profile, drivers if drivers is not None else build_drivers(profile))
         """The monitoring engine of the open profile: it keeps running whatever screen is on top."""
-        self.monitor.keep_snapshots()  # the next launch shows these rows, dimmed, until its first poll lands
         from opsconsole.ui.themes import install_themes
 
         self._theme_messages = install_themes(self, self.requested_theme)
@@ -152,6 +151,8 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         return screen
 
     def _start_monitor(self) -> None:
+        if self.monitor.snapshot_writer is None:  # after the first frame: its imports are not needed for it
+            self.monitor.keep_snapshots()  # the next launch shows these rows, dimmed, until its first poll lands
         self.run_worker(self.monitor.start(), group="monitor", exit_on_error=False)
 
     def _after_first_frame(self) -> None:
