@@ -313,7 +313,8 @@ class DashboardScreen(Screen[None]):
         row = selected() if callable(selected) else None
         driver = next((d for d in self.drivers if row is not None and d.name == getattr(row, "source", None)), None)
         if row is None or driver is None or not driver.can_stream_logs:
-            self.app.notify("select a service of a docker driver in the Services pane, then press g")
+            self.app.notify("select a service whose driver has logs (docker compose, demo) in the Services pane, "
+                            "then press g")
             return
         from opsconsole.ui.screens.logs import LogsScreen
 
