@@ -111,3 +111,56 @@ def test_finally_must_be_a_list_of_steps_with_unique_ids() -> None:
     with pytest.raises(ConfigError, match="duplicate step id 'a'"):
         runbook("id: x\ntitle: X\nsteps:\n  - {id: a, action: cleankit.status}\n"
                 "finally:\n  - {id: a, action: cleankit.resume}\n")
+
+
+async def test_cleanup_runs_when_the_task_itself_is_cancelled(kit: CleanKit, tmp_path: Path) -> None:
+    """The console quits (or Ctrl-C on ``run``) mid-step: the task is cancelled, the finally: steps still run,
+    audited, and the cancel still reaches the caller."""
+    import asyncio
+
+    eng = engine(kit, tmp_path, confirmer=Answers())
+    waiting = asyncio.Event()
+
+    async def consume() -> None:
+        async for r in eng.run(runbook(RUNBOOK.format(first="status"))):
+            if r.step_id == "wait" and r.status is StepStatus.OUTPUT:
+                waiting.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(waiting.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await task
+    assert kit.state().get("resumed") == 1
+    events = AuditLog(tmp_path / "a.jsonl").read()
+    assert [(e.step, e.phase) for e in events if e.step == "resume"] == [("resume", "start"), ("resume", "end")]
+    assert [e.outcome for e in events if e.phase == "run-end"] == ["aborted"]
+
+
+async def test_an_aborted_run_refuses_a_cleanup_step_that_needs_a_confirmation(kit: CleanKit,
+                                                                               tmp_path: Path) -> None:
+    """No one is left to answer: the confirming cleanup is refused and audited, never left waiting."""
+    import asyncio
+
+    class NeverAnswers(Answers):
+        async def confirm(self, _step: object) -> bool:
+            await asyncio.sleep(3600)
+            return True
+
+    text = RUNBOOK.format(first="status").replace("action: cleankit.resume", "action: cleankit.restart")
+    eng = engine(kit, tmp_path, confirmer=NeverAnswers())
+    waiting = asyncio.Event()
+
+    async def consume() -> None:
+        async for r in eng.run(runbook(text)):
+            if r.step_id == "wait" and r.status is StepStatus.OUTPUT:
+                waiting.set()
+
+    task = asyncio.create_task(consume())
+    await asyncio.wait_for(waiting.wait(), 10)
+    task.cancel()
+    with pytest.raises(asyncio.CancelledError):
+        await asyncio.wait_for(task, 10)
+    assert kit.state()["restarts"] == 0
+    ends = [e for e in AuditLog(tmp_path / "a.jsonl").read() if e.step == "resume" and e.phase == "end"]
+    assert len(ends) == 1 and "no one is left to confirm" in ends[0].message

@@ -185,9 +185,50 @@ async def test_demo_lock_fault_critical_row_above_the_fold_at_80x24(tmp_path: Pa
                                        for r in pane.shown_rows), timeout=30)
         await pilot.pause()
         shown = visible_lines(pane.table)
-        assert len(shown) - 1 < 5  # header + fewer than five rows: the pane is shorter than its rows
         critical = [r.name for r in pane.shown_rows if r.health.name == "CRITICAL"]
         assert all(any(name in line for line in shown) for name in critical), (critical, shown)
+        await pilot.press("q")
+
+
+async def test_below_100_columns_panes_are_tabs_the_alerts_stay_and_a_hidden_critical_is_marked(
+        tmp_path: Path) -> None:
+    """At 80x24 one data pane at a time gets the whole width (not 40-column slivers); Alerts never hides;
+    the tab of a pane with a critical row says so; at 120 columns the panes are side by side again."""
+    from test_ui_pilot import demo_profile
+    from textual.widgets import Tab
+
+    from opsconsole.ui.screens.dialogs import PickScreen
+
+    profile, _ = demo_profile(tmp_path)
+    app = OpsConsoleApp(profile)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        screen = app.screen
+        pane = services(app)
+        await until(pilot, lambda: pane.table.row_count == 5)
+        tables = screen.query_one("#pane-tables", DashboardPane)
+        alerts = screen.query_one("#pane-alerts")
+        assert pane.region.width == 80 and tables.region.width == 0 and alerts.region.height > 0
+        assert len(visible_lines(pane.table)) - 1 >= 5  # all five services, not a 3-row sliver
+        await pilot.press("3")
+        await pilot.pause()
+        assert tables.region.width == 80 and pane.region.width == 0
+        assert app.focused is tables.table
+        await pilot.press("a")
+        await until(pilot, lambda: isinstance(app.screen, PickScreen))
+        app.screen.dismiss("pipeline|fault-hold-lock")
+        await until(pilot, lambda: any(t.alert.rule == "DuckDBLocked" for t in screen.tracked), timeout=30)
+        await pilot.pause()
+        label = str(screen.query_one("#tab-pane-services", Tab).label)
+        assert label.startswith("1 Services") and "✖" in label, label  # critical, though not shown
+        assert any("DuckDBLocked" in line for line in visible_lines(alerts.query_one("DataTable")))
+        await pilot.press("1")
+        await pilot.pause()
+        assert any("staging-duckdb" in line for line in visible_lines(pane.table))
+        await pilot.resize_terminal(120, 40)
+        await pilot.pause()
+        assert not screen.has_class("tabbed")
+        assert all(w.region.width > 0 for w in (pane, tables, alerts)) and pane.region.width < 80
         await pilot.press("q")
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 from pilot_helpers import until
 from test_ui_oncall import screen_text
-from test_ui_runbooks import log_text, runbook_profile
+from test_ui_runbooks import audit_records, log_text, runbook_profile
 
 from opsconsole.demo.layout import DemoPaths
 from opsconsole.ui.app import OpsConsoleApp
@@ -58,6 +58,32 @@ async def test_declining_compaction_resumes_ingestion_and_dialogs_fit_80x24(tmp_
         before = raw_rows(dashboard)
         await until(pilot, lambda: raw_rows(dashboard) > before, timeout=30)  # ingestion is really running again
         await pilot.press("q")
+
+
+async def test_quitting_mid_runbook_declines_the_pending_change_and_runs_finally_before_exit(
+        tmp_path: Path) -> None:
+    """ctrl+c while the compaction asks: the console does not leave the pipeline paused behind it."""
+    from opsconsole.ui.screens.dialogs import ConfirmScreen
+    from opsconsole.ui.screens.runbooks import RunbookParamsScreen, RunbookPreviewScreen
+
+    app = OpsConsoleApp(runbook_profile(tmp_path))
+    flag = DemoPaths(tmp_path / "demo").fault_flag("stop-ingestion")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen) and app.screen.connected)
+        app.action_run_runbook("demo-compaction")
+        await until(pilot, lambda: isinstance(app.screen, RunbookParamsScreen) and app.screen.query("#param-table"))
+        await pilot.pause()
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, RunbookPreviewScreen))
+        await pilot.press("enter")
+        await until(pilot, lambda: isinstance(app.screen, ConfirmScreen), timeout=60)
+        assert flag.exists()
+        await pilot.press("ctrl+c")
+        await until(pilot, lambda: app.return_code is not None, timeout=60)
+    assert app.return_code == 0 and not flag.exists()  # ingestion resumed before the console went away
+    ends = {r["step"]: r["outcome"] for r in audit_records()
+            if r["procedure"] == "demo-compaction" and r["phase"] == "end"}
+    assert ends["compact"] == "refused" and ends["resume-ingestion"] == "ok", ends
 
 
 async def test_runbook_opened_from_an_alert_gets_its_subject(tmp_path: Path) -> None:

@@ -63,7 +63,11 @@ async def test_demo_panes_fill_with_real_figures(tmp_path: Path, size: tuple[int
         services = screen.query_one("#pane-services", DashboardPane)
         await until(pilot, lambda: services.result is not None and services.table.row_count == 5)
         assert not services.is_stale
-        assert all(region.width > 0 for region in [services.region, tables.region])
+        assert services.region.width > 0
+        if size[0] < 100:  # below 100 columns the panes are tabs: Tables is one key away
+            await pilot.press("3")
+            await pilot.pause()
+        assert tables.region.width > 0
         await pilot.press("question_mark")
         await until(pilot, lambda: isinstance(app.screen, HelpScreen))
         await pilot.press("escape")

@@ -35,6 +35,7 @@ import urllib.request
 import uuid
 from datetime import UTC, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
@@ -188,8 +189,12 @@ class Engine:
                     for item in events:
                         self.append([item])
                     flood_flag.unlink(missing_ok=True)
+                    log.info("raw.orders: %d events appended as %d one-row files (flood fault)", len(events),
+                             len(events))
                 else:
                     self.append(events)
+                    log.info("raw.orders: %d events appended (orders %s-%s)", len(events),
+                             events[0].get("order_id"), events[-1].get("order_id"))
             except Exception:
                 log.exception("raw append failed")
                 self.buffer.add(events)
@@ -260,6 +265,11 @@ class Engine:
             record["error"] = f"{type(exc).__name__}: {exc}".splitlines()[0]
         record["duration_s"] = round(time.time() - started, 4)
         self._append_jsonl(self.paths.runs_log, record)
+        if record["state"] == "success":
+            log.info("transform %s: %s new rows raw -> staging in %.2fs", run_id, record["rows_in"],
+                     record["duration_s"])
+        else:
+            log.warning("transform %s failed after %.2fs: %s", run_id, record["duration_s"], record["error"])
 
     @staticmethod
     def _staging_totals(con: Any) -> dict[str, Any]:
@@ -292,6 +302,8 @@ class Engine:
             return work(con)
         finally:
             if self.paths.fault_flag("hold-lock").exists():
+                if self.held_connection is None:
+                    log.warning("staging-duckdb: write lock held (fault hold-lock): readers are locked out")
                 self.held_connection = con
             else:
                 self.held_connection = None
@@ -301,10 +313,12 @@ class Engine:
         if self.held_connection is not None and not self.paths.fault_flag("hold-lock").exists():
             self.held_connection.close()
             self.held_connection = None
+            log.info("staging-duckdb: write lock released")
         elif self.held_connection is None and self.paths.fault_flag("hold-lock").exists():
             import duckdb
 
             self.held_connection = duckdb.connect(str(self.paths.staging_db))
+            log.warning("staging-duckdb: write lock held (fault hold-lock): readers are locked out")
 
     def _sql(self, con: Any, sql: str) -> list[tuple[Any, ...]]:
         """Execute, fetch and log one statement with its measured duration."""
@@ -359,9 +373,11 @@ class Engine:
             if http_down and self.server is not None:
                 self.stop_http()
                 self.write_state()
+                log.warning("ingestion-api: stopped (fault stop-http)")
             elif not http_down and self.server is None:
                 self.start_http()
                 self.write_state()
+                log.info("ingestion-api: listening on 127.0.0.1:%d", self.port)
             self.release_lock_if_cleared()
         self.stop.set()
         self.stop_http()
@@ -382,7 +398,9 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("ARROW_DEFAULT_MEMORY_POOL", "system")
     paths = DemoPaths(Path(args.data_dir))
     paths.ensure()
-    logging.basicConfig(filename=paths.engine_log, level=logging.INFO,
+    # The log is what ``g`` shows on a demo service: one line per batch and per transform, so it rotates.
+    handler = RotatingFileHandler(paths.engine_log, maxBytes=1_000_000, backupCount=1)
+    logging.basicConfig(handlers=[handler], level=logging.INFO,
                         format="%(asctime)s %(levelname)s %(threadName)s %(message)s")
     lock_fh = paths.engine_lock.open("w")
     try:

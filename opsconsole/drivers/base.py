@@ -193,6 +193,8 @@ def describe(exc: BaseException) -> str:
     """Short, single-line description of an exception for a pane's stale banner."""
     text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
     name = type(exc).__name__
+    if text.startswith(f"{name}:") or text.startswith(f"[{name}]"):
+        return text  # aiokafka's errors already say their name: not "KafkaConnectionError: KafkaConnectionError: ..."
     return f"{name}: {text}" if text else name
 
 

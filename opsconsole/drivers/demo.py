@@ -13,6 +13,7 @@ import asyncio
 import subprocess
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, ClassVar
@@ -64,6 +65,8 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
     description = "Embedded Iceberg + DuckDB pipeline running on this machine"
     panes = frozenset({Pane.SERVICES, Pane.QUERIES, Pane.TABLES, Pane.LAG, Pane.JOBS})
     extra_checks = frozenset({"lag_rows", "lag_seconds"})
+    can_stream_logs = True
+    """One process serves every demo service: ``g`` on any of them tails the engine's log."""
     options = (
         OptionSpec("data_dir", str, default="", help="where the demo keeps its files (default: user data dir)"),
         OptionSpec("batch_interval", (int, float), default=5, help="seconds between ingested batches"),
@@ -139,6 +142,14 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
         await super().close()
 
     # ------------------------------------------------------------------ helpers
+
+    async def logs(self, service: str, tail: int = 100, follow: bool = False,
+                   grep: str | None = None) -> AsyncIterator[str]:
+        """The engine's log (batches ingested, transform runs, faults seen), whatever demo service was asked."""
+        from opsconsole.drivers.file_logs import tail_file
+
+        async for line in tail_file(self.paths.engine_log, tail=tail, follow=follow, grep=grep):
+            yield line
     def _fresh(self, key: str, read: Any) -> Any:
         """One read shared by the panes polled in the same moment (services, tables and lag align).
 

@@ -44,9 +44,11 @@ if TYPE_CHECKING:
     from opsconsole.drivers.base import Driver
 
 
-
-
 __all__ = ["AutoConfirmer", "Confirmer", "PlanError", "RunbookEngine"]
+
+
+ABORT_CLEANUP_SECONDS = 120.0
+"""How long an aborted run (console quit, Ctrl-C) waits for its ``finally:`` steps before giving up."""
 
 
 class Confirmer(Protocol):
@@ -92,6 +94,7 @@ class RunbookEngine(Planner, StepRunner):
         self.secrets = [s for s in secrets if s]
         self._locks_dir = locks_dir
         self._cancel = asyncio.Event()
+        self._aborting = False
         self._secret_names: set[str] = set()
         self.running = False
 
@@ -121,6 +124,8 @@ class RunbookEngine(Planner, StepRunner):
         locks = TargetLocks(None if self._locks_dir is None else Path(self._locks_dir))
         mutated_targets = sorted({p.driver or self.profile for p in planned if p.mutating and not p.skip_reason})
         outcome = "ok"
+        cleaned: set[int] = set()
+        """``finally:`` steps already ended (an abort during the cleanup runs only the rest)."""
         self.running = True
         try:
             if mutated_targets and not dry_run and not self.read_only:
@@ -182,11 +187,21 @@ class RunbookEngine(Planner, StepRunner):
             cleanup_failed = False
             async for event in self._cleanup([p for p in planned if p.cleanup], values, base, dry_run):
                 cleanup_failed = cleanup_failed or (event.status.final and not event.status.success)
+                if event.status.final:
+                    cleaned.add(event.index)
                 yield event
             if cleanup_failed and outcome == "ok":
                 outcome = "ok-with-failures"
             if dry_run:
                 outcome = "dry-run"
+        except asyncio.CancelledError:
+            # The task itself was cancelled (the console quit, Ctrl-C on ``run``): the procedure stops here,
+            # but its ``finally:`` steps still run, since they are what leaves the system working.
+            outcome = "aborted"
+            if not dry_run:
+                await self._cleanup_after_abort([p for p in planned if p.cleanup and p.index not in cleaned],
+                                                values, base)
+            raise
         except BaseException:
             outcome = "aborted"
             raise
@@ -223,6 +238,30 @@ class RunbookEngine(Planner, StepRunner):
             async for event in self._execute(p, values, base):
                 yield event
 
+    async def _cleanup_after_abort(self, planned: list[PlannedStep], values: Mapping[str, Any],
+                                   base: Mapping[str, Any]) -> None:
+        """The ``finally:`` steps of a cancelled task, each audited, with no one left to show them to.
+
+        Runs in a task of its own that a second cancel of ours does not reach (the caller
+        waits for it, at most :data:`ABORT_CLEANUP_SECONDS`). A step that needs a
+        confirmation is refused: the screen that would ask is going away.
+        """
+        if not planned:
+            return
+        self._aborting = True
+
+        async def drain() -> None:
+            async for _event in self._cleanup(planned, values, base, False):
+                pass
+
+        task = asyncio.ensure_future(drain())
+        try:
+            await asyncio.wait_for(asyncio.shield(task), ABORT_CLEANUP_SECONDS)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+        finally:
+            self._aborting = False
+
     async def _with_preview(self, p: PlannedStep) -> PlannedStep:
         """Add the driver's facts about the change (a rollback's target snapshot) to what confirmation shows."""
         try:
@@ -237,6 +276,8 @@ class RunbookEngine(Planner, StepRunner):
                     "(profile read_only: true or --read-only)")
         if not p.needs_confirmation:
             return ""
+        if self._aborting:
+            return "refused: the run was aborted and no one is left to confirm this cleanup step"
         if self.confirmer is None:
             return "refused: this step needs confirmation and no one can be asked (run interactively or pass --yes)"
         if p.irreversible:

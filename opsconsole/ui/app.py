@@ -85,6 +85,7 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         from opsconsole.ui.format import ascii_terminal, use_ascii
 
         self.ascii_only = ascii_terminal()
+        self.quit_requested = False
         """LANG=C / non-UTF-8 terminal: ASCII borders, status words instead of glyphs (app.tcss ``-ascii``)."""
         use_ascii(self.ascii_only)
         self.monitor = Monitor(profile, drivers if drivers is not None else build_drivers(profile))
@@ -180,7 +181,25 @@ class OpsConsoleApp(OperationsMixin, App[int]):
         return None
 
     async def action_quit(self) -> None:
-        """Quit cleanly: stop polling, close drivers (and the demo engine we started)."""
+        """Quit cleanly: stop polling, close drivers (and the demo engine we started).
+
+        A runbook still running is cancelled first, and the app quits once its ``finally:``
+        steps have run (they may still ask for a confirmation); quitting again does not wait.
+        """
+        from opsconsole.ui.screens.runbooks import RunbookRunScreen
+
+        running = [s for s in self.screen_stack if isinstance(s, RunbookRunScreen) and not s.finished]
+        if running and not self.quit_requested:
+            self.quit_requested = True
+            for screen in running:
+                screen.action_cancel_run()
+            from opsconsole.ui.screens.dialogs import ConfirmScreen, TypedConfirmScreen
+
+            if isinstance(self.screen, ConfirmScreen | TypedConfirmScreen):
+                self.screen.dismiss(False)  # quitting declines the change being asked about
+            self.notify("cancelling the runbook: quitting once its finally: steps have run "
+                        "(quit again to stop waiting)", title="quit", timeout=10)
+            return
         await self.monitor.stop()
         self.exit(0)
 

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from opsconsole.humanize import age, duration, duration_ms, number, size
 from opsconsole.model import Health, Severity
 
-__all__ = ["HEALTH_DOT", "HEALTH_STYLE", "SEVERITY_NAME", "SPARK_CHARS", "age", "clip", "duration", "duration_ms",
-           "number", "size", "sparkline"]
+__all__ = ["HEALTH_DOT", "HEALTH_STYLE", "SEVERITY_NAME", "SPARK_CHARS", "WORST_FIRST", "age", "clip", "duration",
+           "duration_ms", "number", "size", "sparkline"]
 
 SPARK_CHARS = "▁▂▃▄▅▆▇█"
 HEALTH_DOT = {Health.OK: "●", Health.WARNING: "▲", Health.CRITICAL: "✖", Health.UNKNOWN: "?"}
@@ -50,6 +50,8 @@ def use_ascii(on: bool) -> None:
     HEALTH_DOT.update(ASCII_DOT if on else UNICODE_DOT)
 HEALTH_STYLE = {Health.OK: "$health-ok", Health.WARNING: "$health-warning", Health.CRITICAL: "$health-critical",
                 Health.UNKNOWN: "$health-unknown"}
+WORST_FIRST = {Health.CRITICAL: 0, Health.UNKNOWN: 1, Health.WARNING: 2, Health.OK: 3}
+"""Unknown before warning: a service we cannot see may be down, a warning is known to be up."""
 SEVERITY_NAME = {Severity.CRITICAL: "CRIT", Severity.WARNING: "WARN", Severity.INFO: "INFO"}
 
 

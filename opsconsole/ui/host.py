@@ -42,6 +42,8 @@ class ConsoleHost(Protocol):
     config_path: str | None
     ascii_only: bool
     """The terminal cannot draw box and status glyphs (LANG=C): ASCII borders and words."""
+    quit_requested: bool
+    """Quit was asked while a runbook ran: the app quits once its ``finally:`` steps are done."""
 
     @property
     def incident(self) -> Incident | None:

@@ -20,7 +20,7 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Log, Static
+from textual.widgets import Log, Static, Tabs
 
 from opsconsole.config import Profile
 from opsconsole.drivers.base import Driver
@@ -33,6 +33,7 @@ from opsconsole.ui.widgets.data_pane import DashboardPane
 from opsconsole.ui.widgets.data_panes import PANE_CLASSES
 from opsconsole.ui.widgets.footer import KeysFooter
 from opsconsole.ui.widgets.pane_table import StylePerPass
+from opsconsole.ui.widgets.pane_tabs import TABS_BELOW_COLUMNS, PaneTabs
 
 if TYPE_CHECKING:
     from opsconsole.ui.host import ConsoleHost
@@ -71,7 +72,8 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
         Binding("L", "app.audit_log", "Audit", id="audit-log"),
         Binding("I", "app.incident", "Incident", id="incident"),
         Binding("D", "app.diagnostics", "Diagnostics", show=False, id="diagnostics"),
-        *[Binding(str(i), f"focus_pane({i})", f"Pane {i}", show=False, id=f"pane-{i}") for i in range(1, 8)],
+        *[Binding(str(i), f"focus_pane({i})", f"Pane {i} (a tab below 100 columns)", show=False, id=f"pane-{i}")
+          for i in range(1, 8)],
         Binding("slash", "open_table(True)", "Filter", show=False, id="filter", key_display="/"),
         Binding("v", "open_table(False)", "Table view", show=False, id="table-view"),
         Binding("s", "open_table(False, True)", "Sort", show=False, id="sort"),
@@ -122,20 +124,19 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
         self._shown_header = self._header_text()
         yield HeaderBar(self._shown_header, id="header")
         panes = self.monitor.panes
-        self.numbered_panes = {}
+        alerts_at = len(panes) + 1
+        self.numbered_panes = {i: (PANE_CLASSES[pane].title, f"pane-{pane.value}") for i, pane in enumerate(panes, 1)}
+        self.numbered_panes[alerts_at] = ("Alerts", "pane-alerts")
+        self.numbered_panes[alerts_at + 1] = ("Activity", "activity")
+        yield PaneTabs({i: shown for i, shown in self.numbered_panes.items() if i != alerts_at})
         with Grid(id="dashboard", classes=f"panes-{len(panes) + 1}"):
-            index = 1
-            for pane in panes:
+            for index, pane in enumerate(panes, 1):
                 widget = PANE_CLASSES[pane](self.profile.poll.get(pane.value, 10), index=index)
                 widget.history = self.monitor.history.get
-                self.numbered_panes[index] = (widget.title, f"pane-{pane.value}")
                 yield widget
-                index += 1
-            self.numbered_panes[index] = ("Alerts", "pane-alerts")
-            yield AlertsPane(index=index)
+            yield AlertsPane(index=alerts_at)
             log = ActivityLog(id="activity", max_lines=500)
-            log.border_title = f"[{index + 1}] Activity"
-            self.numbered_panes[index + 1] = ("Activity", "activity")
+            log.border_title = f"[{alerts_at + 1}] Activity"
             yield log
         yield KeysFooter()  # the ``:`` line (an Input and its styles) is mounted on first use: not in the first frame
 
@@ -233,17 +234,41 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
             if view.last_ok is not None or view.errors:
                 self.results[widget.pane] = view.as_result()
             widget.show(view)
+            worst = widget.worst_health()
+            self.query_one(PaneTabs).mark(widget.id or "", worst, self.health_style(worst))
         self.tracked = list(snapshot.alerts)
-        self.query_one(AlertsPane).show(self.tracked)
+        alerts = self.query_one(AlertsPane)
+        alerts.show(self.tracked)
+        alerts.set_class(not self.tracked, "quiet")  # below 100 columns an empty Alerts pane gives its rows away
         self.health = snapshot.health
         self.refresh_header()
         self.app.sub_title = self.health.label
 
     # ------------------------------------------------------------------ lifecycle
     def on_resize(self, event: events.Resize) -> None:
-        # On a 24-line jump-box terminal the activity log gives its rows to the panes.
+        # On a 24-line jump-box terminal the activity log gives its rows to the panes; below 100
+        # columns the panes become tabs (widgets/pane_tabs.py) instead of 40-column slivers.
         self.query_one("#dashboard").set_class(event.size.height < 34, "compact")
+        self.set_class(event.size.width < TABS_BELOW_COLUMNS, "tabbed")
         self.refresh_header()
+
+    @property
+    def tabbed(self) -> bool:
+        return self.has_class("tabbed")
+
+    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
+        """Show the chosen tab's pane (the others stay mounted, hidden) and give it the focus."""
+        shown = self.query_one(PaneTabs).widget_id(event.tab.id if event.tab else None)
+        for _title, widget_id in self.numbered_panes.values():
+            if widget_id != "pane-alerts":
+                self.query_one(f"#{widget_id}").set_class(widget_id == shown, "tab-shown")
+        if self.tabbed and shown is not None and self.is_mounted:
+            widget = self.query_one(f"#{shown}")
+            self.call_after_refresh((widget.query_one("DataTable") if widget.query("DataTable") else widget).focus)
+
+    def reveal(self, widget_id: str) -> None:
+        """Make a pane visible before it is focused: its tab, when the panes are tabs."""
+        self.query_one(PaneTabs).select(widget_id)
 
     # ------------------------------------------------------------------ actions
     def action_refresh_all(self) -> None:
@@ -280,6 +305,7 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
         if index not in self.numbered_panes:
             return
         widget = self.query_one(f"#{self.numbered_panes[index][1]}")
+        self.reveal(widget.id or "")
         target = widget.query_one("DataTable") if widget.query("DataTable") else widget
         target.focus()
 
@@ -290,7 +316,8 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
         row = selected() if callable(selected) else None
         driver = next((d for d in self.drivers if row is not None and d.name == getattr(row, "source", None)), None)
         if row is None or driver is None or not driver.can_stream_logs:
-            self.app.notify("select a service of a docker driver in the Services pane, then press g")
+            self.app.notify("select a service whose driver has logs (docker compose, demo) in the Services pane, "
+                            "then press g")
             return
         from opsconsole.ui.screens.logs import LogsScreen
 
@@ -362,6 +389,7 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
                 app.notify(f"this profile has no {word} pane", title="command", severity="warning")
                 return
             widget = found.first()
+            self.reveal(widget.id or "")
             (widget.query_one("DataTable") if widget.query("DataTable") else widget).focus()
             self.maximize(widget, container=False)
         elif word == "profile":

@@ -318,7 +318,10 @@ class RunbookRunScreen(ModalScreen[str]):
             Text(f"{self.outcome.upper()}  {self.runbook.id}: {self.runbook.title}", style="bold"))
         self.query_one("#run-hint", Static).update(Text("esc: close", style="dim"))
         _record(self.app, f"runbook {self.runbook.id} ended: {self.outcome}")
-        cast("ConsoleHost", self.app).monitor.refresh()  # the effect of the run, on screen now
+        host = cast("ConsoleHost", self.app)
+        host.monitor.refresh()  # the effect of the run, on screen now
+        if host.quit_requested:  # quit was asked mid-run: the cleanup is done, now quit
+            self.app.call_later(self.app.action_quit)
 
     def action_cancel_run(self) -> None:
         if not self.finished and self.engine is not None:

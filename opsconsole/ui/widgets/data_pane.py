@@ -18,9 +18,9 @@ from textual.app import ComposeResult
 from textual.containers import Vertical
 from textual.widgets import DataTable, Static
 
-from opsconsole.model import Pane, PaneResult
+from opsconsole.model import Health, Pane, PaneResult
 from opsconsole.monitor.state import PaneView, SourceState
-from opsconsole.ui.format import age, clip
+from opsconsole.ui.format import WORST_FIRST, age, clip
 from opsconsole.ui.widgets.pane_table import Cell, PaneTable, cell
 
 GROW_CHUNK = 25
@@ -142,6 +142,16 @@ class DashboardPane(Vertical, can_focus=False):
     def ordered(self, rows: Sequence[Any]) -> Sequence[Any]:
         """The rows in display order; panes with a health per row put the worst first."""
         return rows
+
+    def row_health(self, row: Any) -> Health:
+        """How bad one row is (a failed job, a table over its file limit); OK for panes without a verdict."""
+        return Health.OK
+
+    def worst_health(self) -> Health:
+        """The pane's worst row, or UNKNOWN while its source is stale: what its tab shows below 100 columns."""
+        if self.is_stale:
+            return Health.UNKNOWN
+        return min((self.row_health(r) for r in self.shown_rows), key=WORST_FIRST.__getitem__, default=Health.OK)
 
     def cells(self, row: Any) -> list[Cell]:  # pragma: no cover - abstract
         raise NotImplementedError

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, cast
 
 from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, TableStats
-from opsconsole.ui.format import HEALTH_DOT, age, clip, duration_ms, number, size, trend
+from opsconsole.ui.format import HEALTH_DOT, WORST_FIRST, age, clip, duration_ms, number, size, trend
 from opsconsole.ui.widgets.data_pane import DashboardPane
 from opsconsole.ui.widgets.pane_table import Cell, cell
 
@@ -16,8 +16,6 @@ if TYPE_CHECKING:
 
 FAILED_QUERY = frozenset({"FAILED", "CANCELED", "ERROR"})
 FAILED_JOB = frozenset({"failed", "error", "internal_error", "timedout"})
-WORST_FIRST = {Health.CRITICAL: 0, Health.UNKNOWN: 1, Health.WARNING: 2, Health.OK: 3}
-"""Unknown before warning: a service we cannot see may be down, a warning is known to be up."""
 
 
 def health_text(app: ConsoleHost, health: Health, label: str | None = None) -> Cell:
@@ -37,6 +35,9 @@ class ServicesPane(DashboardPane):
     def ordered(self, rows: Sequence[ServiceStatus]) -> list[ServiceStatus]:
         """Worst first (stable: equal health keeps the driver's order), so a critical row is never below the fold."""
         return sorted(rows, key=lambda r: WORST_FIRST.get(r.health, 1))
+
+    def row_health(self, row: ServiceStatus) -> Health:
+        return row.health
 
     def history_keys(self, row: ServiceStatus) -> list[tuple[str, str]]:
         return [(f"{row.name} latency (ms)", f"latency:{row.source}:{row.name}")]
@@ -63,6 +64,9 @@ class QueriesPane(DashboardPane):
         """Failed queries first (newest first among them), then the rest newest first."""
         return sorted(rows, key=lambda r: r.status.upper() not in FAILED_QUERY)
 
+    def row_health(self, row: QueryRecord) -> Health:
+        return Health.WARNING if row.status.upper() in FAILED_QUERY else Health.OK
+
     def cells(self, row: QueryRecord) -> list[Cell]:
         failed = row.status.upper() in FAILED_QUERY
         status = cell(row.status.lower(), style=self.app.health_style(Health.CRITICAL) if failed else "")
@@ -82,6 +86,10 @@ class TablesPane(DashboardPane):
         """Tables over the file-count threshold first (the compaction candidates)."""
         limit = cast("ConsoleHost", self.app).thresholds.get("table_files_max", 100)
         return sorted(rows, key=lambda r: not (r.file_count is not None and r.file_count > limit))
+
+    def row_health(self, row: TableStats) -> Health:
+        limit = cast("ConsoleHost", self.app).thresholds.get("table_files_max", 100)
+        return Health.WARNING if row.file_count is not None and row.file_count > limit else Health.OK
 
     def history_keys(self, row: TableStats) -> list[tuple[str, str]]:
         return [(f"{row.name} files", f"files:{row.source}:{row.name}")]
@@ -127,6 +135,9 @@ class JobsPane(DashboardPane):
     def ordered(self, rows: Sequence[JobRun]) -> list[JobRun]:
         """Failed runs first (newest first among them): a failure is never below the fold."""
         return sorted(rows, key=lambda r: r.state.lower() not in FAILED_JOB)
+
+    def row_health(self, row: JobRun) -> Health:
+        return Health.CRITICAL if row.state.lower() in FAILED_JOB else Health.OK
 
     def history_keys(self, row: JobRun) -> list[tuple[str, str]]:
         return [(f"{row.job} duration (s)", f"duration:{row.source}:{row.job}")]
