@@ -103,6 +103,8 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
         """Pane number (the ``1``-``7`` keys) -> (title, widget id), as composed."""
         self.startup_notes: list[str] = []
         """Lines for the activity log once it exists (e.g. profile keys that could not be bound)."""
+        self.tab_marks: dict[str, Health] = {}
+        """Worst health of each data pane (widget id): what its tab shows below 100 columns."""
         self._pending: list[MonitorUpdate] = []
         self._unsubscribe: Callable[[], None] | None = None
 
@@ -128,7 +130,6 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
         self.numbered_panes = {i: (PANE_CLASSES[pane].title, f"pane-{pane.value}") for i, pane in enumerate(panes, 1)}
         self.numbered_panes[alerts_at] = ("Alerts", "pane-alerts")
         self.numbered_panes[alerts_at + 1] = ("Activity", "activity")
-        yield PaneTabs({i: shown for i, shown in self.numbered_panes.items() if i != alerts_at})
         with Grid(id="dashboard", classes=f"panes-{len(panes) + 1}"):
             for index, pane in enumerate(panes, 1):
                 widget = PANE_CLASSES[pane](self.profile.poll.get(pane.value, 10), index=index)
@@ -235,7 +236,9 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
                 self.results[widget.pane] = view.as_result()
             widget.show(view)
             worst = widget.worst_health()
-            self.query_one(PaneTabs).mark(widget.id or "", worst, self.health_style(worst))
+            self.tab_marks[widget.id or ""] = worst
+        for tabs in self.query(PaneTabs):
+            tabs.mark_all(self.tab_marks, self.health_style)
         self.tracked = list(snapshot.alerts)
         alerts = self.query_one(AlertsPane)
         alerts.show(self.tracked)
@@ -249,7 +252,12 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
         # On a 24-line jump-box terminal the activity log gives its rows to the panes; below 100
         # columns the panes become tabs (widgets/pane_tabs.py) instead of 40-column slivers.
         self.query_one("#dashboard").set_class(event.size.height < 34, "compact")
-        self.set_class(event.size.width < TABS_BELOW_COLUMNS, "tabbed")
+        narrow = event.size.width < TABS_BELOW_COLUMNS
+        if narrow and not self.query(PaneTabs):  # built on first need: a wide start-up draws no hidden tab bar
+            tabs = PaneTabs({i: shown for i, shown in self.numbered_panes.items() if shown[1] != "pane-alerts"})
+            self.mount(tabs, before=self.query_one("#dashboard"))
+            self.call_after_refresh(tabs.mark_all, self.tab_marks, self.health_style)
+        self.set_class(narrow, "tabbed")
         self.refresh_header()
 
     @property
@@ -268,7 +276,8 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
 
     def reveal(self, widget_id: str) -> None:
         """Make a pane visible before it is focused: its tab, when the panes are tabs."""
-        self.query_one(PaneTabs).select(widget_id)
+        for tabs in self.query(PaneTabs):
+            tabs.select(widget_id)
 
     # ------------------------------------------------------------------ actions
     def action_refresh_all(self) -> None:

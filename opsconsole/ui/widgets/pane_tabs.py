@@ -14,6 +14,8 @@ while the screen has the ``tabbed`` class.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from rich.text import Text
 from textual.widgets import Tab, Tabs
 
@@ -59,11 +61,11 @@ class PaneTabs(Tabs, can_focus=False):
         self.active = f"tab-{widget_id}"
         return True
 
-    def mark(self, widget_id: str, health: Health, style: str) -> None:
-        """Show a pane's worst health on its tab (only when it changed: no repaint otherwise)."""
-        if self._marks.get(widget_id) is health:
-            return
-        self._marks[widget_id] = health
-        for index, (title, wid) in self.panes.items():
-            if wid == widget_id:
-                self.query_one(f"#tab-{widget_id}", Tab).label = tab_label(index, title, health, style)
+    def mark_all(self, marks: dict[str, Health], style_of: Callable[[Health], str]) -> None:
+        """Show each pane's worst health on its tab (only where it changed: no repaint otherwise)."""
+        for index, (title, widget_id) in self.panes.items():
+            health = marks.get(widget_id, Health.OK)
+            if self._marks.get(widget_id) is health or not self.query(f"#tab-{widget_id}"):
+                continue
+            self._marks[widget_id] = health
+            self.query_one(f"#tab-{widget_id}", Tab).label = tab_label(index, title, health, style_of(health))
