@@ -286,7 +286,19 @@ def main() -> int:
         return console_child(sys.argv[2], sys.argv[4:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer runs and shorter windows (~2-3 minutes)")
+    parser.add_argument("--frame-only", action="store_true",
+                        help="only the first-frame ratio (15 ABBA pairs): to iterate on start-up work")
     args = parser.parse_args()
+    if args.frame_only:
+        with tempfile.TemporaryDirectory(prefix="opsconsole-frame-") as tmp_name:
+            tmp = Path(tmp_name)
+            (tmp / "demo").mkdir()
+            with DemoEngine(tmp / "demo"):
+                wait_demo_history(tmp / "demo")
+                data_run(console_env(tmp / "demo", OPSCONSOLE_STATE_DIR=str(tmp / "state")), quit_key=True)
+                a, b, _a, _b = phase_first_frame(tmp / "demo", tmp / "state", 15)
+        print(f"first frame {a:.0f} ms, 1-widget {b:.0f} ms: {a / b:.2f}x (target <= {TARGET_FRAME_RATIO}x)")
+        return 0 if a / b <= TARGET_FRAME_RATIO else 1
     frames, data_runs, presses = (7, 5, 12) if args.quick else (15, 9, 40)
     warmup, window = (5.0, 20.0) if args.quick else (10.0, 40.0)
     settle = 8.0 if args.quick else 20.0

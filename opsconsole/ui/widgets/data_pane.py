@@ -64,7 +64,8 @@ class DashboardPane(Vertical, can_focus=False):
         """Set while the rows on screen come from the last session's cache (dimmed, not live), not from a poll."""
 
     def compose(self) -> ComposeResult:
-        yield PaneStatus("waiting for first poll…", classes="pane-status")
+        # No status line yet: it is mounted the first time there is something to say (stale, cached);
+        # six hidden widgets fewer to style before the first frame.
         table = PaneTable(cursor_type="row", zebra_stripes=False, id=f"table-{self.pane.value}")
         table.define(self.columns, drop=self.drop)
         yield table
@@ -111,14 +112,23 @@ class DashboardPane(Vertical, can_focus=False):
     def is_stale(self) -> bool:
         return bool(self.stale_reason)
 
+    def _status_line(self) -> PaneStatus:
+        found = self.query(PaneStatus)
+        if found:
+            return found.first()
+        status = PaneStatus("", classes="pane-status")
+        self.mount(status, before=self.table)
+        return status
+
     def _show_status(self) -> None:
         """Fresh: a short line in the border. Stale: the error too, on its own line."""
-        status = self.query_one(PaneStatus)
         now = datetime.now(UTC)
+        status = self._status_line() if self.cached_at is not None or self.stale_reason else None
         if self.cached_at is not None:
             label = "UNREACHABLE · " if self.state is SourceState.UNREACHABLE else ""
             note = f"{label}CACHED rows from {age(self.cached_at, now)} ago, not live"
             waiting = clip(self.stale_reason, 300) if self.stale_reason else "waiting for the first poll"
+            assert status is not None
             status.update(Text(f"{note} · {waiting}"), layout=False)
             self.border_subtitle = note
         elif self.stale_reason:
@@ -126,6 +136,7 @@ class DashboardPane(Vertical, can_focus=False):
             seen = f"last good {age(self.last_ok, now)} ago" if self.last_ok else "never reached"
             label = "UNREACHABLE" if self.state is SourceState.UNREACHABLE else "STALE"
             # layout=False: the status is one line high (app.tcss), so no re-layout of the screen.
+            assert status is not None
             status.update(Text(f"{label} · {seen} · {clip(self.stale_reason, 300)}"), layout=False)
             self.border_subtitle = f"{label} · {seen}"
         else:
