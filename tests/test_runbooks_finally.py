@@ -113,16 +113,14 @@ def test_finally_must_be_a_list_of_steps_with_unique_ids() -> None:
                 "finally:\n  - {id: a, action: cleankit.resume}\n")
 
 
-async def test_cleanup_runs_when_the_task_itself_is_cancelled(kit: CleanKit, tmp_path: Path) -> None:
-    """The console quits (or Ctrl-C on ``run``) mid-step: the task is cancelled, the finally: steps still run,
-    audited, and the cancel still reaches the caller."""
+async def cancel_task_while_waiting(eng: RunbookEngine, text: str) -> None:
+    """Run ``text`` in a task and cancel the task (not the run) once its ``wait`` probe is polling."""
     import asyncio
 
-    eng = engine(kit, tmp_path, confirmer=Answers())
     waiting = asyncio.Event()
 
     async def consume() -> None:
-        async for r in eng.run(runbook(RUNBOOK.format(first="status"))):
+        async for r in eng.run(runbook(text)):
             if r.step_id == "wait" and r.status is StepStatus.OUTPUT:
                 waiting.set()
 
@@ -130,7 +128,13 @@ async def test_cleanup_runs_when_the_task_itself_is_cancelled(kit: CleanKit, tmp
     await asyncio.wait_for(waiting.wait(), 10)
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await asyncio.wait_for(task, 10)
+
+
+async def test_cleanup_runs_when_the_task_itself_is_cancelled(kit: CleanKit, tmp_path: Path) -> None:
+    """The console quits (or Ctrl-C on ``run``) mid-step: the task is cancelled, the finally: steps still run,
+    audited, and the cancel still reaches the caller."""
+    await cancel_task_while_waiting(engine(kit, tmp_path, confirmer=Answers()), RUNBOOK.format(first="status"))
     assert kit.state().get("resumed") == 1
     events = AuditLog(tmp_path / "a.jsonl").read()
     assert [(e.step, e.phase) for e in events if e.step == "resume"] == [("resume", "start"), ("resume", "end")]
@@ -148,19 +152,7 @@ async def test_an_aborted_run_refuses_a_cleanup_step_that_needs_a_confirmation(k
             return True
 
     text = RUNBOOK.format(first="status").replace("action: cleankit.resume", "action: cleankit.restart")
-    eng = engine(kit, tmp_path, confirmer=NeverAnswers())
-    waiting = asyncio.Event()
-
-    async def consume() -> None:
-        async for r in eng.run(runbook(text)):
-            if r.step_id == "wait" and r.status is StepStatus.OUTPUT:
-                waiting.set()
-
-    task = asyncio.create_task(consume())
-    await asyncio.wait_for(waiting.wait(), 10)
-    task.cancel()
-    with pytest.raises(asyncio.CancelledError):
-        await asyncio.wait_for(task, 10)
+    await cancel_task_while_waiting(engine(kit, tmp_path, confirmer=NeverAnswers()), text)
     assert kit.state()["restarts"] == 0
     ends = [e for e in AuditLog(tmp_path / "a.jsonl").read() if e.step == "resume" and e.phase == "end"]
     assert len(ends) == 1 and "no one is left to confirm" in ends[0].message
