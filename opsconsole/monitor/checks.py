@@ -12,7 +12,6 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from opsconsole.drivers.databricks.query_stats import filter_records, summarize
 from opsconsole.model import Health, JobRun, LagSample, Pane, QueryRecord, ServiceStatus, Severity, TableStats
 
 ERROR_RATE_WINDOW = timedelta(hours=1)
@@ -287,6 +286,8 @@ def check_error_rate(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Find
     limit = rule.limit(ctx.thresholds, 0.05)
     found = []
     for (source, warehouse), mine in sorted(_by_warehouse(rows).items()):
+        from opsconsole.drivers.databricks.query_stats import filter_records, summarize
+
         total, failed, rate, _p95, _avg = summarize(filter_records(mine, since=ctx.now - ERROR_RATE_WINDOW))
         if total and rate > limit:
             found.append(Finding(warehouse, f"{rate:.1%} of {total} queries failed in the last hour ({failed}; "
@@ -299,6 +300,8 @@ def check_p95(rows: Sequence[Any], rule: Rule, ctx: Context) -> list[Finding]:
     limit = rule.limit(ctx.thresholds, 10_000)
     found = []
     for (source, warehouse), mine in sorted(_by_warehouse(rows).items()):
+        from opsconsole.drivers.databricks.query_stats import filter_records, summarize
+
         total, _failed, _rate, p95, _avg = summarize(filter_records(mine, since=ctx.now - P95_WINDOW))
         if p95 is not None and p95 > limit:
             found.append(Finding(warehouse, f"p95 {p95 / 1000:,.1f} s over {total} queries in the last 5 min "

@@ -20,12 +20,13 @@ from textual.binding import Binding
 from textual.containers import Grid
 from textual.message import Message
 from textual.screen import Screen
-from textual.widgets import Log, Static, Tabs
+from textual.widgets import Log, Static
 
 from opsconsole.config import Profile
 from opsconsole.drivers.base import Driver
 from opsconsole.model import Alert, Health, Pane, PaneResult
 from opsconsole.monitor import AlertState, Monitor, MonitorSnapshot, MonitorUpdate, TrackedAlert
+from opsconsole.ui.screens.tabbed_panes import TabbedPanes
 from opsconsole.ui.textual_patches.batched_render import RenderWhenShown
 from opsconsole.ui.textual_patches.steady_scroll import SteadyScroll
 from opsconsole.ui.widgets.alerts_pane import AlertsPane
@@ -33,11 +34,9 @@ from opsconsole.ui.widgets.data_pane import DashboardPane
 from opsconsole.ui.widgets.data_panes import PANE_CLASSES
 from opsconsole.ui.widgets.footer import KeysFooter
 from opsconsole.ui.widgets.pane_table import StylePerPass
-from opsconsole.ui.widgets.pane_tabs import TABS_BELOW_COLUMNS, PaneTabs
 
 if TYPE_CHECKING:
     from opsconsole.ui.host import ConsoleHost
-    pass
 
 
 class HeaderBar(Static):
@@ -59,7 +58,7 @@ class ActivityLog(StylePerPass, SteadyScroll, Log):
         self.write_line(f"{datetime.now():%H:%M:%S} {message}")
 
 
-class DashboardScreen(RenderWhenShown, Screen[None]):
+class DashboardScreen(TabbedPanes, RenderWhenShown, Screen[None]):
     BINDINGS = [
         Binding("r", "refresh_all", "Refresh", id="refresh"),
         Binding("z", "toggle_maximize", "Zoom", id="zoom"),
@@ -237,8 +236,7 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
             widget.show(view)
             worst = widget.worst_health()
             self.tab_marks[widget.id or ""] = worst
-        for tabs in self.query(PaneTabs):
-            tabs.mark_all(self.tab_marks, self.health_style)
+        self.mark_tabs()
         self.tracked = list(snapshot.alerts)
         alerts = self.query_one(AlertsPane)
         alerts.show(self.tracked)
@@ -252,32 +250,8 @@ class DashboardScreen(RenderWhenShown, Screen[None]):
         # On a 24-line jump-box terminal the activity log gives its rows to the panes; below 100
         # columns the panes become tabs (widgets/pane_tabs.py) instead of 40-column slivers.
         self.query_one("#dashboard").set_class(event.size.height < 34, "compact")
-        narrow = event.size.width < TABS_BELOW_COLUMNS
-        if narrow and not self.query(PaneTabs):  # built on first need: a wide start-up draws no hidden tab bar
-            tabs = PaneTabs({i: shown for i, shown in self.numbered_panes.items() if shown[1] != "pane-alerts"})
-            self.mount(tabs, before=self.query_one("#dashboard"))
-            self.call_after_refresh(tabs.mark_all, self.tab_marks, self.health_style)
-        self.set_class(narrow, "tabbed")
+        self.layout_for_width(event.size.width)
         self.refresh_header()
-
-    @property
-    def tabbed(self) -> bool:
-        return self.has_class("tabbed")
-
-    def on_tabs_tab_activated(self, event: Tabs.TabActivated) -> None:
-        """Show the chosen tab's pane (the others stay mounted, hidden) and give it the focus."""
-        shown = self.query_one(PaneTabs).widget_id(event.tab.id if event.tab else None)
-        for _title, widget_id in self.numbered_panes.values():
-            if widget_id != "pane-alerts":
-                self.query_one(f"#{widget_id}").set_class(widget_id == shown, "tab-shown")
-        if self.tabbed and shown is not None and self.is_mounted:
-            widget = self.query_one(f"#{shown}")
-            self.call_after_refresh((widget.query_one("DataTable") if widget.query("DataTable") else widget).focus)
-
-    def reveal(self, widget_id: str) -> None:
-        """Make a pane visible before it is focused: its tab, when the panes are tabs."""
-        for tabs in self.query(PaneTabs):
-            tabs.select(widget_id)
 
     # ------------------------------------------------------------------ actions
     def action_refresh_all(self) -> None:

@@ -22,9 +22,6 @@ from textual.widgets import Tab, Tabs
 from opsconsole.model import Health
 from opsconsole.ui.format import HEALTH_DOT
 
-TABS_BELOW_COLUMNS = 100
-"""Narrower than this, two columns of panes cut every message: one pane at a time instead."""
-
 SHORT = {Health.WARNING: "warn", Health.CRITICAL: "crit", Health.UNKNOWN: "unkn"}
 
 
