@@ -139,6 +139,22 @@ async def test_hold_lock_fault_names_the_holder_process(demo: DemoDriver) -> Non
     await wait_for(lambda: _has(demo.health, lambda r: {x.name: x for x in r}["staging-duckdb"].health == Health.OK))
 
 
+async def test_hold_lock_fault_is_seen_without_a_lock_table(demo: DemoDriver, monkeypatch: pytest.MonkeyPatch) -> None:
+    """macOS and Windows have no /proc/locks: the console must open staging.duckdb to see the lock, not trust
+    the engine's run record (its transform goes on succeeding while it holds the lock)."""
+    from opsconsole.drivers.duckdb import lock
+
+    monkeypatch.setattr(lock, "LOCK_TABLE_READABLE", False)
+    monkeypatch.setattr(lock, "holders_from_proc_locks", lambda _path: [])
+    await wait_for(lambda: _has(demo.health, lambda r: {x.name: x for x in r}["staging-duckdb"].health == Health.OK))
+    await demo.run_action("fault-hold-lock", {})
+    await wait_for(lambda: _has(demo.health, lambda r: {x.name: x for x in r}["staging-duckdb"].health
+                                == Health.CRITICAL), timeout=15)
+    result = await poll(Pane.TABLES, [demo])
+    assert "lock" in result.errors["pipeline"].lower()
+    await demo.run_action("clear-faults", {})
+
+
 async def test_flood_raises_compaction_alert_and_compaction_clears_it(demo: DemoDriver) -> None:
     await demo.run_action("fault-flood-small-files", {})
 

@@ -190,6 +190,10 @@ class DemoDriver(DemoActions, EngineSupervision, Driver):
         persistent writer (the lock fault) is found in /proc/locks, as the health row
         finds it. A run log from an older engine, without totals, is read the old way.
         """
+        from opsconsole.drivers.duckdb.lock import LOCK_TABLE_READABLE
+
+        if not LOCK_TABLE_READABLE:  # macOS, Windows: no lock table to ask, only opening the file tells
+            return self._staging_counts_from_db()
         if self.paths.staging_db.exists():
             writer = self._persistent_writer()
             if writer is not None:

@@ -25,6 +25,9 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+LOCK_TABLE_READABLE = os.path.exists("/proc/locks")
+"""Linux shows every file lock in /proc/locks; elsewhere (macOS, Windows) only opening the database tells."""
+
 _ERROR_PATTERN = re.compile(r"Conflicting lock is held in (?P<exe>.*?) \(PID (?P<pid>\d+)\)")
 _LOCKS_LINE = re.compile(
     r"^\d+:\s+(?P<waiter>->\s+)?(?P<kind>\S+)\s+\S+\s+(?P<mode>READ|WRITE)\s+(?P<pid>-?\d+)\s+"

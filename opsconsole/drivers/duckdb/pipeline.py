@@ -45,7 +45,7 @@ from opsconsole.errors import DriverUnavailable
 from opsconsole.humanize import size as human_size
 from opsconsole.model import ActionSpec, Health, Pane, ServiceStatus
 
-LIGHT_CHECK_POSSIBLE = os.path.exists("/proc/locks")
+LIGHT_CHECK_POSSIBLE = duckdb_lock.LOCK_TABLE_READABLE
 """Without /proc/locks (macOS, Windows) every poll opens the database to learn about its lock."""
 
 
