@@ -127,7 +127,8 @@ def frame_ms(argv: list[str], env: dict[str, str]) -> float:
 
 
 def engine_pid(data_dir: Path) -> int | None:
-    from opsconsole.demo.layout import DemoPaths, pid_alive
+    from opsconsole.audit import pid_alive
+    from opsconsole.demo.layout import DemoPaths
 
     state = DemoPaths(data_dir).read_state() or {}
     pid = int(state.get("pid") or 0)

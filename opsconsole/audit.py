@@ -161,7 +161,8 @@ class AuditUnavailable(OpsConsoleError):
     """The audit log cannot be written: nothing runs unaudited, and the message says where and why."""
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` exists on this host (ours or another user's); never true for 0 or less."""
     if pid <= 0:
         return False
     try:
@@ -272,7 +273,7 @@ class AuditLog:
                 pending.pop((e.run_id, e.step_index), None)
         closed = []
         for e in pending.values():
-            if e.host != self.host or _alive(e.pid):
+            if e.host != self.host or pid_alive(e.pid):
                 continue
             event = self.event(run_id=e.run_id, phase="end", procedure=e.procedure, profile=e.profile, who=e.who,
                                via=e.via, step=e.step, step_index=e.step_index, ref=e.ref, driver=e.driver,

@@ -7,17 +7,14 @@ and dead ports, so a CRITICAL row exists within a second, with no demo engine to
 from __future__ import annotations
 
 import textwrap
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from http.server import ThreadingHTTPServer
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 import pytest
 from pilot_helpers import until
-from ui_profiles import _Ok, dead_port
+from ui_profiles import http_profile
 
-from opsconsole.config import Profile, load
+from opsconsole.config import load
 from opsconsole.ui.app import OpsConsoleApp
 from opsconsole.ui.screens.dashboard import DashboardScreen
 from opsconsole.ui.widgets.data_pane import DashboardPane
@@ -25,40 +22,23 @@ from opsconsole.ui.widgets.data_pane import DashboardPane
 LONG_TITLE = "production lakehouse behind the jump box in the Frankfurt region (docker compose)"
 
 
-@contextmanager
-def five_services(tmp_path: Path, *, read_only: bool = False, extra: str = "") -> Iterator[tuple[Profile, Path]]:
+def five_services(tmp_path: Path, *, read_only: bool = False, extra: str = ""):  # type: ignore[no-untyped-def]
     """Profile ``web``: four services up, the fifth (``zz-billing``, listed last) refused: CRITICAL."""
-    server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    up = f"http://127.0.0.1:{server.server_address[1]}/health"
-    text = textwrap.dedent(f"""\
-        profiles:
-          web:
-            title: {LONG_TITLE}
-            read_only: {str(read_only).lower()}
-            drivers:
-              health:
-                type: http
-                options:
-                  endpoints:
-                    api: {up}
-                    auth: {up}
-                    catalog: {up}
-                    search: {up}
-                    zz-billing: http://127.0.0.1:{dead_port()}/health
-            poll: {{services: 1}}
-        """) + textwrap.indent(textwrap.dedent(extra), "    ")
-    path = tmp_path / "profiles.yaml"
-    path.write_text(text)
-    try:
-        yield load(path).profile("web"), path
-    finally:
-        server.shutdown()
-        server.server_close()
+    return http_profile(tmp_path, up=("api", "auth", "catalog", "search"), down=("zz-billing",), title=LONG_TITLE,
+                        read_only=read_only, extra=extra)
 
 
 def services(app: OpsConsoleApp) -> DashboardPane:
     return app.screen.query_one("#pane-services", DashboardPane)
+
+
+@asynccontextmanager
+async def oncall(tmp_path: Path, size: tuple[int, int], **options: bool):  # type: ignore[no-untyped-def]
+    """The console on :func:`five_services` at ``size``, once all five services are listed."""
+    with five_services(tmp_path, **options) as (profile, _):
+        app = OpsConsoleApp(profile)
+        async with app.run_test(size=size) as pilot:
+            yield app, pilot, await started(pilot, app)
 
 
 async def started(pilot, app: OpsConsoleApp) -> DashboardScreen:  # type: ignore[no-untyped-def]
@@ -67,30 +47,24 @@ async def started(pilot, app: OpsConsoleApp) -> DashboardScreen:  # type: ignore
 
 
 async def test_z_zooms_any_pane_and_esc_restores(tmp_path: Path) -> None:
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await started(pilot, app)
-            for key, pane_id in (("1", "pane-services"), ("2", "pane-alerts")):
-                await pilot.press(key, "z")
-                await pilot.pause()
-                assert screen.maximized is not None and screen.maximized.id == pane_id
-                assert screen.query_one(f"#{pane_id}").region.height >= 20  # the whole screen, not a sliver
-                await pilot.press("escape")
-                await pilot.pause()
-                assert screen.maximized is None and isinstance(app.screen, DashboardScreen)
+    async with oncall(tmp_path, (80, 24)) as (app, pilot, screen):
+        for key, pane_id in (("1", "pane-services"), ("2", "pane-alerts")):
+            await pilot.press(key, "z")
+            await pilot.pause()
+            assert screen.maximized is not None and screen.maximized.id == pane_id
+            assert screen.query_one(f"#{pane_id}").region.height >= 20  # the whole screen, not a sliver
+            await pilot.press("escape")
+            await pilot.pause()
+            assert screen.maximized is None and isinstance(app.screen, DashboardScreen)
 
 
 async def test_z_with_nothing_focused_says_what_to_do(tmp_path: Path) -> None:
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await started(pilot, app)
-            screen.set_focus(None)
-            await pilot.press("z")
-            await pilot.pause()
-            assert screen.maximized is None
-            assert any("focus a pane" in n.message for n in app._notifications)
+    async with oncall(tmp_path, (80, 24)) as (app, pilot, screen):
+        screen.set_focus(None)
+        await pilot.press("z")
+        await pilot.pause()
+        assert screen.maximized is None
+        assert any("focus a pane" in n.message for n in app._notifications)
 
 
 def visible_lines(widget) -> list[str]:  # type: ignore[no-untyped-def]
@@ -113,57 +87,48 @@ def screen_text(app: OpsConsoleApp) -> str:
 async def test_status_strip_keeps_state_read_only_incident_and_counts_at_80_columns(tmp_path: Path) -> None:
     from opsconsole.ui.screens.incidents import IncidentOpenScreen
 
-    with five_services(tmp_path, read_only=True) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await started(pilot, app)
-            await until(pilot, lambda: screen.tracked)  # zz-billing refused: an alert fires
-            await pilot.press("I")
-            await until(pilot, lambda: isinstance(app.screen, IncidentOpenScreen))
-            await pilot.press("down", "enter")
-            await until(pilot, lambda: app.incident is not None and isinstance(app.screen, DashboardScreen))
-            await until(pilot, lambda: "INCIDENT" in visible_lines(screen.query_one("#header"))[0])
-            strip = visible_lines(screen.query_one("#header"))[0]
-            firing = sum(1 for t in screen.tracked if t.state.value == "firing")
-            for shown in ("web", "CRITICAL", "READ-ONLY", f"INCIDENT {app.incident.id} P1", f"{firing} firing"):
-                assert shown in strip, (shown, strip)
-            assert len(strip.rstrip()) <= 80
+    async with oncall(tmp_path, (80, 24), read_only=True) as (app, pilot, screen):
+        await until(pilot, lambda: screen.tracked)  # zz-billing refused: an alert fires
+        await pilot.press("I")
+        await until(pilot, lambda: isinstance(app.screen, IncidentOpenScreen))
+        await pilot.press("down", "enter")
+        await until(pilot, lambda: app.incident is not None and isinstance(app.screen, DashboardScreen))
+        await until(pilot, lambda: "INCIDENT" in visible_lines(screen.query_one("#header"))[0])
+        strip = visible_lines(screen.query_one("#header"))[0]
+        firing = sum(1 for t in screen.tracked if t.state.value == "firing")
+        for shown in ("web", "CRITICAL", "READ-ONLY", f"INCIDENT {app.incident.id} P1", f"{firing} firing"):
+            assert shown in strip, (shown, strip)
+        assert len(strip.rstrip()) <= 80
 
 
 async def test_critical_service_listed_last_is_shown_first_at_80x24(tmp_path: Path) -> None:
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await started(pilot, app)
-            pane = services(app)
-            await until(pilot, lambda: any(r.health.name == "CRITICAL" for r in pane.shown_rows))
-            await pilot.pause()
-            shown = visible_lines(pane.table)
-            assert pane.shown_rows[0].name == "zz-billing"
-            assert any("zz-billing" in line for line in shown), shown
+    async with oncall(tmp_path, (80, 24)) as (app, pilot, _screen):
+        pane = services(app)
+        await until(pilot, lambda: any(r.health.name == "CRITICAL" for r in pane.shown_rows))
+        await pilot.pause()
+        shown = visible_lines(pane.table)
+        assert pane.shown_rows[0].name == "zz-billing"
+        assert any("zz-billing" in line for line in shown), shown
 
 
 async def test_message_column_takes_the_spare_width(tmp_path: Path) -> None:
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(200, 50)) as pilot:
-            screen = await started(pilot, app)
-            await until(pilot, lambda: screen.tracked)
-            await pilot.press("1", "z")  # Services alone on the screen: its Detail column spreads
-            await pilot.pause()
-            table = services(app).table
-            detail = next(c for c in table.columns.values() if c.key.value == "detail")
-            assert detail.width > 100
-            row = next(i for i, r in enumerate(services(app).shown_rows) if r.name == "zz-billing")
-            message = services(app).shown_rows[row].detail
-            line = visible_lines(table)[row + 1]
-            assert " ".join(message.split())[:90] in line  # whole, not cut beside empty columns
-            await pilot.press("escape", "2")
-            await pilot.pause()
-            alerts = screen.query_one("#table-alerts")
-            message_col = next(c for c in alerts.columns.values() if c.key.value == "message")
-            fixed = sum(c.get_render_width(alerts) for c in alerts.columns.values() if c is not message_col)
-            assert message_col.get_render_width(alerts) + fixed >= alerts.size.width - 1
+    async with oncall(tmp_path, (200, 50)) as (app, pilot, screen):
+        await until(pilot, lambda: screen.tracked)
+        await pilot.press("1", "z")  # Services alone on the screen: its Detail column spreads
+        await pilot.pause()
+        table = services(app).table
+        detail = next(c for c in table.columns.values() if c.key.value == "detail")
+        assert detail.width > 100
+        row = next(i for i, r in enumerate(services(app).shown_rows) if r.name == "zz-billing")
+        message = services(app).shown_rows[row].detail
+        line = visible_lines(table)[row + 1]
+        assert " ".join(message.split())[:90] in line  # whole, not cut beside empty columns
+        await pilot.press("escape", "2")
+        await pilot.pause()
+        alerts = screen.query_one("#table-alerts")
+        message_col = next(c for c in alerts.columns.values() if c.key.value == "message")
+        fixed = sum(c.get_render_width(alerts) for c in alerts.columns.values() if c is not message_col)
+        assert message_col.get_render_width(alerts) + fixed >= alerts.size.width - 1
 
 
 async def test_demo_lock_fault_critical_row_above_the_fold_at_80x24(tmp_path: Path) -> None:
@@ -236,39 +201,36 @@ async def test_slash_v_s_and_d_act_on_the_focused_pane_whichever_it_is(tmp_path:
     from opsconsole.ui.screens.alert import AlertDetailScreen
     from opsconsole.ui.screens.table import DetailScreen, TableScreen, VirtualTable
 
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await started(pilot, app)
-            await until(pilot, lambda: screen.tracked)
-            await pilot.press("2", "slash")  # Alerts focused: its alerts, not the Services table
-            await until(pilot, lambda: isinstance(app.screen, TableScreen))
-            assert app.screen.title_text == "Alerts" and app.screen.query_one("#table-filter").has_focus
-            rows = app.screen.query_one(VirtualTable).rows
-            assert any("zz-billing" in row for row in rows)
-            await pilot.press("escape", "escape")
-            await until(pilot, lambda: app.screen is screen)
-            await pilot.press("2", "s")
-            await until(pilot, lambda: isinstance(app.screen, TableScreen))
-            assert app.screen.title_text == "Alerts" and app.screen.query_one(VirtualTable).sort_column == 0
-            await pilot.press("escape")
-            await until(pilot, lambda: app.screen is screen)
-            await pilot.press("2", "d")
-            await until(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
-            await pilot.press("escape")
-            await until(pilot, lambda: app.screen is screen)
-            await pilot.press("3", "v")  # Activity
-            await until(pilot, lambda: isinstance(app.screen, TableScreen))
-            assert app.screen.title_text == "Activity"
-            assert any("ALERT" in row[1] for row in app.screen.query_one(VirtualTable).rows)
-            await pilot.press("escape")
-            await until(pilot, lambda: app.screen is screen)
-            await pilot.press("3", "enter")
-            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-            assert any("ALERT" in value for _k, value in app.screen.fields)
-            await pilot.press("escape", "1", "d")
-            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-            assert dict(app.screen.fields)["name"] == "zz-billing"  # worst first: the cursor's row
+    async with oncall(tmp_path, (80, 24)) as (app, pilot, screen):
+        await until(pilot, lambda: screen.tracked)
+        await pilot.press("2", "slash")  # Alerts focused: its alerts, not the Services table
+        await until(pilot, lambda: isinstance(app.screen, TableScreen))
+        assert app.screen.title_text == "Alerts" and app.screen.query_one("#table-filter").has_focus
+        rows = app.screen.query_one(VirtualTable).rows
+        assert any("zz-billing" in row for row in rows)
+        await pilot.press("escape", "escape")
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.press("2", "s")
+        await until(pilot, lambda: isinstance(app.screen, TableScreen))
+        assert app.screen.title_text == "Alerts" and app.screen.query_one(VirtualTable).sort_column == 0
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.press("2", "d")
+        await until(pilot, lambda: isinstance(app.screen, AlertDetailScreen))
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.press("3", "v")  # Activity
+        await until(pilot, lambda: isinstance(app.screen, TableScreen))
+        assert app.screen.title_text == "Activity"
+        assert any("ALERT" in row[1] for row in app.screen.query_one(VirtualTable).rows)
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
+        await pilot.press("3", "enter")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert any("ALERT" in value for _k, value in app.screen.fields)
+        await pilot.press("escape", "1", "d")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        assert dict(app.screen.fields)["name"] == "zz-billing"  # worst first: the cursor's row
 
 
 async def test_detail_wraps_a_long_sql_statement_at_80x24() -> None:
@@ -306,88 +268,76 @@ async def test_detail_of_a_service_charts_its_latency_with_axes(tmp_path: Path) 
     from opsconsole.ui.screens.table import DetailScreen
     from opsconsole.ui.widgets.history_chart import HistoryChart
 
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await started(pilot, app)
-            await until(pilot, lambda: len(app.monitor.history.get(
-                f"latency:{services(app).shown_rows[1].source}:{services(app).shown_rows[1].name}")) >= 2)
-            await pilot.press("1", "down", "d")
-            await until(pilot, lambda: isinstance(app.screen, DetailScreen))
-            await pilot.pause()
-            assert app.screen.history, (app.screen.title_text, app.screen.history)
-            chart = app.screen.query_one(HistoryChart)
-            assert chart.region.height >= 8
-            assert "seconds ago" in screen_text(app)  # the x axis is labelled
-            await pilot.press("escape")
-            await until(pilot, lambda: app.screen is screen)
+    async with oncall(tmp_path, (80, 24)) as (app, pilot, screen):
+        await until(pilot, lambda: len(app.monitor.history.get(
+            f"latency:{services(app).shown_rows[1].source}:{services(app).shown_rows[1].name}")) >= 2)
+        await pilot.press("1", "down", "d")
+        await until(pilot, lambda: isinstance(app.screen, DetailScreen))
+        await pilot.pause()
+        assert app.screen.history, (app.screen.title_text, app.screen.history)
+        chart = app.screen.query_one(HistoryChart)
+        assert chart.region.height >= 8
+        assert "seconds ago" in screen_text(app)  # the x axis is labelled
+        await pilot.press("escape")
+        await until(pilot, lambda: app.screen is screen)
 
 
 async def test_alert_subject_and_message_readable_at_80_columns(tmp_path: Path) -> None:
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await started(pilot, app)
-            await until(pilot, lambda: screen.tracked)
-            await pilot.pause()
-            alert = screen.tracked[0].alert
-            row = visible_lines(screen.query_one("#table-alerts"))[1]
-            assert alert.subject in row  # whole, not cut to 8 characters
-            assert " ".join(alert.message.split())[:14] in row, row  # and the start of the message beside it
-            services_row = visible_lines(services(app).table)[1]
-            assert services(app).shown_rows[0].detail[:12] in services_row  # Services' Detail too
+    async with oncall(tmp_path, (80, 24)) as (app, pilot, screen):
+        await until(pilot, lambda: screen.tracked)
+        await pilot.pause()
+        alert = screen.tracked[0].alert
+        row = visible_lines(screen.query_one("#table-alerts"))[1]
+        assert alert.subject in row  # whole, not cut to 8 characters
+        assert " ".join(alert.message.split())[:14] in row, row  # and the start of the message beside it
+        services_row = visible_lines(services(app).table)[1]
+        assert services(app).shown_rows[0].detail[:12] in services_row  # Services' Detail too
 
 
 async def test_help_scrolls_and_lists_the_focused_panes_keys(tmp_path: Path) -> None:
     from opsconsole.ui.screens.dialogs import HelpScreen
 
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await started(pilot, app)
-            await pilot.press("2", "question_mark")  # Alerts focused
-            await until(pilot, lambda: isinstance(app.screen, HelpScreen))
-            await pilot.pause()
-            rows = app.screen.rows
-            keys = {key for key, _desc in rows}
-            assert {"enter", "s", "c", "y", "d", "z", "/", "v"} <= keys
-            assert any("focused pane: Alerts" in desc for key, desc in rows if not key)
-            assert any("runbook" in desc for key, desc in rows if key == "enter")
-            scroll = app.screen.query_one("#help-scroll")
-            assert scroll.max_scroll_y > 0  # more keys than 24 rows hold
-            await pilot.press("end")
-            await until(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y > 0, timeout=5)
-            assert "back one level" in screen_text(app)  # the last line, reached by scrolling
-            await pilot.press("escape")
-            await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
+    async with oncall(tmp_path, (80, 24)) as (app, pilot, _screen):
+        await pilot.press("2", "question_mark")  # Alerts focused
+        await until(pilot, lambda: isinstance(app.screen, HelpScreen))
+        await pilot.pause()
+        rows = app.screen.rows
+        keys = {key for key, _desc in rows}
+        assert {"enter", "s", "c", "y", "d", "z", "/", "v"} <= keys
+        assert any("focused pane: Alerts" in desc for key, desc in rows if not key)
+        assert any("runbook" in desc for key, desc in rows if key == "enter")
+        scroll = app.screen.query_one("#help-scroll")
+        assert scroll.max_scroll_y > 0  # more keys than 24 rows hold
+        await pilot.press("end")
+        await until(pilot, lambda: scroll.scroll_y == scroll.max_scroll_y > 0, timeout=5)
+        assert "back one level" in screen_text(app)  # the last line, reached by scrolling
+        await pilot.press("escape")
+        await until(pilot, lambda: isinstance(app.screen, DashboardScreen))
 
 
 async def test_colon_command_line_completes_and_runs(tmp_path: Path) -> None:
     from opsconsole.ui.widgets.command_line import CommandLine
 
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            screen = await started(pilot, app)
-            await pilot.press("1", "colon")
-            line = screen.query_one(CommandLine)
-            await until(pilot, lambda: line.has_focus and line.display)
-            await pilot.press(*"al", "tab")
-            assert line.value == "alerts"  # completed from the panes this profile has
-            await pilot.press("enter")
-            await pilot.pause()
-            assert not line.is_open and screen.maximized is not None and screen.maximized.id == "pane-alerts"
-            await pilot.press("escape")  # back one level: the zoom
-            await pilot.pause()
-            assert screen.maximized is None
-            await pilot.press("colon", *"profile nosuch", "enter")
-            await pilot.pause()
-            assert any("no profile 'nosuch'" in n.message for n in app._notifications)
-            await pilot.press("colon", *"pro", "tab")
-            assert line.value == "profile"
-            await pilot.press("escape")  # closes the line, the focus goes back where it was (:alerts moved it)
-            await pilot.pause()
-            assert not line.is_open and screen.focused is screen.query_one("#table-alerts")
+    async with oncall(tmp_path, (80, 24)) as (app, pilot, screen):
+        await pilot.press("1", "colon")
+        line = screen.query_one(CommandLine)
+        await until(pilot, lambda: line.has_focus and line.display)
+        await pilot.press(*"al", "tab")
+        assert line.value == "alerts"  # completed from the panes this profile has
+        await pilot.press("enter")
+        await pilot.pause()
+        assert not line.is_open and screen.maximized is not None and screen.maximized.id == "pane-alerts"
+        await pilot.press("escape")  # back one level: the zoom
+        await pilot.pause()
+        assert screen.maximized is None
+        await pilot.press("colon", *"profile nosuch", "enter")
+        await pilot.pause()
+        assert any("no profile 'nosuch'" in n.message for n in app._notifications)
+        await pilot.press("colon", *"pro", "tab")
+        assert line.value == "profile"
+        await pilot.press("escape")  # closes the line, the focus goes back where it was (:alerts moved it)
+        await pilot.pause()
+        assert not line.is_open and screen.focused is screen.query_one("#table-alerts")
 
 
 def test_runbook_command_takes_a_unique_part_of_an_id() -> None:
@@ -411,22 +361,19 @@ def test_trend_has_its_scale_and_gaps() -> None:
 async def test_services_trend_shows_the_engines_history_with_its_scale(tmp_path: Path) -> None:
     import re
 
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(200, 50)) as pilot:
-            await started(pilot, app)
-            pane = services(app)
-            key = "latency:health:api"
-            await until(pilot, lambda: len(app.monitor.history.get(key)) >= 3)
+    async with oncall(tmp_path, (200, 50)) as (app, pilot, _screen):
+        pane = services(app)
+        key = "latency:health:api"
+        await until(pilot, lambda: len(app.monitor.history.get(key)) >= 3)
 
-            def scale_shown() -> bool:  # the engine may have a newer sample than the screen drew: retry
-                values = [v for _t, v in app.monitor.history.get(key)][-8:]
-                row = next(i for i, r in enumerate(pane.shown_rows) if r.name == "api")
-                found = re.search(r"[▁▂▃▄▅▆▇█]+ ([\d.]+)–([\d.]+)ms", visible_lines(pane.table)[row + 1])
-                low, high = (float(f"{v:.0f}") if v >= 10 else float(f"{v:.2g}") for v in (min(values), max(values)))
-                return bool(found) and (float(found[1]), float(found[2])) == (low, high)
+        def scale_shown() -> bool:  # the engine may have a newer sample than the screen drew: retry
+            values = [v for _t, v in app.monitor.history.get(key)][-8:]
+            row = next(i for i, r in enumerate(pane.shown_rows) if r.name == "api")
+            found = re.search(r"[▁▂▃▄▅▆▇█]+ ([\d.]+)–([\d.]+)ms", visible_lines(pane.table)[row + 1])
+            low, high = (float(f"{v:.0f}") if v >= 10 else float(f"{v:.2g}") for v in (min(values), max(values)))
+            return bool(found) and (float(found[1]), float(found[2])) == (low, high)
 
-            await until(pilot, scale_shown, timeout=10)
+        await until(pilot, scale_shown, timeout=10)
 
 
 async def test_lang_c_gets_ascii_borders_and_status_words(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
@@ -549,17 +496,14 @@ async def test_an_open_incident_survives_a_restart(tmp_path: Path) -> None:
 async def test_notifications_do_not_cover_the_profile_picker(tmp_path: Path) -> None:
     from opsconsole.ui.screens.dialogs import PickScreen
 
-    with five_services(tmp_path) as (profile, _):
-        app = OpsConsoleApp(profile)
-        async with app.run_test(size=(80, 24)) as pilot:
-            await started(pilot, app)
-            app.notify("a long notification that would sit over the right half of the picker", timeout=30)
-            await pilot.pause()
-            assert len(app._notifications) == 1
-            await pilot.press("p")
-            await until(pilot, lambda: isinstance(app.screen, PickScreen))
-            await pilot.pause()
-            assert len(app._notifications) == 0 and "long notification" not in screen_text(app)
+    async with oncall(tmp_path, (80, 24)) as (app, pilot, _screen):
+        app.notify("a long notification that would sit over the right half of the picker", timeout=30)
+        await pilot.pause()
+        assert len(app._notifications) == 1
+        await pilot.press("p")
+        await until(pilot, lambda: isinstance(app.screen, PickScreen))
+        await pilot.pause()
+        assert len(app._notifications) == 0 and "long notification" not in screen_text(app)
 
 
 @pytest.mark.parametrize("size", [(80, 24), (120, 40), (200, 50)], ids=["80x24", "120x40", "200x50"])

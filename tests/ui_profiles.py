@@ -37,23 +37,27 @@ def dead_port() -> int:
 
 
 @contextmanager
-def http_profile(tmp_path: Path, *, extra: str = "") -> Iterator[tuple[Profile, Path]]:
-    """A profile ``web`` whose Services pane shows ``api`` (up) and ``billing`` (connection refused)."""
+def http_profile(tmp_path: Path, *, extra: str = "", up: tuple[str, ...] = ("api",),
+                 down: tuple[str, ...] = ("billing",), title: str = "test web services",
+                 read_only: bool = False) -> Iterator[tuple[Profile, Path]]:
+    """A profile ``web`` whose Services pane shows ``up`` (a live local server) and ``down`` (connection refused)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _Ok)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     port = server.server_address[1]
+    endpoints = {**{name: f"http://127.0.0.1:{port}/health" for name in up},
+                 **{name: f"http://127.0.0.1:{dead_port()}/health" for name in down}}
+    lines = "".join(f"\n                    {name}: {url}" for name, url in endpoints.items())
     text = textwrap.dedent(f"""\
         profiles:
           web:
-            title: test web services
+            title: {title}
+            read_only: {str(read_only).lower()}
             drivers:
               health:
                 type: http
                 options:
-                  endpoints:
-                    api: http://127.0.0.1:{port}/health
-                    billing: http://127.0.0.1:{dead_port()}/health
+                  endpoints:{lines}
             poll: {{services: 1}}
         """) + textwrap.indent(textwrap.dedent(extra), "    ")
     path = tmp_path / "profiles.yaml"

@@ -39,8 +39,9 @@ from logging.handlers import RotatingFileHandler
 from pathlib import Path
 from typing import Any
 
+from opsconsole.audit import pid_alive
 from opsconsole.demo.events import EventBuffer, event
-from opsconsole.demo.layout import RAW_TABLE, DemoPaths, engine_in_use, pid_alive
+from opsconsole.demo.layout import RAW_TABLE, DemoPaths, engine_in_use
 
 log = logging.getLogger("opsconsole.demo")
 FLOOD_FILES = 60

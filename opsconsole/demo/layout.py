@@ -122,16 +122,6 @@ def tail_jsonl(path: Path, limit: int, max_bytes: int = 512_000) -> list[dict[st
     return out
 
 
-def pid_alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
-
-
 class EngineUse:
     """A console's claim on a shared demo engine: a shared ``flock`` on :attr:`DemoPaths.users_lock`.
 

@@ -14,7 +14,7 @@ import subprocess
 import sys
 import time
 
-from opsconsole.demo.layout import pid_alive
+from opsconsole.audit import pid_alive
 
 READ_TTL = 1.5
 """Seconds a pane read of the Iceberg table or the staging DB is shared with other panes."""
